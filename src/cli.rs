@@ -1,0 +1,128 @@
+//! The `scangate wechat ...` commands: operate the Official Account the gateway owns.
+//!
+//! - `wechat check`: asks WeChat for an access token with the configured app id and secret,
+//!   and says in plain words what is wrong (wrong AppID, wrong AppSecret, IP not whitelisted).
+//! - `wechat menu push`: the custom menu from a YAML file (the web console's menu stops
+//!   working once the server URL points at scangate), validated locally first.
+//! - `wechat menu show`: the menu WeChat currently serves.
+//!
+//! Each returns the process exit code: 0 ok, 1 WeChat refused or could not be reached,
+//! 64 a config or menu file problem.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::wechat::{ApiConfig, Menu, WechatClient};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_REFUSED: u8 = 1;
+pub const EXIT_CONFIG: u8 = 64;
+
+fn client(config: &Config) -> Result<WechatClient, String> {
+    let oa =
+        config.wechat.official_account.as_ref().ok_or(
+            "wechat.official_account: not configured (these commands operate that account)",
+        )?;
+    WechatClient::new(ApiConfig {
+        api_base: config.wechat.api_base.clone(),
+        app_id: oa.app_id.clone(),
+        app_secret: oa.app_secret.expose().to_string(),
+        timeout: Duration::from_secs(10),
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// `scangate wechat check`.
+pub fn check(config: &Config) -> u8 {
+    let result = client(config).and_then(|c| {
+        runtime()?
+            .block_on(c.check())
+            .map_err(|e| format!("WeChat could not be reached: {e}"))
+    });
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            if report.is_ok() {
+                EXIT_OK
+            } else {
+                EXIT_REFUSED
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_REFUSED
+        }
+    }
+}
+
+/// Reads and validates a menu file; every problem as `path: message`.
+pub fn load_menu(path: &Path) -> Result<Menu, Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
+    let menu: Menu =
+        yaml_serde::from_str(&text).map_err(|e| vec![format!("{}: {e}", path.display())])?;
+    menu.validate()?;
+    Ok(menu)
+}
+
+/// `scangate wechat menu push`.
+pub fn menu_push(config: &Config, menu_file: &Path) -> u8 {
+    let menu = match load_menu(menu_file) {
+        Ok(menu) => menu,
+        Err(problems) => {
+            eprintln!("{}: {} problem(s)", menu_file.display(), problems.len());
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            return EXIT_CONFIG;
+        }
+    };
+    let result = client(config).and_then(|c| {
+        runtime()?
+            .block_on(c.create_menu(&menu))
+            .map_err(|e| match e.explanation() {
+                Some(meaning) => format!("WeChat refused the menu: {e}\nmeaning: {meaning}"),
+                None => format!("WeChat refused the menu: {e}"),
+            })
+    });
+    match result {
+        Ok(()) => {
+            println!("menu pushed: {} top-level button(s)", menu.button.len());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_REFUSED
+        }
+    }
+}
+
+/// `scangate wechat menu show`.
+pub fn menu_show(config: &Config) -> u8 {
+    let result = client(config).and_then(|c| {
+        runtime()?
+            .block_on(c.current_menu())
+            .map_err(|e| format!("WeChat refused: {e}"))
+    });
+    match result {
+        Ok(menu) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&menu).unwrap_or_else(|_| menu.to_string())
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_REFUSED
+        }
+    }
+}

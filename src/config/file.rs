@@ -1,0 +1,494 @@
+//! The config file schema: one struct per YAML mapping, 1:1 with ARCHITECTURE.md §3.2.
+//!
+//! Every struct rejects unknown keys and fills missing keys from its `Default` impl, which
+//! is where every default of the file lives. Keys without a default (`public_url`,
+//! `session.secret`, ...) are `Option`s: whether they are required is decided in
+//! `validate.rs`, so that a missing key is reported with its path like any other problem.
+//!
+//! A secret key `X` also accepts `X_file`, a path whose trimmed content is the value.
+//! Nothing here is checked beyond its YAML type; `validate.rs` turns these into `model`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A secret as written in the file (after `${VAR}` substitution). `Debug` and `Serialize`
+/// show `***`, so a file struct can be printed without leaking it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct RawSecret(pub String);
+
+impl fmt::Debug for RawSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawSecret(***)")
+    }
+}
+
+impl Serialize for RawSecret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    /// Public listener, `ip:port`. Default `0.0.0.0:8080`.
+    pub listen: String,
+    /// How browsers and WeChat reach the gateway: `http(s)://host[:port]`. Required.
+    pub public_url: Option<String>,
+    /// Path prefix the gateway serves itself on every host. Default `/.auth`.
+    pub auth_path: String,
+    /// Listener of `/metrics`, `/healthz`, `/readyz`, `ip:port`. Default: none.
+    pub admin_listen: Option<String>,
+    /// CIDRs or IPs whose `X-Forwarded-*` headers are believed. Default: none.
+    pub trusted_proxies: Vec<String>,
+    /// Serve HTTPS on `listen`. Default: plain HTTP.
+    pub tls: Option<TlsFile>,
+    /// Worker threads of the public service. Default 1.
+    pub threads: u64,
+    /// Seconds SIGTERM waits for in-flight requests. Default 5.
+    pub shutdown_timeout_seconds: u64,
+    /// Drop client request headers whose name contains `_`. Default true.
+    pub drop_underscore_headers: bool,
+    pub store: StoreFile,
+    pub session: SessionFile,
+    pub identity_headers: IdentityHeadersFile,
+    pub wechat: WechatFile,
+    pub login: LoginFile,
+    /// First match in file order wins. At least one.
+    pub routes: Vec<RouteFile>,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            listen: "0.0.0.0:8080".to_string(),
+            public_url: None,
+            auth_path: "/.auth".to_string(),
+            admin_listen: None,
+            trusted_proxies: Vec::new(),
+            tls: None,
+            threads: 1,
+            shutdown_timeout_seconds: 5,
+            drop_underscore_headers: true,
+            store: StoreFile::default(),
+            session: SessionFile::default(),
+            identity_headers: IdentityHeadersFile::default(),
+            wechat: WechatFile::default(),
+            login: LoginFile::default(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// `tls`: both keys are required when the section is present.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsFile {
+    /// PEM certificate chain.
+    pub cert_file: Option<String>,
+    /// PEM private key.
+    pub key_file: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreBackend {
+    #[default]
+    Embedded,
+    Redis,
+}
+
+/// `store`. Keys of the other backend are ignored.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreFile {
+    /// Default `embedded`.
+    pub backend: StoreBackend,
+    /// embedded: the SQLite file. Default `data/scangate.db`.
+    pub path: String,
+    /// redis: `redis://`, `rediss://`, `redis+sentinel://` or `redis+cluster://` URL. A
+    /// secret (it may hold a password).
+    pub url: Option<RawSecret>,
+    pub url_file: Option<String>,
+    /// redis: prefix of every key. Default `scangate:`.
+    pub key_prefix: String,
+}
+
+impl Default for StoreFile {
+    fn default() -> Self {
+        StoreFile {
+            backend: StoreBackend::Embedded,
+            path: "data/scangate.db".to_string(),
+            url: None,
+            url_file: None,
+            key_prefix: "scangate:".to_string(),
+        }
+    }
+}
+
+/// `session`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionFile {
+    /// HMAC key of the session cookie, at least 32 bytes. Required.
+    pub secret: Option<RawSecret>,
+    pub secret_file: Option<String>,
+    /// Default `scangate_session`.
+    pub cookie_name: String,
+    /// `Domain` attribute; default none (host-only cookie).
+    pub cookie_domain: Option<String>,
+    /// Absolute session lifetime in seconds. Default 604800 (7 days).
+    pub ttl_seconds: u64,
+    /// Seconds of inactivity that end a session; 0 = none. Default 0.
+    pub idle_timeout_seconds: u64,
+    /// ES256 PEM key of the identity assertion; default: generated once and kept.
+    pub assertion_key_file: Option<String>,
+}
+
+impl Default for SessionFile {
+    fn default() -> Self {
+        SessionFile {
+            secret: None,
+            secret_file: None,
+            cookie_name: "scangate_session".to_string(),
+            cookie_domain: None,
+            ttl_seconds: 604_800,
+            idle_timeout_seconds: 0,
+            assertion_key_file: None,
+        }
+    }
+}
+
+/// `identity_headers`: names of the headers the upstream receives.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityHeadersFile {
+    pub user_id: String,
+    pub openid: String,
+    pub unionid: String,
+    pub phone: String,
+    pub method: String,
+    pub assertion: String,
+}
+
+impl Default for IdentityHeadersFile {
+    fn default() -> Self {
+        IdentityHeadersFile {
+            user_id: "X-Auth-User-Id".to_string(),
+            openid: "X-Auth-Openid".to_string(),
+            unionid: "X-Auth-Unionid".to_string(),
+            phone: "X-Auth-Phone".to_string(),
+            method: "X-Auth-Method".to_string(),
+            assertion: "X-Auth-Assertion".to_string(),
+        }
+    }
+}
+
+/// `wechat`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WechatFile {
+    /// Default `https://api.weixin.qq.com`.
+    pub api_base: String,
+    /// Use the built-in simulator. Default false.
+    pub simulate: bool,
+    pub official_account: Option<OfficialAccountFile>,
+    pub mini_program: Option<MiniProgramFile>,
+}
+
+impl Default for WechatFile {
+    fn default() -> Self {
+        WechatFile {
+            api_base: "https://api.weixin.qq.com".to_string(),
+            simulate: false,
+            official_account: None,
+            mini_program: None,
+        }
+    }
+}
+
+/// `wechat.official_account`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfficialAccountFile {
+    /// Required.
+    pub app_id: Option<String>,
+    /// Required.
+    pub app_secret: Option<RawSecret>,
+    pub app_secret_file: Option<String>,
+    /// The callback Token. Required.
+    pub token: Option<RawSecret>,
+    pub token_file: Option<String>,
+    /// Set = safe mode. Default: none.
+    pub encoding_aes_key: Option<RawSecret>,
+    pub encoding_aes_key_file: Option<String>,
+    /// Lifetime of a login QR code in seconds. Default 300.
+    pub qr_expire_seconds: u64,
+    /// Passive reply to the scanning user; "" = none. Default `登录成功`.
+    pub scan_reply: String,
+    /// Where pushes that are not logins go. Default: none.
+    pub forward_url: Option<String>,
+    /// Also forward login scans (we still handle them). Default false.
+    pub forward_logins: bool,
+    /// Milliseconds to wait for the forward_url backend, 100 to 4500. Default 4000.
+    pub forward_timeout_ms: u64,
+    /// Our own passive replies. Default: none.
+    pub replies: RepliesFile,
+}
+
+impl Default for OfficialAccountFile {
+    fn default() -> Self {
+        OfficialAccountFile {
+            app_id: None,
+            app_secret: None,
+            app_secret_file: None,
+            token: None,
+            token_file: None,
+            encoding_aes_key: None,
+            encoding_aes_key_file: None,
+            qr_expire_seconds: 300,
+            scan_reply: "登录成功".to_string(),
+            forward_url: None,
+            forward_logins: false,
+            forward_timeout_ms: 4000,
+            replies: RepliesFile::default(),
+        }
+    }
+}
+
+/// `wechat.official_account.replies`. A mapping rather than an `Option` so that its keys
+/// have defaults like any other section (and the example test sees them).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepliesFile {
+    /// Greeting on a plain follow (not a login scan). Default: none.
+    pub subscribe: Option<String>,
+    /// Tried in order on a text message; the first match wins. Default [].
+    pub keywords: Vec<KeywordFile>,
+    /// Reply to any other text message. Default: none.
+    pub default: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeywordMatchFile {
+    Exact,
+    Contains,
+}
+
+/// One entry of `replies.keywords`; every key is required.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeywordFile {
+    /// `exact` or `contains`.
+    #[serde(rename = "match")]
+    pub matching: Option<KeywordMatchFile>,
+    pub keyword: Option<String>,
+    pub reply: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvVersion {
+    #[default]
+    Release,
+    Trial,
+    Develop,
+}
+
+impl EnvVersion {
+    /// The value WeChat's `getwxacodeunlimit` expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvVersion::Release => "release",
+            EnvVersion::Trial => "trial",
+            EnvVersion::Develop => "develop",
+        }
+    }
+}
+
+/// `wechat.mini_program`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MiniProgramFile {
+    /// Required.
+    pub app_id: Option<String>,
+    /// Required.
+    pub app_secret: Option<RawSecret>,
+    pub app_secret_file: Option<String>,
+    /// Page the code opens. Default `pages/login/index`.
+    pub page: String,
+    /// Default `release`.
+    pub env_version: EnvVersion,
+}
+
+impl Default for MiniProgramFile {
+    fn default() -> Self {
+        MiniProgramFile {
+            app_id: None,
+            app_secret: None,
+            app_secret_file: None,
+            page: "pages/login/index".to_string(),
+            env_version: EnvVersion::Release,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhonePolicyFile {
+    #[default]
+    Required,
+    Optional,
+    Off,
+}
+
+/// `login`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginFile {
+    /// `official_account` / `mini_program`, in page order. Default `[official_account]`.
+    pub methods: Vec<String>,
+    /// Phone binding for new users. Default `required`.
+    pub phone: PhonePolicyFile,
+    /// Lifetime of an SMS code in seconds. Default 300.
+    pub code_ttl_seconds: u64,
+    pub sms: SmsFile,
+}
+
+impl Default for LoginFile {
+    fn default() -> Self {
+        LoginFile {
+            methods: vec!["official_account".to_string()],
+            phone: PhonePolicyFile::Required,
+            code_ttl_seconds: 300,
+            sms: SmsFile::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsProvider {
+    #[default]
+    Log,
+    Webhook,
+    Tencent,
+}
+
+/// `login.sms`. Keys of the other providers are ignored.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsFile {
+    /// Default `log`.
+    pub provider: SmsProvider,
+    /// webhook: http(s) URL.
+    pub url: Option<String>,
+    /// tencent: API credentials.
+    pub secret_id: Option<RawSecret>,
+    pub secret_id_file: Option<String>,
+    pub secret_key: Option<RawSecret>,
+    pub secret_key_file: Option<String>,
+    /// tencent: SMS SdkAppId.
+    pub sdk_app_id: Option<String>,
+    /// tencent: approved signature.
+    pub sign_name: Option<String>,
+    /// tencent: approved template with one parameter, the code.
+    pub template_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFile {
+    Public,
+    #[default]
+    Login,
+    Phone,
+}
+
+/// One entry of `routes`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteFile {
+    /// Required, unique.
+    pub name: Option<String>,
+    /// Exact host or `*.suffix`; default: any host.
+    pub host: Option<String>,
+    /// Default `/`.
+    pub path_prefix: String,
+    /// `host:port` list; at least one.
+    pub upstreams: Vec<String>,
+    /// Default `login`.
+    pub auth: AuthFile,
+    pub allow_phones: Vec<String>,
+    pub allow_users: Vec<String>,
+    /// Default 5.
+    pub connect_timeout_seconds: u64,
+    /// Default 60.
+    pub read_timeout_seconds: u64,
+}
+
+impl Default for RouteFile {
+    fn default() -> Self {
+        RouteFile {
+            name: None,
+            host: None,
+            path_prefix: "/".to_string(),
+            upstreams: Vec::new(),
+            auth: AuthFile::Login,
+            allow_phones: Vec::new(),
+            allow_users: Vec::new(),
+            connect_timeout_seconds: 5,
+            read_timeout_seconds: 60,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_mapping_takes_every_default() {
+        let file: FileConfig = yaml_serde::from_str("{}").unwrap();
+        assert_eq!(file.listen, "0.0.0.0:8080");
+        assert_eq!(file.auth_path, "/.auth");
+        assert_eq!(file.threads, 1);
+        assert_eq!(file.shutdown_timeout_seconds, 5);
+        assert!(file.drop_underscore_headers);
+        assert_eq!(file.store.backend, StoreBackend::Embedded);
+        assert_eq!(file.session.ttl_seconds, 604_800);
+        assert_eq!(file.login.methods, ["official_account"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_at_every_level() {
+        for doc in [
+            "nope: 1",
+            "session: {nope: 1}",
+            "routes: [{nope: 1}]",
+            "login: {sms: {nope: 1}}",
+        ] {
+            let err = yaml_serde::from_str::<FileConfig>(doc)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("unknown field `nope`"), "{doc}: {err}");
+        }
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_stay_strings_so_phone_off_parses() {
+        let file: FileConfig = yaml_serde::from_str("login: {phone: off}").unwrap();
+        assert_eq!(file.login.phone, PhonePolicyFile::Off);
+    }
+
+    #[test]
+    fn raw_secrets_do_not_show_in_debug_or_serialize() {
+        let file: FileConfig = yaml_serde::from_str("session: {secret: hunter2hunter2}").unwrap();
+        assert!(!format!("{file:?}").contains("hunter2"));
+        assert!(!yaml_serde::to_string(&file).unwrap().contains("hunter2"));
+    }
+}

@@ -1,0 +1,314 @@
+//! The validated runtime configuration: what the rest of the program sees.
+//!
+//! These types carry no serde and no raw strings from the file that still need checking:
+//! `validate.rs` turns the file schema (`file.rs`) into these, or reports every problem.
+//! Every duration is in seconds, as the key names say.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use crate::identity::{LoginMethod, Phone, UserId};
+
+/// The whole gateway configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Public listener.
+    pub listen: SocketAddr,
+    /// How browsers and WeChat reach the gateway.
+    pub public_url: PublicUrl,
+    /// Reserved path prefix served by the gateway on every host: starts with `/`, no trailing `/`.
+    pub auth_path: String,
+    /// `/metrics`, `/healthz`, `/readyz`. `None` = no admin listener.
+    pub admin_listen: Option<SocketAddr>,
+    /// Peers whose `X-Forwarded-For` / `-Proto` / `-Host` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub tls: Option<TlsConfig>,
+    /// Worker threads of the public service (pingora `threads`).
+    pub threads: usize,
+    /// How long SIGTERM waits for in-flight requests before exiting.
+    pub shutdown_timeout_seconds: u64,
+    /// Drop every client request header whose name contains `_` (nginx's default, and the
+    /// reason `X_Auth_Phone` cannot become `X-Auth-Phone` behind a CGI-style app).
+    pub drop_underscore_headers: bool,
+    pub store: StoreConfig,
+    pub session: SessionConfig,
+    pub identity_headers: IdentityHeaders,
+    pub wechat: WechatConfig,
+    pub login: LoginConfig,
+    /// In file order: the first match wins.
+    pub routes: Vec<Route>,
+}
+
+/// A secret string (session secret, app secret, callback token, AES key). Its `Debug` and
+/// `Display` never show the value, so a secret cannot reach a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value, for the one place that needs it (a MAC key, an API call).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// `public_url`, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https://app.example.com` or `http://127.0.0.1:8080`: scheme, host and port, no path,
+    /// no trailing slash.
+    pub origin: String,
+    /// Lowercase host without port.
+    pub host: String,
+    pub https: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// One SQLite file.
+    Embedded {
+        path: PathBuf,
+    },
+    Redis {
+        url: Secret,
+        key_prefix: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// HMAC key of the session cookie, at least 32 bytes.
+    pub secret: Secret,
+    pub cookie_name: String,
+    pub cookie_domain: Option<String>,
+    /// `Secure` attribute: true when `public_url` is https.
+    pub cookie_secure: bool,
+    /// Absolute lifetime of a session from login.
+    pub ttl_seconds: u64,
+    /// A session unused for this long ends; `None` = no idle timeout.
+    pub idle_timeout_seconds: Option<u64>,
+    /// ES256 private key (PEM) for the identity assertion; `None` = generated once and kept.
+    pub assertion_key_file: Option<PathBuf>,
+}
+
+/// Names of the headers the upstream receives. Every one of them is also stripped from
+/// client requests in any spelling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    pub user_id: String,
+    pub openid: String,
+    pub unionid: String,
+    pub phone: String,
+    pub method: String,
+    pub assertion: String,
+}
+
+impl IdentityHeaders {
+    pub fn all(&self) -> [&str; 6] {
+        [
+            &self.user_id,
+            &self.openid,
+            &self.unionid,
+            &self.phone,
+            &self.method,
+            &self.assertion,
+        ]
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WechatConfig {
+    /// Base URL of the WeChat API, no trailing slash.
+    pub api_base: String,
+    /// Use the built-in simulator (demo and development only).
+    pub simulate: bool,
+    pub official_account: Option<OfficialAccountConfig>,
+    pub mini_program: Option<MiniProgramConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OfficialAccountConfig {
+    pub app_id: String,
+    pub app_secret: Secret,
+    /// The callback Token (signature key).
+    pub token: Secret,
+    /// 43 characters; set = safe (encrypted) mode.
+    pub encoding_aes_key: Option<Secret>,
+    pub qr_expire_seconds: u32,
+    /// Passive reply to the scanning user; empty = none.
+    pub scan_reply: String,
+    /// Where pushes that are not logins are forwarded.
+    pub forward_url: Option<String>,
+    /// Login scans are also forwarded (after we handle them). Only meaningful with
+    /// `forward_url`.
+    pub forward_logins: bool,
+    /// How long a forwarded push waits for the account's own backend, 100..=4500 ms: WeChat
+    /// gives 5 s in all, so the rest is our margin.
+    pub forward_timeout_ms: u64,
+    /// Our own passive replies; empty = none.
+    pub replies: Replies,
+}
+
+/// `forward_timeout_ms` when the file does not set it.
+pub const DEFAULT_FORWARD_TIMEOUT_MS: u64 = 4000;
+
+impl OfficialAccountConfig {
+    /// The account with these credentials and every other key at the file's default: plain
+    /// mode, 300 s QR codes, `scan_reply` "登录成功", no forwarding, no replies. For code
+    /// that builds an account without a file (the simulator); `validate.rs` checks that it
+    /// agrees with the file's defaults.
+    pub fn new(app_id: impl Into<String>, app_secret: Secret, token: Secret) -> Self {
+        OfficialAccountConfig {
+            app_id: app_id.into(),
+            app_secret,
+            token,
+            encoding_aes_key: None,
+            qr_expire_seconds: 300,
+            scan_reply: "登录成功".to_string(),
+            forward_url: None,
+            forward_logins: false,
+            forward_timeout_ms: DEFAULT_FORWARD_TIMEOUT_MS,
+            replies: Replies::default(),
+        }
+    }
+}
+
+/// `wechat.official_account.replies`: what we answer ourselves. Every reply is non-empty and
+/// at most 2048 bytes (WeChat's limit for a passive text reply).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replies {
+    /// Greeting on a plain follow (not a login scan).
+    pub subscribe: Option<String>,
+    /// Tried in order against a text message; the first match wins.
+    pub keywords: Vec<Keyword>,
+    /// Reply to a text message no keyword matched.
+    pub default: Option<String>,
+}
+
+/// One keyword rule. Matching trims the message and ignores ASCII case only (CJK and other
+/// scripts compare exactly).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyword {
+    pub matching: KeywordMatch,
+    /// Non-empty; for `Exact`, without leading or trailing whitespace.
+    pub keyword: String,
+    pub reply: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeywordMatch {
+    /// The whole (trimmed) message is the keyword.
+    Exact,
+    /// The keyword appears anywhere in the (trimmed) message.
+    Contains,
+}
+
+#[derive(Clone, Debug)]
+pub struct MiniProgramConfig {
+    pub app_id: String,
+    pub app_secret: Secret,
+    pub page: String,
+    pub env_version: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhonePolicy {
+    Required,
+    Optional,
+    Off,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginConfig {
+    /// Offered on the login page, in this order; never empty.
+    pub methods: Vec<LoginMethod>,
+    pub phone: PhonePolicy,
+    pub code_ttl_seconds: u64,
+    pub sms: SmsConfig,
+}
+
+#[derive(Clone, Debug)]
+pub enum SmsConfig {
+    /// Prints the code to the log (and the demo page shows it).
+    Log,
+    /// POSTs `{"phone": "+86...", "code": "123456"}` to `url`.
+    Webhook { url: String },
+    /// Tencent Cloud SMS.
+    Tencent {
+        secret_id: Secret,
+        secret_key: Secret,
+        sdk_app_id: String,
+        sign_name: String,
+        template_id: String,
+    },
+}
+
+/// Who may pass a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthPolicy {
+    /// Anyone; identity headers are still stripped (and injected when a session exists).
+    Public,
+    /// A valid session.
+    Login,
+    /// A valid session with a bound phone.
+    Phone,
+}
+
+/// A host pattern of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostPattern {
+    /// Lowercase host, no port.
+    Exact(String),
+    /// `*.example.com` is stored as `.example.com`: matches any host ending with it
+    /// (`a.example.com`, `a.b.example.com`), not `example.com` itself.
+    Suffix(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    /// As written in the file, for logs and errors.
+    pub name: String,
+    /// Resolved once at load (pingora's `HttpPeer::new` would panic on a bad name).
+    pub addr: SocketAddr,
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// Unique; used as a metrics label and as the assertion's `aud`.
+    pub name: String,
+    pub host: Option<HostPattern>,
+    /// Starts with `/`. Matches whole path segments: `/api` matches `/api` and `/api/x`,
+    /// not `/apix`; `/` and prefixes ending in `/` match anything below them.
+    pub path_prefix: String,
+    /// Never empty.
+    pub upstreams: Vec<Upstream>,
+    pub auth: AuthPolicy,
+    /// Empty = anyone with the right policy.
+    pub allow_phones: Vec<Phone>,
+    pub allow_users: Vec<UserId>,
+    pub connect_timeout_seconds: u64,
+    pub read_timeout_seconds: u64,
+}

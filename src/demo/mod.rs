@@ -1,0 +1,87 @@
+//! `scangate demo`: everything on one machine, nothing to configure. The gateway on
+//! `listen`, the demo app behind it (it shows the identity headers it receives), the built-in
+//! WeChat simulator (signed, encrypted callbacks as WeChat sends them), an embedded store in
+//! `data_dir`, and the `log` SMS provider whose codes the login page shows.
+
+mod app;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::config::{self, env::MapEnv};
+use crate::server;
+
+/// The demo's config: a public area and a protected app, both served by the demo app.
+fn demo_yaml(listen: SocketAddr, admin: SocketAddr, data_dir: &Path, app: SocketAddr) -> String {
+    format!(
+        r#"listen: "{listen}"
+public_url: "http://{listen}"
+admin_listen: "{admin}"
+shutdown_timeout_seconds: 1
+store:
+  backend: embedded
+  path: "{data}/scangate.db"
+session:
+  secret: "${{DEMO_SESSION_SECRET}}"
+  idle_timeout_seconds: 86400
+wechat:
+  simulate: true
+login:
+  methods: [official_account, mini_program]
+  phone: required
+  sms:
+    provider: log
+routes:
+  - name: public
+    path_prefix: /public
+    upstreams: ["{app}"]
+    auth: public
+  - name: app
+    path_prefix: /
+    upstreams: ["{app}"]
+    auth: login
+"#,
+        data = data_dir.display()
+    )
+}
+
+/// The demo's session secret, generated once and kept in `data_dir` so sessions survive a
+/// restart of the demo.
+fn session_secret(data_dir: &Path) -> Result<String, String> {
+    let path = data_dir.join("session-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if existing.trim().len() >= 32 {
+            return Ok(existing.trim().to_string());
+        }
+    }
+    let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 48);
+    std::fs::write(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(secret)
+}
+
+/// Runs the demo in the foreground until SIGTERM or SIGINT.
+pub fn run(data_dir: &Path, listen: SocketAddr, admin: SocketAddr) -> Result<(), String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let secret = session_secret(data_dir)?;
+    let side = server::side_runtime().map_err(|e| e.to_string())?;
+    let app_addr = side
+        .block_on(app::start())
+        .map_err(|e| format!("cannot start the demo app: {e}"))?;
+    let yaml = demo_yaml(listen, admin, data_dir, app_addr);
+    let config = config::from_yaml(&yaml, &MapEnv::new().var("DEMO_SESSION_SECRET", &secret))
+        .map_err(|e| format!("demo config: {e}"))?;
+    let registry = prometheus::default_registry().clone();
+    let app = server::build_app(config, &registry, &side).map_err(|e| e.to_string())?;
+    println!();
+    println!("  scangate demo is running");
+    println!("  open        http://{listen}/          (you will be asked to sign in)");
+    println!("  public page http://{listen}/public/");
+    println!("  metrics     http://{admin}/metrics");
+    println!("  data        {}", data_dir.display());
+    println!("  On the login page, click \"Simulate scan\"; SMS codes are shown on the page and in this log.");
+    println!();
+    server::run_app(app, registry, &side).map_err(|e| e.to_string())
+}

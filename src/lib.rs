@@ -1,0 +1,21 @@
+//! scangate: a reverse-proxy authentication gateway with WeChat QR login, on pingora.
+//!
+//! Dependency direction (checked by review and by the before-stop grep):
+//! `main -> server -> proxy -> {session, metrics, config}`; `identity` and `config` are read by
+//! all and depend on nothing of ours; only `proxy/` and `server.rs` import pingora.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod identity;
+pub mod login;
+pub mod metrics;
+pub mod pages;
+pub mod proxy;
+pub mod replies;
+pub mod server;
+pub mod session;
+pub mod sms;
+pub mod store;
+pub mod users;
+pub mod wechat;

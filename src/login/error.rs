@@ -1,0 +1,217 @@
+//! What can go wrong in the login flow, with a stable code for JSON and a text for users.
+
+use crate::identity::PhoneError;
+use crate::sms::SmsError;
+use crate::store;
+use crate::users::UsersError;
+use crate::wechat;
+
+use super::state::{Status, TransitionError};
+
+/// Why a login operation failed.
+///
+/// `Display` is written for the person at the browser; `code()` is the `error` field of the
+/// JSON body. Neither ever contains a code, a ticket or a browser secret; the infrastructure
+/// variants keep their cause as `source()` for logs only.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// No such attempt, or it belongs to another browser: deliberately the same answer, so an
+    /// attempt id alone reveals nothing.
+    #[error("this login attempt was not found; start again")]
+    NotFound,
+    /// The attempt's time is up.
+    #[error("this login attempt has expired; start again")]
+    Expired,
+    /// The step does not fit where the attempt is (binding before a scan, skipping a required
+    /// phone, binding twice...).
+    #[error("this step is not possible at this point of the login")]
+    WrongState,
+    /// The phone number cannot be read; the reason says why.
+    #[error("the phone number {0}")]
+    BadPhone(PhoneError),
+    /// The phone number belongs to another user.
+    #[error("this phone number is already bound to another WeChat account")]
+    PhoneTaken,
+    /// The code does not match (or was sent to another number).
+    #[error("the code is not correct; {tries_left} tries left")]
+    InvalidCode { tries_left: u32 },
+    /// Too many wrong codes: this code is dead.
+    #[error("too many wrong codes; request a new code")]
+    CodeDead,
+    /// The code has expired, or none was sent.
+    #[error("the code has expired; request a new code")]
+    CodeExpired,
+    /// A code was sent too recently (or too many to this number).
+    #[error("please wait {retry_after_seconds} seconds before requesting another code")]
+    RateLimited { retry_after_seconds: u64 },
+    /// The ticket is unknown, used, expired or from another browser.
+    #[error("this login link is no longer valid; log in again")]
+    TicketInvalid,
+    /// The login method is not configured.
+    #[error("this login method is not available")]
+    MethodUnavailable,
+    /// A Mini Program page named a scene that is not a login it may act on: unknown, of the
+    /// other method, expired, or already past the phone's part. Deliberately one answer, so
+    /// scenes cannot be probed.
+    #[error("this login code is no longer valid; scan the code on the computer again")]
+    SceneInvalid,
+    /// WeChat refused a Mini Program `wx.login` code or phone code: used, expired or made up.
+    #[error("WeChat did not accept this authorisation; please try again")]
+    MpCodeInvalid,
+    /// The user exists but is disabled.
+    #[error("this account is disabled")]
+    Disabled,
+    /// Too many changes to one attempt at once. Safe to retry.
+    #[error("the login is busy; try again")]
+    Busy,
+    #[error("WeChat could not be reached; try again in a moment")]
+    Wechat(#[source] wechat::Error),
+    #[error("the login service is temporarily unavailable; try again")]
+    Store(#[source] store::Error),
+    #[error("the code could not be sent; try again in a moment")]
+    Sms(#[source] SmsError),
+    #[error("the user directory is temporarily unavailable; try again")]
+    Users(#[source] UsersError),
+    /// A stored login record is not what this version writes.
+    #[error("the login service is temporarily unavailable; try again")]
+    Corrupt,
+}
+
+impl LoginError {
+    /// The snake_case code of the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoginError::NotFound => "not_found",
+            LoginError::Expired => "expired",
+            LoginError::WrongState => "wrong_state",
+            LoginError::BadPhone(_) => "bad_phone",
+            LoginError::PhoneTaken => "phone_taken",
+            LoginError::InvalidCode { .. } => "invalid_code",
+            LoginError::CodeDead => "code_dead",
+            LoginError::CodeExpired => "code_expired",
+            LoginError::RateLimited { .. } => "rate_limited",
+            LoginError::TicketInvalid => "ticket_invalid",
+            LoginError::MethodUnavailable => "method_unavailable",
+            LoginError::SceneInvalid => "invalid_scene",
+            // The same code as a wrong SMS code: either way the code offered is not good.
+            LoginError::MpCodeInvalid => "invalid_code",
+            LoginError::Disabled => "account_disabled",
+            LoginError::Busy => "busy",
+            LoginError::Wechat(_) => "wechat_unavailable",
+            LoginError::Store(_) => "store_unavailable",
+            LoginError::Sms(_) => "sms_unavailable",
+            LoginError::Users(_) => "users_unavailable",
+            LoginError::Corrupt => "internal",
+        }
+    }
+}
+
+impl From<store::Error> for LoginError {
+    fn from(e: store::Error) -> Self {
+        LoginError::Store(e)
+    }
+}
+
+impl From<UsersError> for LoginError {
+    fn from(e: UsersError) -> Self {
+        match e {
+            UsersError::PhoneTaken => LoginError::PhoneTaken,
+            UsersError::Store(e) => LoginError::Store(e),
+            other => LoginError::Users(other),
+        }
+    }
+}
+
+impl From<TransitionError> for LoginError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::Expired | TransitionError::Final(Status::Expired) => {
+                LoginError::Expired
+            }
+            TransitionError::Final(_) | TransitionError::NotAllowed { .. } => {
+                LoginError::WrongState
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_texts_name_no_secret() {
+        let all = [
+            LoginError::NotFound,
+            LoginError::Expired,
+            LoginError::WrongState,
+            LoginError::BadPhone(PhoneError::NotChineseMobile),
+            LoginError::PhoneTaken,
+            LoginError::InvalidCode { tries_left: 3 },
+            LoginError::CodeDead,
+            LoginError::CodeExpired,
+            LoginError::RateLimited {
+                retry_after_seconds: 42,
+            },
+            LoginError::TicketInvalid,
+            LoginError::MethodUnavailable,
+            LoginError::SceneInvalid,
+            LoginError::MpCodeInvalid,
+            LoginError::Disabled,
+            LoginError::Busy,
+            LoginError::Wechat(wechat::Error::Timeout),
+            LoginError::Store(store::Error::InvalidTtl),
+            LoginError::Sms(SmsError::Status(500)),
+            LoginError::Users(UsersError::Busy),
+            LoginError::Corrupt,
+        ];
+        for e in &all {
+            let code = e.code();
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            let text = e.to_string();
+            assert!(!text.is_empty() && !text.contains("Error"), "{text}");
+        }
+        assert_eq!(
+            LoginError::BadPhone(PhoneError::NotChineseMobile).to_string(),
+            "the phone number is not a Chinese mobile number (11 digits starting with 1)"
+        );
+        assert_eq!(
+            LoginError::InvalidCode { tries_left: 3 }.to_string(),
+            "the code is not correct; 3 tries left"
+        );
+    }
+
+    #[test]
+    fn infrastructure_causes_stay_in_source_not_in_the_text() {
+        let e = LoginError::Wechat(wechat::Error::Api {
+            errcode: 40013,
+            errmsg: "invalid appid rid: 1".into(),
+        });
+        assert!(!e.to_string().contains("40013"));
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert!(source.contains("40013"), "{source}");
+    }
+
+    #[test]
+    fn users_and_transition_errors_map_to_the_user_facing_ones() {
+        assert!(matches!(
+            LoginError::from(UsersError::PhoneTaken),
+            LoginError::PhoneTaken
+        ));
+        assert!(matches!(
+            LoginError::from(TransitionError::Expired),
+            LoginError::Expired
+        ));
+        assert!(matches!(
+            LoginError::from(TransitionError::Final(Status::Expired)),
+            LoginError::Expired
+        ));
+        assert!(matches!(
+            LoginError::from(TransitionError::Final(Status::Confirmed)),
+            LoginError::WrongState
+        ));
+    }
+}

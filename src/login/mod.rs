@@ -1,0 +1,52 @@
+//! QR login: attempts, their state machine, scans, long-polls, phone binding and one-time
+//! tickets, over the shared [`Store`](crate::store::Store).
+//!
+//! | file | owns |
+//! |---|---|
+//! | `state.rs` | [`Status`], [`Attempt`] and its pure transitions |
+//! | `keys.rs` | every store key, channel and lifetime |
+//! | `tokens.rs` | ids, secrets, codes; hashing and constant-time comparison |
+//! | `service.rs` | [`LoginService`]: its parts, start, dedupe; the CAS loop |
+//! | `scan.rs` | scan pushes: who scanned, confirm or ask for a phone |
+//! | `mp_code.rs` | the Mini Program code: made at start, served as an image |
+//! | `mp.rs` | the Mini Program page's calls: scanned, confirm, cancel; their rate limit |
+//! | `mp_api.rs` | [`MiniProgramApi`], the seam to WeChat's Mini Program APIs |
+//! | `ticket.rs` | one-time tickets: issue, exchange |
+//! | `poll.rs` | the long-poll |
+//! | `phone.rs` | send code, bind phone, skip |
+//! | `error.rs` | [`LoginError`] |
+//!
+//! Depends on `store`, `users`, `wechat`, `sms`, `metrics` and `config` (its own section); it
+//! mints no cookies (`session` does) and knows no HTTP (the proxy's endpoints do). Time is
+//! passed in as `now`, Unix seconds. Every attempt is bound to the browser that started it:
+//! poll, phone steps and exchange need its secret, and a wrong secret is indistinguishable
+//! from an unknown attempt. The Mini Program page on the phone has no such secret: the scene
+//! it scanned is its capability, and a wrong scene is indistinguishable from any other.
+
+mod error;
+pub mod keys;
+mod mp;
+mod mp_api;
+mod mp_code;
+mod phone;
+mod poll;
+mod scan;
+mod service;
+pub mod state;
+mod ticket;
+pub mod token_cache;
+mod tokens;
+
+pub use error::LoginError;
+pub use mp::MpConfirmed;
+pub use mp_api::MiniProgramApi;
+pub use mp_code::QrImage;
+pub use phone::SentCode;
+pub use poll::{PollView, MAX_WAIT};
+pub use scan::{Scan, ScanOutcome};
+pub use service::{LoginDeps, LoginService, MiniProgramDeps, Result, Started};
+pub use state::{Attempt, Status, TransitionError};
+pub use ticket::{Confirmed, Exchanged};
+
+#[cfg(test)]
+mod tests;

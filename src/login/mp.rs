@@ -1,0 +1,353 @@
+//! The calls of the Mini Program page on the user's phone: the code was scanned, the user
+//! confirmed (who they are, and maybe their WeChat-verified number), or declined.
+//!
+//! The phone holds no browser binding: the scene it read from the code is its capability. So
+//! whatever is wrong with a scene (unknown, another method's, expired, already past the
+//! phone's part) these calls answer the same [`LoginError::SceneInvalid`], saying which only in
+//! the log, and every call counts against its client address's budget, so scenes cannot be
+//! probed.
+
+use std::future;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::identity::{LoginMethod, OpenId, Phone, PhoneError, UnionId};
+use crate::wechat;
+use crate::wechat::client::MpPhone;
+
+use super::error::LoginError;
+use super::keys;
+use super::service::{Applied, LoginService, MiniProgramDeps, Result};
+use super::state::{Attempt, Status};
+
+/// The funnel's method label.
+const METHOD: &str = "mini_program";
+/// Longest `wx.login` or phone-button code passed on to WeChat (theirs are 32 and 64
+/// characters); anything longer is not one.
+const MAX_CODE_LEN: usize = 256;
+
+/// What [`LoginService::mp_confirm`] answers the Mini Program page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MpConfirmed {
+    /// `confirmed` (the computer logs in now) or `need_phone` (the computer asks for a
+    /// number and an SMS code, as after an Official Account scan).
+    pub status: Status,
+}
+
+impl LoginService {
+    /// The Mini Program page opened with `scene`: a waiting attempt becomes `scanned` (the
+    /// computer shows "confirm on your phone"). Again on a scanned attempt: `Ok`, nothing
+    /// changes. From `client_ip`, counted against its budget.
+    ///
+    /// Errors: [`LoginError::SceneInvalid`], [`LoginError::RateLimited`].
+    pub async fn mp_scanned(&self, scene: &str, client_ip: IpAddr, now: u64) -> Result<()> {
+        self.limit_mp_call(client_ip, now).await?;
+        const FROM: &[Status] = &[Status::Waiting, Status::Scanned];
+        let (_, attempt) = self.mp_attempt(scene, FROM, now, "scanned").await?;
+        if attempt.status == Status::Scanned {
+            return Ok(());
+        }
+        match self.apply(&attempt.id, now, |a| a.scanned(now)).await? {
+            Applied::Done(_) => {
+                self.inner.metrics.login_attempt(METHOD, "scanned");
+                tracing::info!(attempt = %attempt.id, "mini program code scanned");
+                Ok(())
+            }
+            // A racing call of the same page got there first.
+            Applied::Refused(_, current) if current.status_at(now) == Status::Scanned => Ok(()),
+            Applied::Refused(_, current) => Err(scene_refused(&current, now, "scanned")),
+        }
+    }
+
+    /// The user confirmed on the phone. `js_code` (from `wx.login`) tells WeChat's openid and
+    /// unionid of the user; `phone_code` (from the phone button), when given and a number is
+    /// still wanted, their WeChat-verified number, which stands in for an SMS code. Then the
+    /// Official Account's rules apply (`settle_scan`): a known user (by openid, else by
+    /// unionid, linking this openid) is confirmed, a new one registered or asked for a phone
+    /// on the computer. Applies once: a second confirmation finds the scene no longer valid.
+    ///
+    /// Errors: [`LoginError::SceneInvalid`], [`LoginError::RateLimited`],
+    /// [`LoginError::MpCodeInvalid`] for a code WeChat refuses (used, expired, made up),
+    /// [`LoginError::PhoneTaken`] for a verified number bound to another user,
+    /// [`LoginError::Disabled`] (the attempt is cancelled), [`LoginError::Wechat`].
+    /// If WeChat cannot tell the number for another reason, the login goes on without it.
+    pub async fn mp_confirm(
+        &self,
+        scene: &str,
+        js_code: &str,
+        phone_code: Option<&str>,
+        client_ip: IpAddr,
+        now: u64,
+    ) -> Result<MpConfirmed> {
+        self.limit_mp_call(client_ip, now).await?;
+        const FROM: &[Status] = &[Status::Waiting, Status::Scanned];
+        let (mp, attempt) = self.mp_attempt(scene, FROM, now, "confirm").await?;
+        let session = mp
+            .api
+            .code_to_session(checked_code(js_code)?)
+            .await
+            .map_err(|e| code_refused(e, &attempt, "jscode2session"))?;
+        if session.openid.is_empty() {
+            return Err(LoginError::Wechat(wechat::Error::Decode(
+                "jscode2session answered no openid".into(),
+            )));
+        }
+        let openid = OpenId::new(session.openid);
+        let unionid = session.unionid.filter(|u| !u.is_empty()).map(UnionId::new);
+        let (scanner, known) = self
+            .identify(&mp.app_id, &openid, future::ready(unionid), now)
+            .await?;
+        // The number costs money per call: ask only when someone still lacks one.
+        let wanted = known.as_ref().is_none_or(|u| u.phone.is_none());
+        let verified = match phone_code.filter(|c| !c.is_empty()) {
+            Some(code) if wanted => self.verified_phone(mp, &attempt, code).await?,
+            _ => None,
+        };
+        let (applied, outcome) = self
+            .settle_scan(&attempt, scanner, known, verified.as_ref(), now)
+            .await?;
+        match applied {
+            Applied::Done(next) => {
+                let metrics = &self.inner.metrics;
+                if attempt.status == Status::Waiting {
+                    // The page skipped `scanned`: the funnel still counts the scan.
+                    metrics.login_attempt(METHOD, "scanned");
+                }
+                metrics.login_attempt(METHOD, outcome);
+                tracing::info!(
+                    attempt = %next.id,
+                    status = %next.status,
+                    verified_phone = verified.is_some(),
+                    "mini program login confirmed on the phone"
+                );
+                if next.status == Status::Cancelled {
+                    return Err(LoginError::Disabled);
+                }
+                Ok(MpConfirmed {
+                    status: next.status,
+                })
+            }
+            Applied::Refused(_, current) => Err(scene_refused(&current, now, "confirm")),
+        }
+    }
+
+    /// The user declined on the phone: a non-final attempt becomes `cancelled` (the computer
+    /// shows it). Errors: [`LoginError::SceneInvalid`], [`LoginError::RateLimited`].
+    pub async fn mp_cancel(&self, scene: &str, client_ip: IpAddr, now: u64) -> Result<()> {
+        self.limit_mp_call(client_ip, now).await?;
+        const FROM: &[Status] = &[Status::Waiting, Status::Scanned, Status::NeedPhone];
+        let (_, attempt) = self.mp_attempt(scene, FROM, now, "cancel").await?;
+        match self.apply(&attempt.id, now, |a| a.cancel(now)).await? {
+            Applied::Done(_) => {
+                self.inner.metrics.login_attempt(METHOD, "cancelled");
+                tracing::info!(attempt = %attempt.id, "mini program login declined on the phone");
+                Ok(())
+            }
+            Applied::Refused(_, current) => Err(scene_refused(&current, now, "cancel")),
+        }
+    }
+
+    /// The Mini Program attempt `scene` names, if it is in one of the statuses `from` now;
+    /// [`LoginError::SceneInvalid`] otherwise, whatever the reason (logged, with `call`).
+    async fn mp_attempt(
+        &self,
+        scene: &str,
+        from: &[Status],
+        now: u64,
+        call: &'static str,
+    ) -> Result<(&MiniProgramDeps, Attempt)> {
+        let Some(mp) = &self.inner.mini_program else {
+            tracing::info!(call, reason = "not configured", "mini program call refused");
+            return Err(LoginError::SceneInvalid);
+        };
+        let Some((_, attempt)) = self.load(scene).await? else {
+            // The scene is the caller's text: not logged.
+            tracing::info!(call, reason = "unknown scene", "mini program call refused");
+            return Err(LoginError::SceneInvalid);
+        };
+        if attempt.method != LoginMethod::MiniProgram || attempt.scene != scene {
+            tracing::info!(call, attempt = %attempt.id, reason = "not a mini program attempt", "mini program call refused");
+            return Err(LoginError::SceneInvalid);
+        }
+        if !from.contains(&attempt.status_at(now)) {
+            return Err(scene_refused(&attempt, now, call));
+        }
+        Ok((mp, attempt))
+    }
+
+    /// The number behind a phone-button code, or `None` when WeChat cannot tell it now (the
+    /// computer then asks for one with an SMS code). A code WeChat refuses is an error: the
+    /// page should ask again.
+    async fn verified_phone(
+        &self,
+        mp: &MiniProgramDeps,
+        attempt: &Attempt,
+        code: &str,
+    ) -> Result<Option<Phone>> {
+        let answer = match mp.api.phone_number(checked_code(code)?).await {
+            Ok(answer) => answer,
+            Err(e) if is_code_refused(&e) => {
+                return Err(code_refused(e, attempt, "getuserphonenumber"))
+            }
+            Err(e) => {
+                tracing::warn!(attempt = %attempt.id, error = %e, "WeChat cannot tell the phone number; going on without it");
+                return Ok(None);
+            }
+        };
+        match parse_verified(&answer) {
+            Ok(phone) => Ok(Some(phone)),
+            Err(e) => {
+                tracing::warn!(attempt = %attempt.id, reason = %e, "WeChat's phone number cannot be read; going on without it");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Counts one call from `client_ip` in the current fixed window and refuses it past
+    /// [`keys::MP_CALLS_PER_CLIENT`], until the window ends.
+    async fn limit_mp_call(&self, client_ip: IpAddr, now: u64) -> Result<()> {
+        let window_len = keys::MP_CALLS_WINDOW_SECONDS;
+        let window = now / window_len;
+        let window_end = window.saturating_add(1).saturating_mul(window_len);
+        let left = window_end.saturating_sub(now).max(1);
+        let client = client_key(client_ip);
+        let calls = self
+            .inner
+            .store
+            .incr(&keys::mp_calls(window, &client), Duration::from_secs(left))
+            .await?;
+        if calls <= keys::MP_CALLS_PER_CLIENT {
+            return Ok(());
+        }
+        if calls == keys::MP_CALLS_PER_CLIENT + 1 {
+            tracing::warn!(%client, "too many Mini Program calls from one client; refused until the window ends");
+        }
+        Err(LoginError::RateLimited {
+            retry_after_seconds: left,
+        })
+    }
+}
+
+/// Logs why `attempt` refused a Mini Program call and gives the one answer for all reasons.
+fn scene_refused(attempt: &Attempt, now: u64, call: &'static str) -> LoginError {
+    let status = attempt.status_at(now);
+    tracing::info!(call, attempt = %attempt.id, %status, "mini program call refused");
+    LoginError::SceneInvalid
+}
+
+/// `jscode2session` / `getuserphonenumber` said the code is invalid (40029) or used (40163).
+fn is_code_refused(e: &wechat::Error) -> bool {
+    matches!(e.errcode(), Some(40029 | 40163))
+}
+
+/// A WeChat error of a code-taking call: the caller's fault when the code was refused, else
+/// WeChat's.
+fn code_refused(e: wechat::Error, attempt: &Attempt, api: &'static str) -> LoginError {
+    if is_code_refused(&e) {
+        tracing::info!(attempt = %attempt.id, api, error = %e, "WeChat refused a Mini Program code");
+        LoginError::MpCodeInvalid
+    } else {
+        LoginError::Wechat(e)
+    }
+}
+
+/// A code as the page sent it, if it can be one: printable ASCII, not too long.
+fn checked_code(code: &str) -> Result<&str> {
+    let plausible = !code.is_empty()
+        && code.len() <= MAX_CODE_LEN
+        && code.bytes().all(|b| b.is_ascii_graphic());
+    if plausible {
+        Ok(code)
+    } else {
+        Err(LoginError::MpCodeInvalid)
+    }
+}
+
+/// WeChat's number: `phoneNumber` as given (with a `+` prefix for foreign numbers, without
+/// one for Chinese ones), else country code and `purePhoneNumber` joined.
+fn parse_verified(answer: &MpPhone) -> std::result::Result<Phone, PhoneError> {
+    Phone::parse(&answer.phone_number).or_else(|first| {
+        let country = answer.country_code.trim().trim_start_matches('+');
+        if country.is_empty() || answer.pure_phone_number.is_empty() {
+            return Err(first);
+        }
+        Phone::parse(&format!("+{country}{}", answer.pure_phone_number)).map_err(|_| first)
+    })
+}
+
+/// Whose budget a call counts against: an IPv4 address, or the /64 of an IPv6 one (a single
+/// host usually holds a whole /64).
+fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp_phone(number: &str, pure: &str, country: &str) -> MpPhone {
+        MpPhone {
+            phone_number: number.into(),
+            pure_phone_number: pure.into(),
+            country_code: country.into(),
+        }
+    }
+
+    #[test]
+    fn clients_are_addresses_or_ipv6_slash_64s() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+    }
+
+    #[test]
+    fn codes_must_look_like_codes() {
+        assert_eq!(checked_code("0a1B2c3D").unwrap(), "0a1B2c3D");
+        for bad in ["", "a b", "a\nb", "码", &"a".repeat(MAX_CODE_LEN + 1)] {
+            assert!(
+                matches!(checked_code(bad), Err(LoginError::MpCodeInvalid)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wechat_numbers_are_read_with_or_without_a_prefix() {
+        let cn = parse_verified(&mp_phone("13800138000", "13800138000", "86")).unwrap();
+        assert_eq!(cn.as_str(), "+8613800138000");
+        let plus = parse_verified(&mp_phone("+8613800138000", "13800138000", "86")).unwrap();
+        assert_eq!(plus, cn);
+        // A foreign number given without its prefix: country code and pure number joined.
+        let us = parse_verified(&mp_phone("4155552671", "4155552671", "1")).unwrap();
+        assert_eq!(us.as_str(), "+14155552671");
+        assert_eq!(
+            parse_verified(&mp_phone("", "", "86")),
+            Err(PhoneError::Empty)
+        );
+    }
+
+    #[test]
+    fn only_invalid_and_used_codes_are_the_callers_fault() {
+        let api = |errcode| wechat::Error::Api {
+            errcode,
+            errmsg: "x".into(),
+        };
+        assert!(is_code_refused(&api(40029)));
+        assert!(is_code_refused(&api(40163)));
+        assert!(!is_code_refused(&api(-1)));
+        assert!(!is_code_refused(&api(40013)));
+        assert!(!is_code_refused(&wechat::Error::Timeout));
+    }
+}

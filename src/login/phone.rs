@@ -1,0 +1,323 @@
+//! The `need_phone` step: sending a code, binding the phone, or skipping.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{Phone, UserId};
+use crate::users::User;
+
+use super::error::LoginError;
+use super::keys;
+use super::service::{decode, encode, Applied, LoginService, Result};
+use super::state::{Attempt, Status};
+use super::ticket::Confirmed;
+use super::tokens;
+
+/// Compare-and-swap rounds on one code record before giving up: each lost round is another
+/// try of the same browser landing first.
+const CODE_ROUNDS: usize = 8;
+
+/// What `send_code` answers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SentCode {
+    /// The code itself, only in demo mode (the demo page shows it; there is no SMS).
+    pub demo_code: Option<String>,
+}
+
+impl std::fmt::Debug for SentCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentCode")
+            .field("demo_code", &self.demo_code.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// The current code of an attempt (JSON; field names are the storage format).
+#[derive(Clone, Serialize, Deserialize)]
+struct CodeRecord {
+    /// [`tokens::code_hash`] of the code.
+    hash: String,
+    /// Where it was sent: the code binds only this number.
+    phone: Phone,
+    /// Wrong tries so far; [`keys::MAX_CODE_TRIES`] = dead.
+    tries: u32,
+    /// Unix seconds.
+    sent_at: u64,
+    /// Unix seconds.
+    expires_at: u64,
+}
+
+impl LoginService {
+    /// Sends a six-digit code to `phone` for the browser's `need_phone` attempt.
+    ///
+    /// Refused with [`LoginError::BadPhone`] for a number that cannot be read,
+    /// [`LoginError::PhoneTaken`] for a number bound to another user (now, rather than after the
+    /// code), [`LoginError::RateLimited`] within [`keys::RESEND_COOLDOWN_SECONDS`] of the
+    /// previous code or past [`keys::CODES_PER_PHONE`] codes to one number per hour. A new code
+    /// replaces the previous one (and its tries). If the provider fails, the code is withdrawn
+    /// so the user can ask again at once.
+    pub async fn send_code(
+        &self,
+        id: &str,
+        browser: &str,
+        phone: &str,
+        now: u64,
+    ) -> Result<SentCode> {
+        let inner = &self.inner;
+        let (_, attempt) = self.load_for(id, browser).await?;
+        require_need_phone(&attempt, now)?;
+        let phone = Phone::parse(phone).map_err(LoginError::BadPhone)?;
+        self.check_phone_free(&attempt, &phone).await?;
+
+        let key = keys::code(id);
+        let previous = inner.store.get(&key).await?;
+        if let Some(raw) = &previous {
+            let record: CodeRecord = decode(raw)?;
+            let ready_at = record.sent_at.saturating_add(keys::RESEND_COOLDOWN_SECONDS);
+            if now < ready_at {
+                return Err(LoginError::RateLimited {
+                    retry_after_seconds: ready_at - now,
+                });
+            }
+        }
+        let sent_to_phone = inner
+            .store
+            .incr(&keys::codes_to_phone(&phone), keys::CODES_PER_PHONE_WINDOW)
+            .await?;
+        if sent_to_phone > keys::CODES_PER_PHONE {
+            tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), "too many codes to one number");
+            return Err(LoginError::RateLimited {
+                retry_after_seconds: keys::CODES_PER_PHONE_WINDOW.as_secs(),
+            });
+        }
+
+        let code = tokens::six_digit_code();
+        let code_ttl = inner.login.code_ttl_seconds;
+        let record = encode(&CodeRecord {
+            hash: tokens::code_hash(id, &code),
+            phone: phone.clone(),
+            tries: 0,
+            sent_at: now,
+            expires_at: now.saturating_add(code_ttl),
+        })?;
+        let ttl = Some(Duration::from_secs(code_ttl).saturating_add(keys::CODE_GRACE));
+        let written = match &previous {
+            Some(raw) => {
+                inner
+                    .store
+                    .compare_and_swap(&key, raw, &record, ttl)
+                    .await?
+            }
+            None => inner.store.put_if_absent(&key, &record, ttl).await?,
+        };
+        if !written {
+            // Another request of this browser sent a code a moment ago.
+            return Err(LoginError::RateLimited {
+                retry_after_seconds: keys::RESEND_COOLDOWN_SECONDS,
+            });
+        }
+        if let Err(e) = inner.sms.send(&phone, &code).await {
+            tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), error = %e, "cannot send a phone code");
+            if let Err(e) = inner.store.compare_and_delete(&key, &record).await {
+                tracing::warn!(error = %e, "cannot withdraw an unsent code");
+            }
+            return Err(LoginError::Sms(e));
+        }
+        inner
+            .metrics
+            .login_attempt(attempt.method.as_str(), "code_sent");
+        tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone code sent");
+        Ok(SentCode {
+            demo_code: inner.demo.then_some(code),
+        })
+    }
+
+    /// Checks `code` for `phone` and, if right, binds the phone (registering a new user, or
+    /// adding it to the known user who needed one) and confirms the attempt.
+    ///
+    /// Each wrong code (or a number other than the one the code went to) costs a try:
+    /// [`LoginError::InvalidCode`] with the tries left, and the fifth kills the code
+    /// ([`LoginError::CodeDead`]; so does every later try). A code past `code_ttl_seconds`, or
+    /// none at all, is [`LoginError::CodeExpired`]. A number someone else bound meanwhile is
+    /// [`LoginError::PhoneTaken`].
+    pub async fn bind_phone(
+        &self,
+        id: &str,
+        browser: &str,
+        phone: &str,
+        code: &str,
+        now: u64,
+    ) -> Result<Confirmed> {
+        let (_, attempt) = self.load_for(id, browser).await?;
+        require_need_phone(&attempt, now)?;
+        let phone = Phone::parse(phone).map_err(LoginError::BadPhone)?;
+        let code_raw = self.check_code(&attempt, &phone, code, now).await?;
+
+        let user = match &attempt.user_id {
+            Some(user_id) => self.inner.users.bind_phone(user_id, &phone, now).await?,
+            None => self.register(&attempt, Some(&phone), now).await?,
+        };
+        let confirmed = self.confirm_phone_step(&attempt, user, now, false).await?;
+        // Used: a second bind with it must not pass (the attempt is confirmed anyway).
+        if let Err(e) = self
+            .inner
+            .store
+            .compare_and_delete(&keys::code(id), &code_raw)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot delete a used code; it expires by itself");
+        }
+        let method = attempt.method.as_str();
+        self.inner.metrics.login_attempt(method, "phone_bound");
+        tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone bound");
+        Ok(confirmed)
+    }
+
+    /// Logs in without a phone, which only `login.phone: optional` allows
+    /// ([`LoginError::WrongState`] otherwise).
+    pub async fn skip_phone(&self, id: &str, browser: &str, now: u64) -> Result<Confirmed> {
+        let (_, attempt) = self.load_for(id, browser).await?;
+        require_need_phone(&attempt, now)?;
+        if !attempt.phone_skippable {
+            return Err(LoginError::WrongState);
+        }
+        let user = match &attempt.user_id {
+            Some(user_id) => self
+                .inner
+                .users
+                .get(user_id)
+                .await?
+                .ok_or(LoginError::Corrupt)?,
+            None => self.register(&attempt, None, now).await?,
+        };
+        self.confirm_phone_step(&attempt, user, now, true).await
+    }
+
+    /// Refuses a number bound to a user other than the attempt's own.
+    async fn check_phone_free(&self, attempt: &Attempt, phone: &Phone) -> Result<()> {
+        match self.inner.users.find_by_phone(phone).await? {
+            Some(owner) if Some(&owner.id) != attempt.user_id.as_ref() => {
+                Err(LoginError::PhoneTaken)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a code against the attempt's record, counting wrong tries with compare-and-swap
+    /// so parallel guesses cannot share one try. Returns the record's raw bytes when right.
+    async fn check_code(
+        &self,
+        attempt: &Attempt,
+        phone: &Phone,
+        code: &str,
+        now: u64,
+    ) -> Result<Vec<u8>> {
+        let store = &self.inner.store;
+        let key = keys::code(&attempt.id);
+        let offered = tokens::code_hash(&attempt.id, code);
+        for _ in 0..CODE_ROUNDS {
+            let Some(raw) = store.get(&key).await? else {
+                return Err(LoginError::CodeExpired);
+            };
+            let mut record: CodeRecord = decode(&raw)?;
+            if record.tries >= keys::MAX_CODE_TRIES {
+                return Err(LoginError::CodeDead);
+            }
+            if now >= record.expires_at {
+                return Err(LoginError::CodeExpired);
+            }
+            // Both compared in full, so a wrong number and a wrong code look the same.
+            let right_code = tokens::ct_eq(&offered, &record.hash);
+            let right_phone = record.phone == *phone;
+            if right_code && right_phone {
+                return Ok(raw);
+            }
+            record.tries += 1;
+            // `None` keeps the record's TTL: a wrong try never extends a code's life.
+            if !store
+                .compare_and_swap(&key, &raw, &encode(&record)?, None)
+                .await?
+            {
+                continue;
+            }
+            self.inner
+                .metrics
+                .login_attempt(attempt.method.as_str(), "code_invalid");
+            let tries_left = keys::MAX_CODE_TRIES - record.tries;
+            return Err(if tries_left == 0 {
+                LoginError::CodeDead
+            } else {
+                LoginError::InvalidCode { tries_left }
+            });
+        }
+        Err(LoginError::Busy)
+    }
+
+    /// Registers the attempt's scanner (a new user, or linked by unionid if one appeared
+    /// meanwhile), with `phone` if given.
+    async fn register(&self, attempt: &Attempt, phone: Option<&Phone>, now: u64) -> Result<User> {
+        let (Some(app_id), Some(openid)) = (&attempt.app_id, &attempt.openid) else {
+            // A `need_phone` attempt always names its scanner.
+            return Err(LoginError::Corrupt);
+        };
+        Ok(self
+            .inner
+            .users
+            .register(app_id, openid, attempt.unionid.as_ref(), phone, now)
+            .await?)
+    }
+
+    /// Confirms a `need_phone` attempt for `user` (bound or skipped). If a racing request
+    /// confirmed it first, answers with that request's ticket: both came from this browser.
+    async fn confirm_phone_step(
+        &self,
+        attempt: &Attempt,
+        user: User,
+        now: u64,
+        skip: bool,
+    ) -> Result<Confirmed> {
+        if user.disabled {
+            if let Applied::Done(_) = self.apply(&attempt.id, now, |a| a.cancel(now)).await? {
+                let method = attempt.method.as_str();
+                self.inner.metrics.login_attempt(method, "cancelled");
+            }
+            return Err(LoginError::Disabled);
+        }
+        let ticket = self
+            .issue_ticket(attempt, &user.id, attempt.openid.as_ref(), now)
+            .await?;
+        let user_id: UserId = user.id.clone();
+        let applied = self
+            .apply(&attempt.id, now, |a| {
+                if skip {
+                    a.skip_phone(user_id.clone(), ticket.clone(), now)
+                } else {
+                    a.confirm_phone(user_id.clone(), ticket.clone(), now)
+                }
+            })
+            .await;
+        self.settle_ticket(&ticket, &user.id, &applied, now).await;
+        let method = attempt.method.as_str();
+        match applied? {
+            Applied::Done(_) => {
+                self.inner.metrics.login_attempt(method, "confirmed");
+                Ok(Confirmed { ticket })
+            }
+            Applied::Refused(_, current) if current.status == Status::Confirmed => current
+                .ticket
+                .map(|ticket| Confirmed { ticket })
+                .ok_or(LoginError::Corrupt),
+            Applied::Refused(e, _) => Err(e.into()),
+        }
+    }
+}
+
+/// The attempt must be at `need_phone` now.
+fn require_need_phone(attempt: &Attempt, now: u64) -> Result<()> {
+    match attempt.status_at(now) {
+        Status::NeedPhone => Ok(()),
+        Status::Expired => Err(LoginError::Expired),
+        _ => Err(LoginError::WrongState),
+    }
+}

@@ -1,0 +1,264 @@
+//! Scan pushes from the Official Account callback: who scanned, and where the attempt goes.
+//! The Mini Program's confirmation (`mp.rs`) reuses who-is-it and where-to-go from here.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::config::model::PhonePolicy;
+use crate::identity::{LoginMethod, OpenId, Phone, UnionId};
+use crate::users::User;
+use crate::wechat::WechatClient;
+
+use super::keys;
+use super::service::{Applied, LoginService, Result};
+use super::state::{Attempt, Scanner, Status};
+use super::tokens;
+
+/// How long a scan waits for `user/info` (unionid) before going on without it: the callback
+/// must answer WeChat within 5 s.
+const USER_INFO_BUDGET: Duration = Duration::from_secs(2);
+
+/// A scan push from the Official Account callback (`subscribe` with a scene, or `SCAN`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scan {
+    /// `FromUserName`.
+    pub openid: OpenId,
+    /// The scene, `qrscene_` prefix already removed.
+    pub scene: String,
+    /// The push's `Ticket`; must equal the attempt's QR ticket.
+    pub ticket: Option<String>,
+    /// A `subscribe` (the user follows from now on) rather than a `SCAN`.
+    pub new_follower: bool,
+}
+
+/// What a scan push meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanOutcome {
+    /// The push was the scan of a login QR code of ours (so it is not forwarded as an
+    /// ordinary event). False for unknown scenes and mismatched tickets.
+    pub login: bool,
+    /// For a login: where the attempt is now (`confirmed`, `need_phone`, `expired`, ...),
+    /// for choosing the passive reply.
+    pub status: Option<Status>,
+}
+
+impl ScanOutcome {
+    fn not_login() -> Self {
+        ScanOutcome {
+            login: false,
+            status: None,
+        }
+    }
+
+    fn login(status: Status) -> Self {
+        ScanOutcome {
+            login: true,
+            status: Some(status),
+        }
+    }
+}
+
+impl LoginService {
+    /// Handles a scan push. Unknown scenes and pushes whose ticket is not the attempt's are
+    /// not logins (`Ok`, `login: false`). Otherwise the scanner is looked up by openid, then by
+    /// unionid (from `user/info`; if that fails the login goes on without it); a known user is
+    /// confirmed (unless `login.phone: required` and they have no phone yet), a new one is
+    /// registered and confirmed (`phone: off`) or asked for a phone. A disabled user's attempt
+    /// is cancelled. Scans of attempts that already moved on change nothing.
+    pub async fn on_scan(&self, scan: Scan, now: u64) -> Result<ScanOutcome> {
+        let inner = &self.inner;
+        let Some((client, _)) = &inner.official_account else {
+            return Ok(ScanOutcome::not_login());
+        };
+        let Some((_, attempt)) = self.load(&scan.scene).await? else {
+            return Ok(ScanOutcome::not_login());
+        };
+        if attempt.method != LoginMethod::OfficialAccount || attempt.scene != scan.scene {
+            return Ok(ScanOutcome::not_login());
+        }
+        let ticket_matches = match (&attempt.wechat_ticket, &scan.ticket) {
+            (Some(ours), Some(theirs)) => tokens::ct_eq(ours, theirs),
+            _ => false,
+        };
+        if !ticket_matches {
+            tracing::warn!(
+                attempt = %attempt.id,
+                "scan push names a login scene with another ticket; ignored"
+            );
+            return Ok(ScanOutcome::not_login());
+        }
+        let status = attempt.status_at(now);
+        if !matches!(status, Status::Waiting | Status::Scanned) {
+            // A retry, a second scan, or too late: nothing changes.
+            return Ok(ScanOutcome::login(status));
+        }
+        let method = attempt.method.as_str();
+
+        let app_id = client.app_id();
+        let unionid = self.unionid_of(client, &scan.openid);
+        let (scanner, known) = self.identify(app_id, &scan.openid, unionid, now).await?;
+        let (next, outcome) = self
+            .settle_scan(&attempt, scanner, known, None, now)
+            .await?;
+        match next {
+            Applied::Done(next) => {
+                inner.metrics.login_attempt(method, "scanned");
+                inner.metrics.login_attempt(method, outcome);
+                tracing::info!(attempt = %next.id, status = %next.status, new_follower = scan.new_follower, "login scan");
+                Ok(ScanOutcome::login(next.status))
+            }
+            // A racing scan (a WeChat retry, or a second phone) moved it first.
+            Applied::Refused(_, current) => Ok(ScanOutcome::login(current.status_at(now))),
+        }
+    }
+
+    /// Where a scanned (or Mini Program confirmed) attempt goes, and the funnel outcome of
+    /// that: a disabled user's attempt is cancelled; a known user is confirmed, unless
+    /// `login.phone: required` and they have no phone yet (`need_phone`); someone new is
+    /// registered and confirmed with `phone: off`, else asked for a phone (skippable with
+    /// `optional`). A `verified_phone` (from WeChat, no SMS needed) is bound first: to a known
+    /// user without a phone, or to the new user, who is then registered at once whatever the
+    /// policy. A number bound to someone else is [`LoginError::PhoneTaken`](super::LoginError).
+    pub(super) async fn settle_scan(
+        &self,
+        attempt: &Attempt,
+        mut scanner: Scanner,
+        known: Option<User>,
+        verified_phone: Option<&Phone>,
+        now: u64,
+    ) -> Result<(Applied, &'static str)> {
+        let inner = &self.inner;
+        let policy = inner.login.phone;
+        let known = match (known, verified_phone) {
+            (Some(user), Some(phone)) if !user.disabled && user.phone.is_none() => {
+                Some(inner.users.bind_phone(&user.id, phone, now).await?)
+            }
+            (Some(user), Some(phone)) if user.phone.as_ref().is_some_and(|p| p != phone) => {
+                // Changing a bound number is not a login's business: the bound one stays.
+                tracing::info!(attempt = %attempt.id, user = %user.id, "WeChat verified another number than the bound one; kept the bound one");
+                Some(user)
+            }
+            (known, _) => known,
+        };
+        Ok(match known {
+            Some(user) if user.disabled => {
+                tracing::info!(attempt = %attempt.id, user = %user.id, "disabled user scanned; attempt cancelled");
+                (
+                    self.apply(&attempt.id, now, |a| a.cancel(now)).await?,
+                    "cancelled",
+                )
+            }
+            Some(user) if policy == PhonePolicy::Required && user.phone.is_none() => {
+                let deadline = now.saturating_add(keys::PHONE_STEP_SECONDS);
+                let applied = self
+                    .apply(&attempt.id, now, |a| {
+                        a.need_phone(scanner.clone(), false, deadline, now)
+                    })
+                    .await?;
+                (applied, "need_phone")
+            }
+            Some(user) => (
+                self.confirm_scan(attempt, scanner, user, now).await?,
+                "confirmed",
+            ),
+            None if verified_phone.is_some() || policy == PhonePolicy::Off => {
+                let user = inner
+                    .users
+                    .register(
+                        &scanner.app_id,
+                        &scanner.openid,
+                        scanner.unionid.as_ref(),
+                        verified_phone,
+                        now,
+                    )
+                    .await?;
+                scanner.user_id = Some(user.id.clone());
+                (
+                    self.confirm_scan(attempt, scanner, user, now).await?,
+                    "confirmed",
+                )
+            }
+            None => {
+                let skippable = policy == PhonePolicy::Optional;
+                let deadline = now.saturating_add(keys::PHONE_STEP_SECONDS);
+                let applied = self
+                    .apply(&attempt.id, now, |a| {
+                        a.need_phone(scanner.clone(), skippable, deadline, now)
+                    })
+                    .await?;
+                (applied, "need_phone")
+            }
+        })
+    }
+
+    /// Confirms after a scan: a ticket for `user`, the transition, the login recorded.
+    async fn confirm_scan(
+        &self,
+        attempt: &Attempt,
+        scanner: Scanner,
+        user: User,
+        now: u64,
+    ) -> Result<Applied> {
+        let ticket = self
+            .issue_ticket(attempt, &user.id, Some(&scanner.openid), now)
+            .await?;
+        let applied = self
+            .apply(&attempt.id, now, |a| {
+                a.confirm_scan(scanner.clone(), user.id.clone(), ticket.clone(), now)
+            })
+            .await;
+        self.settle_ticket(&ticket, &user.id, &applied, now).await;
+        applied
+    }
+
+    /// Who scanned: the user with `openid` of `app_id`, else the user with its unionid
+    /// (linked to this openid now: one person, one user), else nobody yet. `unionid` is only
+    /// awaited when the openid is new (for the Official Account it costs a `user/info`).
+    pub(super) async fn identify(
+        &self,
+        app_id: &str,
+        openid: &OpenId,
+        unionid: impl Future<Output = Option<UnionId>>,
+        now: u64,
+    ) -> Result<(Scanner, Option<User>)> {
+        let users = &self.inner.users;
+        let mut known = users.find_by_openid(app_id, openid).await?;
+        let mut unionid_seen = None;
+        if known.is_none() {
+            unionid_seen = unionid.await;
+            if let Some(unionid) = &unionid_seen {
+                if users.find_by_unionid(unionid).await?.is_some() {
+                    let user = users
+                        .register(app_id, openid, Some(unionid), None, now)
+                        .await?;
+                    known = Some(user);
+                }
+            }
+        }
+        let scanner = Scanner {
+            app_id: app_id.to_string(),
+            openid: openid.clone(),
+            unionid: known
+                .as_ref()
+                .and_then(|u| u.unionid.clone())
+                .or(unionid_seen),
+            user_id: known.as_ref().map(|u| u.id.clone()),
+        };
+        Ok((scanner, known))
+    }
+
+    /// The unionid of `openid`, or `None` when WeChat gives none or cannot be asked in time.
+    async fn unionid_of(&self, client: &WechatClient, openid: &OpenId) -> Option<UnionId> {
+        match tokio::time::timeout(USER_INFO_BUDGET, client.user_info(openid.as_str())).await {
+            Ok(Ok(info)) => info.unionid.map(UnionId::new),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "user/info failed; logging in without a unionid");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("user/info too slow; logging in without a unionid");
+                None
+            }
+        }
+    }
+}

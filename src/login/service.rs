@@ -1,0 +1,349 @@
+//! The login service over the store: its parts, starting attempts, callback dedupe, and the
+//! compare-and-swap loop every transition goes through. Scans live in `scan.rs`, tickets in
+//! `ticket.rs`, the long-poll in `poll.rs`, phone codes in `phone.rs`, the Mini Program's code
+//! in `mp_code.rs` and its page's calls in `mp.rs`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::model::LoginConfig;
+use crate::identity::LoginMethod;
+use crate::metrics::Metrics;
+use crate::sms::SmsSender;
+use crate::store::Store;
+use crate::users::UserDirectory;
+use crate::wechat::WechatClient;
+
+use super::error::LoginError;
+use super::keys;
+use super::mp_api::MiniProgramApi;
+use super::state::{Attempt, NewAttempt, Status, TransitionError};
+use super::tokens;
+
+/// Compare-and-swap rounds on one attempt before giving up; each lost round means another
+/// transition applied, so more than a few only happen under a storm.
+const TRANSITION_ROUNDS: usize = 8;
+
+pub type Result<T, E = LoginError> = std::result::Result<T, E>;
+
+/// What the service is built from; each part comes from its own config section.
+pub struct LoginDeps {
+    pub store: Arc<dyn Store>,
+    pub users: UserDirectory,
+    /// The Official Account client (its `app_id()` names the openids it reports) and
+    /// `qr_expire_seconds`. `None` = the method is not configured.
+    pub official_account: Option<(WechatClient, u32)>,
+    /// The Mini Program side. `None` = the method is not configured.
+    pub mini_program: Option<MiniProgramDeps>,
+    pub sms: Arc<dyn SmsSender>,
+    pub login: LoginConfig,
+    pub metrics: Metrics,
+    /// `scangate demo`: phone codes are also returned to the page.
+    pub demo: bool,
+}
+
+/// The Mini Program method's part of [`LoginDeps`].
+pub struct MiniProgramDeps {
+    /// The Mini Program's API client (its own app id and access token).
+    pub api: Arc<dyn MiniProgramApi>,
+    /// The Mini Program's app id: it names the openids `jscode2session` reports.
+    pub app_id: String,
+    /// The page the code opens, like `pages/login/index` (no leading `/`, no query).
+    pub page: String,
+    /// `release`, `trial` or `develop`.
+    pub env_version: String,
+    /// WeChat's `check_path`: the page must exist in the published version.
+    pub check_path: bool,
+}
+
+/// The QR login flow. Cheap to clone; every clone shares one state.
+#[derive(Clone)]
+pub struct LoginService {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) users: UserDirectory,
+    pub(super) official_account: Option<(WechatClient, u32)>,
+    pub(super) mini_program: Option<MiniProgramDeps>,
+    pub(super) sms: Arc<dyn SmsSender>,
+    pub(super) login: LoginConfig,
+    pub(super) metrics: Metrics,
+    pub(super) demo: bool,
+}
+
+/// A new attempt, for `201` of `POST /.auth/qr`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Started {
+    pub id: String,
+    /// The browser-binding secret for the cookie: the browser's own when it sent a valid one,
+    /// else a new one. Only its hash is stored.
+    pub browser_secret: String,
+    /// The text to render as the QR code; empty for the Mini Program, whose code is an image
+    /// ([`LoginService::qr_image`]).
+    pub qr_content: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("id", &self.id)
+            .field("browser_secret", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The code of a new attempt, as its method made it.
+pub(super) struct NewCode {
+    /// The Official Account's QR ticket.
+    pub(super) wechat_ticket: Option<String>,
+    /// See [`Started::qr_content`].
+    pub(super) qr_content: String,
+    /// Seconds from now to the attempt's deadline.
+    pub(super) lifetime: u64,
+    /// The Mini Program code's image, stored beside the attempt.
+    pub(super) image: Option<Vec<u8>>,
+}
+
+/// The outcome of [`LoginService::apply`].
+pub(super) enum Applied {
+    /// The transition was written; the new record.
+    Done(Attempt),
+    /// The transition was refused by the attempt as it is now (given back).
+    Refused(TransitionError, Attempt),
+}
+
+impl LoginService {
+    pub fn new(deps: LoginDeps) -> LoginService {
+        let LoginDeps {
+            store,
+            users,
+            official_account,
+            mini_program,
+            sms,
+            login,
+            metrics,
+            demo,
+        } = deps;
+        LoginService {
+            inner: Arc::new(Inner {
+                store,
+                users,
+                official_account,
+                mini_program,
+                sms,
+                login,
+                metrics,
+                demo,
+            }),
+        }
+    }
+
+    /// Starts an attempt: a fresh id, a WeChat code whose scene is that id (an Official
+    /// Account QR code, or a Mini Program code whose image is kept for
+    /// [`LoginService::qr_image`]), the browser binding. `rd` must already be a safe redirect
+    /// target (the caller checks it). `existing_browser_secret` is the browser's binding
+    /// cookie, reused when well-formed, so one browser keeps one secret across attempts. `now`
+    /// is Unix seconds.
+    ///
+    /// Errors: [`LoginError::MethodUnavailable`] for a method not configured,
+    /// [`LoginError::Wechat`] when WeChat refuses the code.
+    pub async fn start(
+        &self,
+        method: LoginMethod,
+        rd: String,
+        existing_browser_secret: Option<&str>,
+        now: u64,
+    ) -> Result<Started> {
+        let inner = &self.inner;
+        if !inner.login.methods.contains(&method) {
+            return Err(LoginError::MethodUnavailable);
+        }
+        let id = tokens::random_token();
+        let code = match method {
+            LoginMethod::OfficialAccount => self.official_account_code(&id).await?,
+            LoginMethod::MiniProgram => self.mini_program_code(&id).await?,
+        };
+        let browser_secret = existing_browser_secret
+            .filter(|s| tokens::is_token(s))
+            .map_or_else(tokens::random_token, str::to_string);
+        let expires_at = now.saturating_add(code.lifetime);
+        let ttl = Some(keys::ttl_until(expires_at, now, keys::ATTEMPT_GRACE));
+        // The image first: whoever can read the attempt can also fetch its image.
+        if let Some(image) = &code.image {
+            inner.store.put(&keys::qr_image(&id), image, ttl).await?;
+        }
+        let attempt = Attempt::new(NewAttempt {
+            id: id.clone(),
+            method,
+            browser: tokens::browser_hash(&browser_secret),
+            rd,
+            scene: id.clone(),
+            wechat_ticket: code.wechat_ticket,
+            qr_content: code.qr_content.clone(),
+            created_at: now,
+            expires_at,
+        });
+        inner
+            .store
+            .put(&keys::attempt(&id), &encode(&attempt)?, ttl)
+            .await?;
+        inner.metrics.login_attempt(method.as_str(), "started");
+        Ok(Started {
+            id,
+            browser_secret,
+            qr_content: code.qr_content,
+            expires_at,
+        })
+    }
+
+    /// An Official Account QR code whose scans push `scene` back.
+    async fn official_account_code(&self, scene: &str) -> Result<NewCode> {
+        let Some((client, qr_expire_seconds)) = &self.inner.official_account else {
+            return Err(LoginError::MethodUnavailable);
+        };
+        let qr = client
+            .create_qr_str_scene(scene, *qr_expire_seconds)
+            .await
+            .map_err(LoginError::Wechat)?;
+        // Our deadline never outlives the code WeChat granted.
+        let lifetime = (*qr_expire_seconds).min(qr.expire_seconds);
+        Ok(NewCode {
+            wechat_ticket: Some(qr.ticket),
+            qr_content: qr.url,
+            lifetime: u64::from(lifetime),
+            image: None,
+        })
+    }
+
+    /// Callback dedupe: `Ok(false)` the first time `dedupe_key` is seen within
+    /// [`keys::DEDUPE_TTL`] (handle the push), `Ok(true)` for WeChat's retries (ignore them).
+    /// Across instances sharing the store, exactly one sees `false`.
+    pub async fn seen_before(&self, dedupe_key: &str) -> Result<bool> {
+        let created = self
+            .inner
+            .store
+            .put_if_absent(&keys::dedupe(dedupe_key), b"1", Some(keys::DEDUPE_TTL))
+            .await?;
+        Ok(!created)
+    }
+
+    /// Forgets a dedupe key, so that WeChat's retry of a push whose handling failed is
+    /// handled again rather than dropped as a duplicate.
+    pub async fn forget_seen(&self, dedupe_key: &str) -> Result<()> {
+        self.inner.store.delete(&keys::dedupe(dedupe_key)).await?;
+        Ok(())
+    }
+
+    /// The text to draw as the QR code of the browser's attempt (for the SVG endpoint).
+    /// [`LoginError::Expired`] once the attempt has expired: the code is useless then.
+    /// [`LoginError::NotFound`] for a Mini Program attempt: its code is an image.
+    pub async fn qr_content(&self, id: &str, browser: &str, now: u64) -> Result<String> {
+        let (_, attempt) = self.load_for(id, browser).await?;
+        if attempt.method != LoginMethod::OfficialAccount {
+            return Err(LoginError::NotFound);
+        }
+        if attempt.status_at(now) == Status::Expired {
+            return Err(LoginError::Expired);
+        }
+        Ok(attempt.qr_content)
+    }
+
+    /// The WeChat QR ticket of the browser's attempt, for the demo's "simulate scan" (the
+    /// simulator's phone scans by ticket). Not secret from this browser: `qr_content` already
+    /// carries the same code. [`LoginError::Expired`] once expired; [`LoginError::NotFound`]
+    /// for attempts without one (Mini Program).
+    pub async fn wechat_ticket(&self, id: &str, browser: &str, now: u64) -> Result<String> {
+        let (_, attempt) = self.load_for(id, browser).await?;
+        if attempt.status_at(now) == Status::Expired {
+            return Err(LoginError::Expired);
+        }
+        attempt.wechat_ticket.ok_or(LoginError::NotFound)
+    }
+
+    /// How attempt `id` logs in, for this browser only (the demo's simulated phone needs to
+    /// know which code it is scanning).
+    pub async fn method_of(&self, id: &str, browser: &str) -> Result<LoginMethod> {
+        let (_, attempt) = self.load_for(id, browser).await?;
+        Ok(attempt.method)
+    }
+
+    // === shared by the service's files ===
+
+    /// The attempt `id` as stored (raw bytes for compare-and-swap), or `None`. Ids that are
+    /// not tokens of ours never reach the store.
+    pub(super) async fn load(&self, id: &str) -> Result<Option<(Vec<u8>, Attempt)>> {
+        if !tokens::is_token(id) {
+            return Ok(None);
+        }
+        let Some(raw) = self.inner.store.get(&keys::attempt(id)).await? else {
+            return Ok(None);
+        };
+        let attempt = decode(&raw)?;
+        Ok(Some((raw, attempt)))
+    }
+
+    /// The attempt `id` if it belongs to the browser holding `browser`; otherwise
+    /// [`LoginError::NotFound`], whichever of the two was wrong.
+    pub(super) async fn load_for(&self, id: &str, browser: &str) -> Result<(Vec<u8>, Attempt)> {
+        match self.load(id).await? {
+            Some((raw, attempt)) if tokens::same_browser(&attempt.browser, browser) => {
+                Ok((raw, attempt))
+            }
+            _ => Err(LoginError::NotFound),
+        }
+    }
+
+    /// Applies `transition` to the attempt with compare-and-swap, re-reading and re-applying
+    /// when another change won the race, and publishes the change. A new deadline moves the
+    /// record's TTL with it; otherwise the TTL is kept.
+    pub(super) async fn apply(
+        &self,
+        id: &str,
+        now: u64,
+        mut transition: impl FnMut(&Attempt) -> Result<Attempt, TransitionError>,
+    ) -> Result<Applied> {
+        let store = &self.inner.store;
+        let key = keys::attempt(id);
+        for _ in 0..TRANSITION_ROUNDS {
+            let Some((raw, current)) = self.load(id).await? else {
+                return Err(LoginError::NotFound);
+            };
+            let next = match transition(&current) {
+                Ok(next) => next,
+                Err(e) => return Ok(Applied::Refused(e, current)),
+            };
+            let ttl = (next.expires_at != current.expires_at)
+                .then(|| keys::ttl_until(next.expires_at, now, keys::ATTEMPT_GRACE));
+            if store
+                .compare_and_swap(&key, &raw, &encode(&next)?, ttl)
+                .await?
+            {
+                self.notify(id).await;
+                return Ok(Applied::Done(next));
+            }
+        }
+        Err(LoginError::Busy)
+    }
+
+    /// Wakes every long-poll of attempt `id`, on every instance. Best effort: a lost
+    /// notification only delays a poll to its deadline, so a failure is logged, not returned.
+    pub(super) async fn notify(&self, id: &str) {
+        if let Err(e) = self.inner.store.publish(keys::CHANNEL, id.as_bytes()).await {
+            tracing::warn!(error = %e, "cannot publish a login notification; polls wake at their deadline");
+        }
+    }
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|_| LoginError::Corrupt)
+}
+
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Result<T> {
+    serde_json::from_slice(raw).map_err(|_| LoginError::Corrupt)
+}

@@ -1,0 +1,328 @@
+//! The phone step: codes, tries, expiry, cooldown, numbers taken.
+
+use super::*;
+
+/// A fixture with one attempt at `need_phone`.
+async fn at_need_phone(openid: &str) -> (Fixture, Started) {
+    let f = fixture().await;
+    let started = f.start().await;
+    f.scan(&started, &new_user(openid)).await;
+    (f, started)
+}
+
+#[tokio::test]
+async fn five_wrong_codes_kill_the_code() {
+    let (f, s) = at_need_phone("o-guess").await;
+    let now = unix_now();
+    let number = "13800138010";
+    f.login
+        .send_code(&s.id, &s.browser_secret, number, now)
+        .await
+        .unwrap();
+    let right = f.last_code();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for tries_left in [4, 3, 2, 1] {
+        let got = f
+            .login
+            .bind_phone(&s.id, &s.browser_secret, number, wrong, now)
+            .await;
+        match got {
+            Err(LoginError::InvalidCode { tries_left: left }) => assert_eq!(left, tries_left),
+            other => panic!("expected invalid_code, got {other:?}"),
+        }
+    }
+    let fifth = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, number, wrong, now)
+        .await;
+    assert!(matches!(fifth, Err(LoginError::CodeDead)), "{fifth:?}");
+    let right_too_late = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, number, &right, now)
+        .await;
+    assert!(
+        matches!(right_too_late, Err(LoginError::CodeDead)),
+        "{right_too_late:?}"
+    );
+    assert_eq!(f.funnel("code_invalid"), 5);
+
+    // A new code (after the cooldown) works.
+    let later = now + keys::RESEND_COOLDOWN_SECONDS;
+    let ticket = f.bind(&s, number, later).await;
+    assert!(!ticket.is_empty());
+}
+
+#[tokio::test]
+async fn the_code_binds_only_the_number_it_was_sent_to() {
+    let (f, s) = at_need_phone("o-swap").await;
+    let now = unix_now();
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138011", now)
+        .await
+        .unwrap();
+    let code = f.last_code();
+    let other = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138012", &code, now)
+        .await;
+    assert!(
+        matches!(other, Err(LoginError::InvalidCode { tries_left: 4 })),
+        "{other:?}"
+    );
+    f.login
+        .bind_phone(&s.id, &s.browser_secret, "13800138011", &code, now)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_old_code_is_expired_and_a_missing_one_too() {
+    let (f, s) = at_need_phone("o-slow").await;
+    let now = unix_now();
+    let none = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138013", "123456", now)
+        .await;
+    assert!(matches!(none, Err(LoginError::CodeExpired)), "{none:?}");
+
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138013", now)
+        .await
+        .unwrap();
+    let code = f.last_code();
+    let late = f
+        .login
+        .bind_phone(
+            &s.id,
+            &s.browser_secret,
+            "13800138013",
+            &code,
+            now + CODE_TTL,
+        )
+        .await;
+    assert!(matches!(late, Err(LoginError::CodeExpired)), "{late:?}");
+}
+
+#[tokio::test]
+async fn codes_are_stored_hashed() {
+    let (f, s) = at_need_phone("o-hash").await;
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138014", unix_now())
+        .await
+        .unwrap();
+    let raw = f.store.get(&keys::code(&s.id)).await.unwrap().unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    assert!(!raw.contains(&f.last_code()), "{raw}");
+}
+
+#[tokio::test]
+async fn a_second_code_within_a_minute_is_rate_limited() {
+    let (f, s) = at_need_phone("o-impatient").await;
+    let now = unix_now();
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138015", now)
+        .await
+        .unwrap();
+    let again = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138015", now + 20)
+        .await;
+    match again {
+        Err(LoginError::RateLimited {
+            retry_after_seconds,
+        }) => assert_eq!(retry_after_seconds, 40),
+        other => panic!("expected rate_limited, got {other:?}"),
+    }
+    assert_eq!(f.codes_sent(), 1);
+    let first = f.last_code();
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138015", now + 60)
+        .await
+        .unwrap();
+    assert_eq!(f.codes_sent(), 2);
+    // The new code replaces the old one.
+    if first != f.last_code() {
+        let old = f
+            .login
+            .bind_phone(&s.id, &s.browser_secret, "13800138015", &first, now + 61)
+            .await;
+        assert!(
+            matches!(old, Err(LoginError::InvalidCode { .. })),
+            "{old:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_number_gets_a_bounded_number_of_codes_per_hour_across_attempts() {
+    let f = fixture().await;
+    let now = unix_now();
+    let mut answers = Vec::new();
+    for i in 0..=keys::CODES_PER_PHONE {
+        let s = f.start().await;
+        f.scan(&s, &new_user(&format!("o-bomb-{i}"))).await;
+        answers.push(
+            f.login
+                .send_code(&s.id, &s.browser_secret, "13800138016", now)
+                .await,
+        );
+    }
+    let last = answers.pop().unwrap();
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert!(
+        matches!(last, Err(LoginError::RateLimited { .. })),
+        "{last:?}"
+    );
+    assert_eq!(f.codes_sent() as u64, keys::CODES_PER_PHONE);
+}
+
+#[tokio::test]
+async fn a_failed_sms_can_be_retried_at_once() {
+    let (f, s) = at_need_phone("o-smsdown").await;
+    let now = unix_now();
+    f.fail_sms(true);
+    let failed = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138017", now)
+        .await;
+    let Err(err) = failed else {
+        panic!("expected an SMS error");
+    };
+    assert_eq!(err.code(), "sms_unavailable");
+    f.fail_sms(false);
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138017", now + 1)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bad_numbers_are_refused_with_the_reason() {
+    let (f, s) = at_need_phone("o-typo").await;
+    let bad = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "2380013800", unix_now())
+        .await;
+    let Err(err) = bad else {
+        panic!("expected bad_phone");
+    };
+    assert_eq!(err.code(), "bad_phone");
+    assert!(
+        err.to_string()
+            .starts_with("the phone number has 10 digits"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_number_bound_to_another_user_is_refused_before_any_code() {
+    let (f, s) = at_need_phone("o-second").await;
+    f.users
+        .register(
+            APP_ID,
+            &OpenId::new("o-first"),
+            None,
+            Some(&phone("13800138018")),
+            unix_now(),
+        )
+        .await
+        .unwrap();
+    let taken = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138018", unix_now())
+        .await;
+    let Err(err) = taken else {
+        panic!("expected phone_taken");
+    };
+    assert_eq!(err.code(), "phone_taken");
+    assert!(
+        err.to_string().contains("already bound to another"),
+        "{err}"
+    );
+    assert_eq!(f.codes_sent(), 0);
+}
+
+#[tokio::test]
+async fn a_number_taken_meanwhile_is_refused_at_bind() {
+    let (f, s) = at_need_phone("o-slowpoke").await;
+    let now = unix_now();
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138019", now)
+        .await
+        .unwrap();
+    let code = f.last_code();
+    f.users
+        .register(
+            APP_ID,
+            &OpenId::new("o-quick"),
+            None,
+            Some(&phone("13800138019")),
+            now,
+        )
+        .await
+        .unwrap();
+    let bound = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138019", &code, now)
+        .await;
+    assert!(matches!(bound, Err(LoginError::PhoneTaken)), "{bound:?}");
+    assert!(
+        f.users
+            .find_by_openid(APP_ID, &OpenId::new("o-slowpoke"))
+            .await
+            .unwrap()
+            .is_none(),
+        "nobody was created"
+    );
+    assert_eq!(
+        f.status(&s).await.status,
+        Status::NeedPhone,
+        "another number may be tried"
+    );
+}
+
+#[tokio::test]
+async fn phone_steps_need_the_need_phone_state() {
+    let f = fixture().await;
+    let s = f.start().await;
+    let early = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138020", unix_now())
+        .await;
+    assert!(matches!(early, Err(LoginError::WrongState)), "{early:?}");
+    f.scan(&s, &new_user("o-twice")).await;
+    let ticket = f.bind(&s, "13800138020", unix_now()).await;
+    assert!(!ticket.is_empty());
+    let twice = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138020", unix_now() + 120)
+        .await;
+    assert!(matches!(twice, Err(LoginError::WrongState)), "{twice:?}");
+}
+
+#[tokio::test]
+async fn the_phone_step_outlives_the_qr_code() {
+    let (f, s) = at_need_phone("o-typist").await;
+    // Past the QR code's lifetime, inside the phone step's.
+    let later = unix_now() + u64::from(QR_EXPIRE) + 60;
+    assert_eq!(
+        f.login
+            .poll(&s.id, &s.browser_secret, None, Duration::ZERO, later)
+            .await
+            .unwrap()
+            .status,
+        Status::NeedPhone
+    );
+    f.bind(&s, "13800138021", later).await;
+    let too_late = unix_now() + keys::PHONE_STEP_SECONDS + 1;
+    let (f, s) = at_need_phone("o-sleeper").await;
+    let expired = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138022", too_late)
+        .await;
+    assert!(matches!(expired, Err(LoginError::Expired)), "{expired:?}");
+}

@@ -1,0 +1,256 @@
+//! Prometheus metric families, registered into a registry that is passed in (production uses
+//! `prometheus::default_registry()`, which the admin listener serves; tests use their own).
+//!
+//! Label values come from bounded sets only: route names from the config, fixed decision
+//! and code-class names. Never a raw path, a host or an openid.
+//!
+//! The per-request handles are resolved once per route at build time, so the hot path
+//! increments counters without hashing label values.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+
+/// Route label for the gateway's own endpoints under `auth_path`.
+pub const ROUTE_AUTH: &str = "_auth";
+/// Route label for requests that matched no route.
+pub const ROUTE_NONE: &str = "_none";
+
+/// What the gate decided for a request (label of `scangate_auth_decisions_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthDecision {
+    /// A public route.
+    Public,
+    /// A protected route, with a session that satisfies it.
+    Allowed,
+    /// No valid session: 302 to the login page.
+    Redirected,
+    /// No valid session: 401.
+    Unauthenticated,
+    /// A session, but the route's policy refuses it: 403.
+    Forbidden,
+}
+
+impl AuthDecision {
+    const ALL: [AuthDecision; 5] = [
+        AuthDecision::Public,
+        AuthDecision::Allowed,
+        AuthDecision::Redirected,
+        AuthDecision::Unauthenticated,
+        AuthDecision::Forbidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthDecision::Public => "public",
+            AuthDecision::Allowed => "allowed",
+            AuthDecision::Redirected => "redirected",
+            AuthDecision::Unauthenticated => "unauthenticated",
+            AuthDecision::Forbidden => "forbidden",
+        }
+    }
+}
+
+const CODE_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Counters and histograms of one route, resolved once.
+#[derive(Clone)]
+pub struct RouteMetrics {
+    by_class: [IntCounter; 5],
+    duration: Histogram,
+    upstream_errors: IntCounter,
+}
+
+impl RouteMetrics {
+    /// Records one finished request. `status` 0 (no response written) counts as 5xx.
+    pub fn observe(&self, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        self.by_class[class].inc();
+        self.duration.observe(seconds);
+    }
+
+    pub fn upstream_error(&self) {
+        self.upstream_errors.inc();
+    }
+}
+
+/// Every metric family of the gateway core.
+#[derive(Clone)]
+pub struct Metrics {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    upstream_errors: IntCounterVec,
+    decisions: [IntCounter; 5],
+    /// Long-polls currently waiting (the login flow sets it).
+    pub longpolls_waiting: IntGauge,
+    login_attempts: IntCounterVec,
+    wechat_api: IntCounterVec,
+    wechat_callbacks: IntCounterVec,
+}
+
+impl Metrics {
+    /// Creates the families and registers them into `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "scangate_requests_total",
+                "Requests by route and status class",
+            ),
+            &["route", "code_class"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "scangate_request_duration_seconds",
+                "Time from request header to the end of the response, by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ]),
+            &["route"],
+        )?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "scangate_upstream_errors_total",
+                "Requests that failed to reach or read the upstream, by route",
+            ),
+            &["route"],
+        )?;
+        let decisions_vec = IntCounterVec::new(
+            Opts::new(
+                "scangate_auth_decisions_total",
+                "What the gate decided for requests to routes",
+            ),
+            &["decision"],
+        )?;
+        let longpolls_waiting = IntGauge::new(
+            "scangate_longpolls_waiting",
+            "Login long-polls currently waiting for a scan",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(upstream_errors.clone()))?;
+        registry.register(Box::new(decisions_vec.clone()))?;
+        registry.register(Box::new(longpolls_waiting.clone()))?;
+        let login_attempts = IntCounterVec::new(
+            Opts::new(
+                "scangate_login_attempts_total",
+                "Login funnel: attempts by method and what happened to them",
+            ),
+            &["method", "outcome"],
+        )?;
+        let wechat_api = IntCounterVec::new(
+            Opts::new(
+                "scangate_wechat_api_requests_total",
+                "Calls to the WeChat API by api and outcome (ok or an error class)",
+            ),
+            &["api", "outcome"],
+        )?;
+        let wechat_callbacks = IntCounterVec::new(
+            Opts::new(
+                "scangate_wechat_callbacks_total",
+                "Pushes to the callback URL by kind and outcome",
+            ),
+            &["kind", "outcome"],
+        )?;
+        registry.register(Box::new(login_attempts.clone()))?;
+        registry.register(Box::new(wechat_api.clone()))?;
+        registry.register(Box::new(wechat_callbacks.clone()))?;
+        let decisions = AuthDecision::ALL.map(|d| decisions_vec.with_label_values(&[d.as_str()]));
+        Ok(Metrics {
+            requests,
+            duration,
+            upstream_errors,
+            decisions,
+            longpolls_waiting,
+            login_attempts,
+            wechat_api,
+            wechat_callbacks,
+        })
+    }
+
+    /// The handles of one route (or of [`ROUTE_AUTH`] / [`ROUTE_NONE`]). Call at build time.
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        RouteMetrics {
+            by_class: CODE_CLASSES.map(|c| self.requests.with_label_values(&[route, c])),
+            duration: self.duration.with_label_values(&[route]),
+            upstream_errors: self.upstream_errors.with_label_values(&[route]),
+        }
+    }
+
+    /// One step of the login funnel. `outcome` is one of a fixed set chosen by the login
+    /// flow (`started`, `scanned`, `need_phone`, `confirmed`, `exchanged`, `expired`,
+    /// `cancelled`, `code_sent`, `code_invalid`, ...): never user input.
+    pub fn login_attempt(&self, method: &'static str, outcome: &'static str) {
+        self.login_attempts
+            .with_label_values(&[method, outcome])
+            .inc();
+    }
+
+    /// One WeChat API call: `api` like `stable_token`, `qrcode_create`; `outcome` `ok` or an
+    /// error class label.
+    pub fn wechat_api(&self, api: &'static str, outcome: &'static str) {
+        self.wechat_api.with_label_values(&[api, outcome]).inc();
+    }
+
+    /// One push to the callback: `kind` like `subscribe`, `scan`, `text`, `verify`, `unknown`;
+    /// `outcome` like `login`, `duplicate`, `ignored`, `bad_signature`.
+    pub fn wechat_callback(&self, kind: &'static str, outcome: &'static str) {
+        self.wechat_callbacks
+            .with_label_values(&[kind, outcome])
+            .inc();
+    }
+
+    pub fn decision(&self, decision: AuthDecision) {
+        let i = AuthDecision::ALL
+            .iter()
+            .position(|d| *d == decision)
+            .unwrap_or(0);
+        self.decisions[i].inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::Encoder;
+
+    fn render(registry: &Registry) -> String {
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn families_carry_route_and_class_labels() {
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry).unwrap();
+        let app = metrics.route("app");
+        app.observe(200, 0.01);
+        app.observe(502, 0.02);
+        app.upstream_error();
+        metrics.decision(AuthDecision::Redirected);
+        let text = render(&registry);
+        assert!(text.contains(r#"scangate_requests_total{code_class="2xx",route="app"} 1"#));
+        assert!(text.contains(r#"scangate_requests_total{code_class="5xx",route="app"} 1"#));
+        assert!(text.contains(r#"scangate_upstream_errors_total{route="app"} 1"#));
+        assert!(text.contains(r#"scangate_auth_decisions_total{decision="redirected"} 1"#));
+        assert!(text.contains(r#"scangate_request_duration_seconds_count{route="app"} 2"#));
+    }
+
+    #[test]
+    fn registering_twice_in_one_registry_fails_but_separate_registries_work() {
+        let registry = Registry::new();
+        Metrics::register(&registry).unwrap();
+        assert!(Metrics::register(&registry).is_err());
+        Metrics::register(&Registry::new()).unwrap();
+    }
+}

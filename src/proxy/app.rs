@@ -1,0 +1,234 @@
+//! Everything a request needs, built once from the config: the compiled router, upstream
+//! peers, session manager, assertion signer, header rules and metric handles.
+//!
+//! Building an [`App`] does no I/O (the assertion key is loaded by the caller), so tests
+//! and benches can build one from a YAML string.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pingora::upstreams::peer::HttpPeer;
+
+use super::client_ip::TrustedProxies;
+use super::headers::{BadHeaderName, HeaderPolicy};
+use super::redirect::RedirectPolicy;
+use super::router::Router;
+use crate::config::{Config, Route};
+use crate::metrics::{Metrics, RouteMetrics, ROUTE_AUTH, ROUTE_NONE};
+use crate::session::{AssertionSigner, SessionManager};
+
+/// Idle upstream connections are kept this long for reuse.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One route with its runtime parts.
+pub struct RouteRuntime {
+    pub route: Route,
+    peers: Vec<HttpPeer>,
+    next: AtomicUsize,
+    pub metrics: RouteMetrics,
+}
+
+impl RouteRuntime {
+    fn new(route: Route, metrics: RouteMetrics) -> Self {
+        let peers = route
+            .upstreams
+            .iter()
+            .map(|u| {
+                // Addresses were resolved at config load: HttpPeer::new would panic on a
+                // name it cannot resolve.
+                let mut peer = HttpPeer::new(u.addr, false, String::new());
+                peer.options.connection_timeout =
+                    Some(Duration::from_secs(route.connect_timeout_seconds));
+                peer.options.read_timeout = Some(Duration::from_secs(route.read_timeout_seconds));
+                peer.options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
+                peer
+            })
+            .collect();
+        RouteRuntime {
+            route,
+            peers,
+            next: AtomicUsize::new(0),
+            metrics,
+        }
+    }
+
+    /// The next upstream, round robin.
+    pub fn next_peer(&self) -> &HttpPeer {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.peers.len().max(1);
+        &self.peers[i]
+    }
+
+    pub fn upstream_count(&self) -> usize {
+        self.peers.len()
+    }
+}
+
+/// Why an [`App`] could not be built from a validated config.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    HeaderName(#[from] BadHeaderName),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// The Official Account callback: codec (signatures, crypto), what to answer a scan, and
+/// what becomes of every push that is not a login.
+pub struct CallbackParts {
+    pub codec: crate::wechat::CallbackCodec,
+    pub scan_reply: String,
+    /// The account's own backend, when pushes are forwarded.
+    pub forwarder: Option<super::forward::Forwarder>,
+    /// Also forward login scans (in the background; our answer does not wait for it).
+    pub forward_logins: bool,
+    /// How long to wait for the backend's answer.
+    pub forward_budget: std::time::Duration,
+    /// Auto-replies from the config.
+    pub replies: crate::config::Replies,
+}
+
+/// The built-in WeChat simulator (`wechat.simulate: true`): its "phone" scans for the
+/// demo panel and for tests.
+pub struct SimulatorParts {
+    pub handle: crate::wechat::sim::SimHandle,
+}
+
+impl SimulatorParts {
+    /// The demo's returning user: already follows the account and is registered.
+    pub fn returning_user(&self) -> crate::wechat::sim::SimUser {
+        crate::wechat::sim::SimUser {
+            openid: DEMO_RETURNING_OPENID.to_string(),
+            unionid: Some("un_demo_returning".to_string()),
+            follows: true,
+        }
+    }
+
+    /// A person never seen before: a fresh openid, not following yet.
+    pub fn new_user(&self) -> crate::wechat::sim::SimUser {
+        let mut bytes = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        crate::wechat::sim::SimUser {
+            openid: format!("o_sim_{id}"),
+            unionid: Some(format!("un_sim_{id}")),
+            follows: false,
+        }
+    }
+}
+
+/// The openid of the demo's returning user.
+pub const DEMO_RETURNING_OPENID: &str = "o_demo_returning_user";
+
+/// Everything the login endpoints need.
+pub struct LoginParts {
+    pub service: crate::login::LoginService,
+    /// The store behind the login flow (also revocations and readiness).
+    pub store: std::sync::Arc<dyn crate::store::Store>,
+    pub callback: Option<CallbackParts>,
+    pub simulator: Option<SimulatorParts>,
+}
+
+pub struct App {
+    pub config: Config,
+    /// `None` when the gateway was built without a store (pure proxy tests, benches).
+    pub login: Option<LoginParts>,
+    pub router: Router,
+    pub routes: Vec<RouteRuntime>,
+    pub sessions: SessionManager,
+    pub assertions: AssertionSigner,
+    pub headers: HeaderPolicy,
+    pub redirects: RedirectPolicy,
+    pub metrics: Metrics,
+    pub auth_metrics: RouteMetrics,
+    pub none_metrics: RouteMetrics,
+    /// `https` when the public listener serves TLS.
+    pub scheme: &'static str,
+}
+
+impl App {
+    pub fn build(
+        config: Config,
+        assertions: AssertionSigner,
+        metrics: Metrics,
+        login: Option<LoginParts>,
+    ) -> Result<App, BuildError> {
+        let headers = HeaderPolicy::new(
+            &config.identity_headers,
+            config.drop_underscore_headers,
+            &config.session.cookie_name,
+            TrustedProxies::new(config.trusted_proxies.clone()),
+        )?;
+        let redirects = RedirectPolicy::new(
+            &config.public_url.host,
+            config
+                .routes
+                .iter()
+                .filter_map(|r| r.host.clone())
+                .collect(),
+        );
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| RouteRuntime::new(r.clone(), metrics.route(&r.name)))
+            .collect();
+        Ok(App {
+            router: Router::new(&config.routes),
+            routes,
+            sessions: SessionManager::new(&config.session),
+            assertions,
+            headers,
+            redirects,
+            auth_metrics: metrics.route(ROUTE_AUTH),
+            none_metrics: metrics.route(ROUTE_NONE),
+            metrics,
+            scheme: if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            login,
+            config,
+        })
+    }
+
+    /// True when `path` (normalised) is one of the gateway's own endpoints.
+    pub fn is_own_path(&self, path: &str) -> bool {
+        super::router::prefix_matches(&self.config.auth_path, path)
+    }
+}
+
+/// Unix seconds now. The one place the proxy reads the wall clock; everything below it
+/// takes `now` as a parameter.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl App {
+    /// The session carried by the request's cookies: `None` without our cookie,
+    /// `Some(Err)` for a cookie that does not verify (expired, tampered, revoked).
+    pub fn session_of(
+        &self,
+        headers: &http::HeaderMap,
+        now: u64,
+    ) -> Option<Result<crate::session::Verified, crate::session::SessionError>> {
+        let name = self.sessions.cookie_name();
+        let token = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| crate::session::find_cookie(v, name))?;
+        Some(self.sessions.verify(token, now))
+    }
+}
+
+/// Where the gateway itself can be reached from this machine: its listen address, with an
+/// unspecified IP (`0.0.0.0`) replaced by loopback. The simulator calls back through it.
+pub fn loopback(listen: std::net::SocketAddr) -> std::net::SocketAddr {
+    if listen.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), listen.port())
+    } else {
+        listen
+    }
+}

@@ -1,0 +1,74 @@
+//! Per-request state shared between the pingora phases of one request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::headers::Peer;
+use crate::identity::Identity;
+use crate::session::Claims;
+
+/// What kind of request this turned out to be, for metrics and the access log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Handled {
+    /// Not decided yet (the request failed before routing).
+    #[default]
+    Unknown,
+    /// An own endpoint under `auth_path`.
+    Own,
+    /// Matched a route and was answered by the gateway (302/401/403).
+    Refused,
+    /// Matched a route and went to the upstream.
+    Proxied,
+    /// Matched no route, or was refused before routing (bad path).
+    Unrouted,
+}
+
+pub struct RequestCtx {
+    pub start: Instant,
+    pub handled: Handled,
+    /// Index into `App::routes`.
+    pub route: Option<usize>,
+    pub peer: Option<Peer>,
+    /// Lower-case host without port.
+    pub host: String,
+    /// The normalised path, when it differs from what the client sent: the upstream gets
+    /// exactly the path the route was chosen by.
+    pub rewritten_target: Option<String>,
+    pub identity: Option<Arc<Identity>>,
+    pub claims: Option<Arc<Claims>>,
+    /// `Set-Cookie` value of a sliding refresh, added to the upstream's response.
+    pub set_cookie: Option<String>,
+    /// Status of a response the gateway wrote itself.
+    pub own_status: u16,
+    pub upstream_start: Option<Instant>,
+    pub upstream_header_at: Option<Instant>,
+    pub connect_tries: usize,
+    pub upstream_failed: bool,
+}
+
+impl RequestCtx {
+    pub fn new() -> Self {
+        RequestCtx {
+            start: Instant::now(),
+            handled: Handled::Unknown,
+            route: None,
+            peer: None,
+            host: String::new(),
+            rewritten_target: None,
+            identity: None,
+            claims: None,
+            set_cookie: None,
+            own_status: 0,
+            upstream_start: None,
+            upstream_header_at: None,
+            connect_tries: 0,
+            upstream_failed: false,
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

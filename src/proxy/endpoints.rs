@@ -1,0 +1,302 @@
+//! The gateway's own endpoints under `auth_path`: `/me`, `/logout`, `/verify` (forward
+//! auth), `/jwks.json`. Plain async functions from an [`OwnRequest`] to a [`Reply`]: no
+//! pingora here, so each endpoint is testable without a server.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde::Serialize;
+
+use super::app::App;
+use super::gate::{self, Decision};
+use super::path;
+use super::redirect::login_url;
+use super::respond::{GatewayError, Reply};
+use crate::identity::Identity;
+use crate::metrics::AuthDecision;
+use crate::session::Verified;
+
+/// Largest request body any own endpoint reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request to an own endpoint, as the proxy layer hands it over.
+pub struct OwnRequest<'a> {
+    pub method: &'a Method,
+    /// The normalised path below `auth_path`: `/me`, `/verify`, or `` for the prefix itself.
+    pub sub_path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    /// Lower-case host without port.
+    pub host: &'a str,
+    pub client: IpAddr,
+    pub now: u64,
+    /// A top-level browser navigation (HTML answers rather than JSON).
+    pub navigation: bool,
+    pub body: Bytes,
+}
+
+impl OwnRequest<'_> {
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// Answers a request to an own endpoint.
+pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
+    if let Some(reply) = super::login_endpoints::handle(app, req).await {
+        return reply;
+    }
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    match req.sub_path {
+        "/me" if get => me(app, req),
+        "/logout" if req.method == Method::POST => logout(app, req).await,
+        "/verify" if get => verify(app, req),
+        "/jwks.json" if get => Reply::text(
+            200,
+            "application/json",
+            Bytes::copy_from_slice(app.assertions.jwks_json().as_bytes()),
+        )
+        .header("cache-control", "public, max-age=300"),
+        "/me" | "/logout" | "/verify" | "/jwks.json" => {
+            Reply::error(&GatewayError::MethodNotAllowed, false)
+        }
+        _ => Reply::error(&GatewayError::NotFound, false),
+    }
+}
+
+/// The user as `/.auth/me` and the session exchange show it.
+#[derive(Serialize)]
+pub struct UserView<'a> {
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<&'a str>,
+    pub method: &'a str,
+}
+
+impl<'a> UserView<'a> {
+    pub fn of(identity: &'a Identity) -> Self {
+        UserView {
+            id: identity.user_id.as_str(),
+            openid: identity.openid.as_ref().map(|v| v.as_str()),
+            unionid: identity.unionid.as_ref().map(|v| v.as_str()),
+            phone: identity.phone.as_ref().map(|v| v.as_str()),
+            method: identity.method.as_str(),
+        }
+    }
+}
+
+fn valid_session(app: &App, req: &OwnRequest<'_>) -> Option<Verified> {
+    app.session_of(req.headers, req.now).and_then(Result::ok)
+}
+
+fn with_refresh(app: &App, reply: Reply, verified: &Verified) -> Reply {
+    match &verified.refreshed {
+        Some(token) => reply.header("set-cookie", &app.sessions.set_cookie(token)),
+        None => reply,
+    }
+}
+
+fn me(app: &App, req: &OwnRequest<'_>) -> Reply {
+    let Some(verified) = valid_session(app, req) else {
+        return Reply::error(
+            &GatewayError::Unauthenticated {
+                login_url: login_url(&app.config.auth_path, "/"),
+            },
+            false,
+        );
+    };
+    #[derive(Serialize)]
+    struct Me<'a> {
+        user: UserView<'a>,
+        session_expires_at: u64,
+    }
+    let body = Me {
+        user: UserView::of(&verified.identity),
+        session_expires_at: verified.claims.exp,
+    };
+    with_refresh(app, Reply::json(200, &body), &verified)
+}
+
+async fn logout(app: &App, req: &OwnRequest<'_>) -> Reply {
+    if let Some(verified) = valid_session(app, req) {
+        let until = app.sessions.revoke(&verified.claims);
+        if let Some(login) = &app.login {
+            // In memory the session is already dead here; the store keeps it dead across
+            // restarts. A store failure is logged, not shown: the user did log out.
+            let stored = crate::session::persist::record(
+                login.store.as_ref(),
+                &verified.claims.sid,
+                until,
+                req.now,
+            )
+            .await;
+            if let Err(e) = stored {
+                tracing::error!(error = %e, "could not store a revocation");
+            }
+        }
+        tracing::info!(user_id = %verified.identity.user_id, "logout");
+    }
+    let clear = app.sessions.clear_cookie();
+    // A plain HTML form (`<form method=post action=/.auth/logout>`) gets sent on to `rd`;
+    // scripts get JSON.
+    if req.navigation_form() {
+        let rd = req.query_param("rd");
+        let target = rd
+            .as_deref()
+            .and_then(|rd| app.redirects.check(rd))
+            .unwrap_or("/");
+        return Reply::redirect(303, target).header("set-cookie", &clear);
+    }
+    Reply::json(200, &serde_json::json!({"status": "logged_out"})).header("set-cookie", &clear)
+}
+
+impl OwnRequest<'_> {
+    /// A form post from a page (it accepts HTML and is not a script call).
+    fn navigation_form(&self) -> bool {
+        !self.headers.contains_key("x-requested-with")
+            && self
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+    }
+}
+
+/// The request a forward-auth caller (nginx `auth_request`, Traefik, Caddy) asks about.
+struct Forwarded {
+    method: Method,
+    scheme: String,
+    host: String,
+    /// Path and query as received.
+    uri: String,
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+fn forwarded_request(req: &OwnRequest<'_>, default_scheme: &str) -> Forwarded {
+    let method = header_str(req.headers, "x-forwarded-method")
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or(Method::GET);
+    if let Some(url) = header_str(req.headers, "x-original-url") {
+        // nginx: `proxy_set_header X-Original-URL $scheme://$http_host$request_uri;`
+        if let Some((scheme, rest)) = url.split_once("://") {
+            let (authority, uri) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            return Forwarded {
+                method,
+                scheme: scheme.to_ascii_lowercase(),
+                host: authority.to_string(),
+                uri: uri.to_string(),
+            };
+        }
+        if url.starts_with('/') {
+            return Forwarded {
+                method,
+                scheme: default_scheme.to_string(),
+                host: req.host.to_string(),
+                uri: url.to_string(),
+            };
+        }
+    }
+    Forwarded {
+        method,
+        scheme: header_str(req.headers, "x-forwarded-proto")
+            .unwrap_or(default_scheme)
+            .to_ascii_lowercase(),
+        host: header_str(req.headers, "x-forwarded-host")
+            .unwrap_or(req.host)
+            .to_string(),
+        uri: header_str(req.headers, "x-forwarded-uri")
+            .unwrap_or("/")
+            .to_string(),
+    }
+}
+
+/// Forward auth: 200 with identity headers when the forwarded request may pass, 401 (or,
+/// with `?redirect=true` and a browser navigation, 302 to the login page) when it needs a
+/// session, 403 when the session is refused.
+fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
+    let fwd = forwarded_request(req, app.scheme);
+    let host = super::router::host_of(Some(&fwd.host), None);
+    let raw_path = fwd.uri.split(['?', '#']).next().unwrap_or("/");
+    let normal = match path::normalize(raw_path) {
+        Ok(p) => p,
+        Err(e) => {
+            return Reply::error(
+                &GatewayError::BadRequest {
+                    code: "bad_path",
+                    message: e.to_string(),
+                },
+                false,
+            )
+        }
+    };
+    let route = app
+        .router
+        .find(&host, &path::match_path(&normal))
+        .map(|i| &app.routes[i]);
+    let session = valid_session(app, req);
+    let identity = session.as_ref().map(|v| v.identity.as_ref());
+    let decision = match route {
+        Some(r) => gate::decide(&r.route, identity),
+        None if identity.is_some() => Decision::Allow,
+        None => Decision::Login,
+    };
+    match decision {
+        Decision::Public | Decision::Allow => {
+            app.metrics.decision(if decision == Decision::Public {
+                AuthDecision::Public
+            } else {
+                AuthDecision::Allowed
+            });
+            let mut reply = Reply::json(200, &serde_json::json!({"status": "ok"}));
+            if let Some(verified) = &session {
+                let audience = route.map_or(host.as_str(), |r| r.route.name.as_str());
+                let assertion = app
+                    .assertions
+                    .assertion(&verified.claims, audience, req.now);
+                for (name, value) in app.headers.identity_pairs(&verified.identity, &assertion) {
+                    reply = reply.header_named(name.clone(), value);
+                }
+                reply = with_refresh(app, reply, verified);
+            }
+            reply
+        }
+        Decision::Login => {
+            let original = format!("{}://{}{}", fwd.scheme, fwd.host, fwd.uri);
+            let rd = app.redirects.check(&original).unwrap_or("/");
+            let url = format!(
+                "{}{}",
+                app.config.public_url.origin,
+                login_url(&app.config.auth_path, rd)
+            );
+            let wants_redirect = req.query_param("redirect").as_deref() == Some("true");
+            let navigation = (fwd.method == Method::GET || fwd.method == Method::HEAD)
+                && gate::is_browser_navigation(&Method::GET, req.headers);
+            if wants_redirect && navigation {
+                app.metrics.decision(AuthDecision::Redirected);
+                return Reply::redirect(302, &url);
+            }
+            app.metrics.decision(AuthDecision::Unauthenticated);
+            Reply::error(&GatewayError::Unauthenticated { login_url: url }, false)
+        }
+        Decision::Deny(reason) => {
+            app.metrics.decision(AuthDecision::Forbidden);
+            Reply::error(&GatewayError::Forbidden(reason), false)
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! What the upstream receives: client-sent identity headers removed in every spelling, then
+//! ours injected; `X-Forwarded-*` set; our session cookie removed from `Cookie`.
+//!
+//! Stripping always happens before injection (oauth2-proxy's rule), on every proxied
+//! request, public routes included, so an app can trust the headers without checking
+//! where they came from.
+
+use std::net::IpAddr;
+
+use http::header::{HeaderName, HeaderValue, COOKIE};
+use pingora::http::RequestHeader;
+
+use super::client_ip::TrustedProxies;
+use crate::config::IdentityHeaders;
+use crate::identity::Identity;
+use crate::session::strip_cookie;
+
+/// Header rules, compiled once from the config.
+#[derive(Clone, Debug)]
+pub struct HeaderPolicy {
+    /// Identity header names, lower-case with `_` folded to `-`: a client header is
+    /// stripped when its name folds to one of these.
+    strip_folded: Vec<String>,
+    drop_underscore: bool,
+    names: InjectNames,
+    session_cookie: String,
+    trusted: TrustedProxies,
+}
+
+#[derive(Clone, Debug)]
+struct InjectNames {
+    user_id: HeaderName,
+    openid: HeaderName,
+    unionid: HeaderName,
+    phone: HeaderName,
+    method: HeaderName,
+    assertion: HeaderName,
+}
+
+/// Where a request came from, as the gateway sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The TCP peer.
+    pub addr: IpAddr,
+    /// The client, after `X-Forwarded-For` from trusted proxies.
+    pub client: IpAddr,
+    /// Whether the peer is a trusted proxy (whose `X-Forwarded-*` are kept).
+    pub trusted: bool,
+}
+
+/// Why the policy could not be built (an identity header name that is not a header name;
+/// `config` validates this, so it only happens with hand-built configs).
+#[derive(Debug, thiserror::Error)]
+#[error("identity header name {0:?} is not a valid header name")]
+pub struct BadHeaderName(String);
+
+fn header_name(name: &str) -> Result<HeaderName, BadHeaderName> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| BadHeaderName(name.to_string()))
+}
+
+fn fold(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+impl HeaderPolicy {
+    pub fn new(
+        names: &IdentityHeaders,
+        drop_underscore: bool,
+        session_cookie: &str,
+        trusted: TrustedProxies,
+    ) -> Result<Self, BadHeaderName> {
+        Ok(HeaderPolicy {
+            strip_folded: names.all().iter().map(|n| fold(n)).collect(),
+            drop_underscore,
+            names: InjectNames {
+                user_id: header_name(&names.user_id)?,
+                openid: header_name(&names.openid)?,
+                unionid: header_name(&names.unionid)?,
+                phone: header_name(&names.phone)?,
+                method: header_name(&names.method)?,
+                assertion: header_name(&names.assertion)?,
+            },
+            session_cookie: session_cookie.to_string(),
+            trusted,
+        })
+    }
+
+    pub fn trusted(&self) -> &TrustedProxies {
+        &self.trusted
+    }
+
+    /// Works out the client address for a request from `addr`.
+    pub fn peer(&self, addr: IpAddr, req: &RequestHeader) -> Peer {
+        let trusted = self.trusted.contains(addr);
+        let client = if trusted {
+            self.trusted.client_ip(
+                addr,
+                req.headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+        } else {
+            addr
+        };
+        Peer {
+            addr,
+            client,
+            trusted,
+        }
+    }
+
+    /// Removes every header a client must not be able to set: identity headers in any case
+    /// and with `_` or `-`, every `_` header when configured, and our session cookie.
+    pub fn sanitize(&self, req: &mut RequestHeader) {
+        let doomed: Vec<HeaderName> = req
+            .headers
+            .keys()
+            .filter(|name| {
+                let name = name.as_str();
+                (self.drop_underscore && name.contains('_')) || self.is_identity_header(name)
+            })
+            .cloned()
+            .collect();
+        for name in &doomed {
+            req.remove_header(name);
+        }
+        self.strip_session_cookie(req);
+    }
+
+    fn is_identity_header(&self, lower_name: &str) -> bool {
+        // Header names from the parser are already lower-case; only `_` needs folding.
+        if lower_name.contains('_') {
+            let folded = lower_name.replace('_', "-");
+            self.strip_folded.contains(&folded)
+        } else {
+            self.strip_folded.iter().any(|n| n == lower_name)
+        }
+    }
+
+    fn strip_session_cookie(&self, req: &mut RequestHeader) {
+        if !req.headers.contains_key(COOKIE) {
+            return;
+        }
+        // HTTP/2 clients may send several cookie lines; join them as HTTP/1.1 requires.
+        let joined = req
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; ");
+        req.remove_header(&COOKIE);
+        if let Some(rest) = strip_cookie(&joined, &self.session_cookie) {
+            if let Ok(value) = HeaderValue::from_str(&rest) {
+                let _ = req.insert_header(COOKIE, value);
+            }
+        }
+    }
+
+    /// Sets `X-Forwarded-For`, `-Proto` and `-Host`. From a trusted proxy the chain is
+    /// extended and its proto/host kept; from anyone else they are replaced.
+    pub fn forwarded(&self, req: &mut RequestHeader, peer: Peer, scheme: &str, host: &str) {
+        let xff = if peer.trusted {
+            let prior = req
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if prior.is_empty() {
+                peer.addr.to_string()
+            } else {
+                format!("{prior}, {}", peer.addr)
+            }
+        } else {
+            req.remove_header("forwarded");
+            peer.addr.to_string()
+        };
+        let _ = req.insert_header("x-forwarded-for", xff);
+        if !(peer.trusted && req.headers.contains_key("x-forwarded-proto")) {
+            let _ = req.insert_header("x-forwarded-proto", scheme);
+        }
+        if !(peer.trusted && req.headers.contains_key("x-forwarded-host")) {
+            if let Ok(value) = HeaderValue::from_str(host) {
+                let _ = req.insert_header("x-forwarded-host", value);
+            }
+        }
+    }
+
+    /// Adds our identity headers (after [`Self::sanitize`]).
+    pub fn inject(&self, req: &mut RequestHeader, identity: &Identity, assertion: &str) {
+        let n = &self.names;
+        set(req, &n.user_id, identity.user_id.as_str());
+        set(req, &n.method, identity.method.as_str());
+        if let Some(v) = &identity.openid {
+            set(req, &n.openid, v.as_str());
+        }
+        if let Some(v) = &identity.unionid {
+            set(req, &n.unionid, v.as_str());
+        }
+        if let Some(v) = &identity.phone {
+            set(req, &n.phone, v.as_str());
+        }
+        set(req, &n.assertion, assertion);
+    }
+
+    /// The identity headers as name/value pairs (for `/.auth/verify` responses).
+    pub fn identity_pairs<'a>(
+        &'a self,
+        identity: &'a Identity,
+        assertion: &'a str,
+    ) -> Vec<(&'a HeaderName, &'a str)> {
+        let n = &self.names;
+        let mut out = vec![
+            (&n.user_id, identity.user_id.as_str()),
+            (&n.method, identity.method.as_str()),
+        ];
+        if let Some(v) = &identity.openid {
+            out.push((&n.openid, v.as_str()));
+        }
+        if let Some(v) = &identity.unionid {
+            out.push((&n.unionid, v.as_str()));
+        }
+        if let Some(v) = &identity.phone {
+            out.push((&n.phone, v.as_str()));
+        }
+        out.push((&n.assertion, assertion));
+        out
+    }
+}
+
+fn set(req: &mut RequestHeader, name: &HeaderName, value: &str) {
+    // Values come from our own verified session; one that is not a valid header value
+    // (it cannot be, by construction) is skipped rather than sent mangled.
+    if let Ok(value) = HeaderValue::from_str(value) {
+        let _ = req.insert_header(name.clone(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{LoginMethod, OpenId, Phone, UserId};
+
+    fn policy(trusted: &[&str]) -> HeaderPolicy {
+        HeaderPolicy::new(
+            &IdentityHeaders {
+                user_id: "X-Auth-User-Id".into(),
+                openid: "X-Auth-Openid".into(),
+                unionid: "X-Auth-Unionid".into(),
+                phone: "X-Auth-Phone".into(),
+                method: "X-Auth-Method".into(),
+                assertion: "X-Auth-Assertion".into(),
+            },
+            true,
+            "scangate_session",
+            TrustedProxies::new(trusted.iter().map(|s| s.parse().unwrap()).collect()),
+        )
+        .unwrap()
+    }
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", b"/x", None).unwrap();
+        for (k, v) in headers {
+            req.append_header(k.to_string(), *v).unwrap();
+        }
+        req
+    }
+
+    fn values(req: &RequestHeader, name: &str) -> Vec<String> {
+        req.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_spelling_of_an_identity_header_is_stripped() {
+        let mut req = request(&[
+            ("X-Auth-Phone", "+1"),
+            ("x-auth-phone", "+2"),
+            ("X_Auth_Phone", "+3"),
+            ("x_AUTH-phone", "+4"),
+            ("X-AUTH-USER-ID", "admin"),
+            ("X-Auth-Assertion", "forged"),
+            ("X-Other_Thing", "dropped"),
+            ("Accept", "text/html"),
+        ]);
+        policy(&[]).sanitize(&mut req);
+        let left: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["accept"]);
+    }
+
+    #[test]
+    fn underscore_headers_are_kept_when_configured() {
+        let mut p = policy(&[]);
+        p.drop_underscore = false;
+        let mut req = request(&[("X-Other_Thing", "kept"), ("X_Auth_Phone", "+3")]);
+        p.sanitize(&mut req);
+        assert_eq!(values(&req, "x-other_thing"), vec!["kept"]);
+        assert!(values(&req, "x_auth_phone").is_empty());
+    }
+
+    #[test]
+    fn our_cookie_is_removed_and_others_kept() {
+        let mut req = request(&[("Cookie", "a=1; scangate_session=tok; b=2")]);
+        policy(&[]).sanitize(&mut req);
+        assert_eq!(values(&req, "cookie"), vec!["a=1; b=2"]);
+        let mut req = request(&[("Cookie", "scangate_session=tok"), ("Cookie", "c=3")]);
+        policy(&[]).sanitize(&mut req);
+        assert_eq!(values(&req, "cookie"), vec!["c=3"]);
+        let mut req = request(&[("Cookie", "scangate_session=tok")]);
+        policy(&[]).sanitize(&mut req);
+        assert!(values(&req, "cookie").is_empty());
+    }
+
+    #[test]
+    fn inject_sets_exactly_our_values() {
+        let p = policy(&[]);
+        let mut req = request(&[("X-Auth-Phone", "+1 forged")]);
+        p.sanitize(&mut req);
+        let who = Identity {
+            user_id: UserId::new("u_1"),
+            openid: Some(OpenId::new("o_1")),
+            unionid: None,
+            phone: Some(Phone::parse("13800138000").unwrap()),
+            method: LoginMethod::OfficialAccount,
+        };
+        p.inject(&mut req, &who, "jwt");
+        assert_eq!(values(&req, "x-auth-phone"), vec!["+8613800138000"]);
+        assert_eq!(values(&req, "x-auth-user-id"), vec!["u_1"]);
+        assert_eq!(values(&req, "x-auth-openid"), vec!["o_1"]);
+        assert!(values(&req, "x-auth-unionid").is_empty());
+        assert_eq!(values(&req, "x-auth-method"), vec!["official_account"]);
+        assert_eq!(values(&req, "x-auth-assertion"), vec!["jwt"]);
+    }
+
+    #[test]
+    fn forwarded_headers_from_untrusted_peers_are_replaced() {
+        let p = policy(&["10.0.0.0/8"]);
+        let mut req = request(&[
+            ("X-Forwarded-For", "1.1.1.1"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil"),
+            ("Forwarded", "for=1.1.1.1"),
+        ]);
+        let peer = p.peer("203.0.113.5".parse().unwrap(), &req);
+        assert_eq!(peer.client, "203.0.113.5".parse::<IpAddr>().unwrap());
+        p.forwarded(&mut req, peer, "http", "app.example.com");
+        assert_eq!(values(&req, "x-forwarded-for"), vec!["203.0.113.5"]);
+        assert_eq!(values(&req, "x-forwarded-proto"), vec!["http"]);
+        assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
+        assert!(values(&req, "forwarded").is_empty());
+    }
+
+    #[test]
+    fn forwarded_headers_from_trusted_proxies_are_extended() {
+        let p = policy(&["10.0.0.0/8"]);
+        let mut req = request(&[
+            ("X-Forwarded-For", "198.51.100.7"),
+            ("X-Forwarded-Proto", "https"),
+        ]);
+        let peer = p.peer("10.0.0.9".parse().unwrap(), &req);
+        assert_eq!(peer.client, "198.51.100.7".parse::<IpAddr>().unwrap());
+        p.forwarded(&mut req, peer, "http", "app.example.com");
+        assert_eq!(
+            values(&req, "x-forwarded-for"),
+            vec!["198.51.100.7, 10.0.0.9"]
+        );
+        assert_eq!(values(&req, "x-forwarded-proto"), vec!["https"]);
+        assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
+    }
+}

@@ -1,0 +1,511 @@
+//! The login endpoints under `auth_path`: the hosted page and widget, QR attempts and their
+//! long-poll, phone binding, the ticket-for-session exchange, the WeChat callback, and (with
+//! the simulator) the demo scan. Plain async functions over [`OwnRequest`]; every error goes
+//! through `respond.rs`.
+
+use std::time::Duration;
+
+use http::Method;
+use serde::Deserialize;
+
+use super::app::{App, LoginParts};
+use super::endpoints::{OwnRequest, UserView};
+use super::respond::{GatewayError, Reply};
+use crate::identity::LoginMethod;
+use crate::login::{LoginError, Status};
+use crate::pages;
+
+/// Name of the cookie that binds a login attempt to the browser that started it.
+pub const BINDING_COOKIE: &str = "scangate_login";
+use crate::login::MAX_WAIT;
+
+/// Answers `sub_path` when it is a login endpoint; `None` when it is not one.
+pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    let post = req.method == Method::POST;
+    let path = req.sub_path;
+    if path == "/login" && get {
+        return Some(login_page(app, req));
+    }
+    if path == "/sdk.js" && get {
+        let version = req.query_param("v");
+        return Some(
+            Reply::text(
+                200,
+                "application/javascript; charset=utf-8",
+                pages::sdk_js(),
+            )
+            .header(
+                "cache-control",
+                pages::sdk_cache_control(version.as_deref()),
+            ),
+        );
+    }
+    if path == "/wechat/callback" && (get || post) {
+        return Some(super::callback::handle(app, req).await);
+    }
+    let known = matches!(
+        path,
+        "/qr"
+            | "/phone/code"
+            | "/phone/bind"
+            | "/phone/skip"
+            | "/session"
+            | "/demo/scan"
+            | "/mp/scanned"
+            | "/mp/confirm"
+            | "/mp/cancel"
+    ) || path.starts_with("/qr/");
+    if !known {
+        return None;
+    }
+    let Some(login) = &app.login else {
+        return Some(Reply::error(
+            &GatewayError::Unavailable {
+                message: "Login is not configured on this gateway.".into(),
+            },
+            false,
+        ));
+    };
+    let reply = match (path, post) {
+        ("/qr", true) => start(app, login, req).await,
+        ("/phone/code", true) => send_code(login, req).await,
+        ("/phone/bind", true) => bind(login, req).await,
+        ("/phone/skip", true) => skip(login, req).await,
+        ("/session", true) => exchange(app, login, req).await,
+        ("/demo/scan", true) => demo_scan(app, login, req).await,
+        ("/mp/scanned", true) => mp_scanned(login, req).await,
+        ("/mp/confirm", true) => mp_confirm(login, req).await,
+        ("/mp/cancel", true) => mp_cancel(login, req).await,
+        (p, false) if get && p.starts_with("/qr/") => {
+            let rest = &p["/qr/".len()..];
+            if let Some(id) = rest.strip_suffix(".svg") {
+                qr_image(login, req, id).await
+            } else if let Some(id) = rest.strip_suffix(".png") {
+                mini_program_code(login, req, id).await
+            } else {
+                poll(login, req, rest).await
+            }
+        }
+        _ => Err(GatewayError::MethodNotAllowed),
+    };
+    Some(reply.unwrap_or_else(|e| Reply::error(&e, false)))
+}
+
+fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
+    let rd = req
+        .query_param("rd")
+        .and_then(|rd| app.redirects.check(&rd).map(str::to_string))
+        .unwrap_or_else(|| "/".to_string());
+    let methods: Vec<&str> = app
+        .config
+        .login
+        .methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    let lang = pages::Lang::from_accept_language(
+        req.headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let view = pages::LoginView {
+        auth_path: &app.config.auth_path,
+        rd: &rd,
+        methods: &methods,
+        phone_policy: phone_policy(app),
+        demo: app.config.wechat.simulate,
+        lang,
+    };
+    Reply::html(200, pages::render_login(&view))
+        .header("content-security-policy", pages::page_csp())
+        .header("x-frame-options", "DENY")
+        .header("referrer-policy", "no-referrer")
+}
+
+fn phone_policy(app: &App) -> &'static str {
+    match app.config.login.phone {
+        crate::config::PhonePolicy::Required => "required",
+        crate::config::PhonePolicy::Optional => "optional",
+        crate::config::PhonePolicy::Off => "off",
+    }
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(req: &'a OwnRequest<'_>) -> Result<T, GatewayError> {
+    serde_json::from_slice(&req.body).map_err(|e| GatewayError::BadRequest {
+        code: "bad_json",
+        message: format!("The request body is not the expected JSON: {e}"),
+    })
+}
+
+fn browser_secret<'a>(req: &'a OwnRequest<'_>) -> Option<&'a str> {
+    req.headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| crate::session::find_cookie(v, BINDING_COOKIE))
+}
+
+/// The browser's binding secret, or the error every binding-protected endpoint gives
+/// without one (the same as for an unknown attempt: never tell which).
+fn require_browser<'a>(req: &'a OwnRequest<'_>) -> Result<&'a str, GatewayError> {
+    browser_secret(req).ok_or_else(|| login_error(LoginError::NotFound))
+}
+
+pub fn login_error(e: LoginError) -> GatewayError {
+    GatewayError::from_login(e)
+}
+
+#[derive(Deserialize)]
+struct StartBody {
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    rd: Option<String>,
+}
+
+async fn start(app: &App, login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let body: StartBody = if req.body.is_empty() {
+        StartBody {
+            method: None,
+            rd: None,
+        }
+    } else {
+        parse_json(req)?
+    };
+    let methods = &app.config.login.methods;
+    let method = match body.method.as_deref() {
+        None => methods
+            .first()
+            .copied()
+            .unwrap_or(LoginMethod::OfficialAccount),
+        Some(m) => LoginMethod::parse(m)
+            .filter(|m| methods.contains(m))
+            .ok_or_else(|| GatewayError::BadRequest {
+                code: "bad_method",
+                message: format!("Login method {m:?} is not offered here."),
+            })?,
+    };
+    let rd = body
+        .rd
+        .as_deref()
+        .and_then(|rd| app.redirects.check(rd))
+        .unwrap_or("/")
+        .to_string();
+    let started = login
+        .service
+        .start(method, rd, browser_secret(req), req.now)
+        .await
+        .map_err(login_error)?;
+    let auth = &app.config.auth_path;
+    // An Official Account code is drawn by us from its content; a Mini Program code is the
+    // image WeChat made.
+    let image = match method {
+        LoginMethod::OfficialAccount => "svg",
+        LoginMethod::MiniProgram => "png",
+    };
+    let body = serde_json::json!({
+        "id": started.id,
+        "method": method.as_str(),
+        "qr_content": started.qr_content,
+        "qr_image": format!("{auth}/qr/{}.{image}", started.id),
+        "expires_at": started.expires_at,
+        "poll": format!("{auth}/qr/{}", started.id),
+    });
+    let cookie = binding_cookie(app, &started.browser_secret);
+    Ok(Reply::json(201, &body).header("set-cookie", &cookie))
+}
+
+fn binding_cookie(app: &App, secret: &str) -> String {
+    let mut cookie = format!(
+        "{BINDING_COOKIE}={secret}; Path={}; HttpOnly; SameSite=Lax; Max-Age=86400",
+        app.config.auth_path
+    );
+    if app.config.session.cookie_secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+async fn poll(login: &LoginParts, req: &OwnRequest<'_>, id: &str) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let since = req.query_param("since").and_then(|s| Status::parse(&s));
+    let wait = req
+        .query_param("wait")
+        .and_then(|w| w.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+        .min(MAX_WAIT);
+    let view = login
+        .service
+        .poll(id, browser, since, wait, req.now)
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::json(200, &view))
+}
+
+async fn qr_image(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+    id: &str,
+) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let content = login
+        .service
+        .qr_content(id, browser, req.now)
+        .await
+        .map_err(login_error)?;
+    let svg = pages::qr_svg(&content).map_err(|_| GatewayError::Internal)?;
+    Ok(Reply::text(200, "image/svg+xml", svg))
+}
+
+async fn mini_program_code(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+    id: &str,
+) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let image = login
+        .service
+        .qr_image(id, browser, req.now)
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::text(200, image.content_type, image.bytes))
+}
+
+// === the Mini Program page's calls (from the user's phone: no binding cookie) ===
+
+#[derive(Deserialize)]
+struct SceneBody {
+    scene: String,
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    scene: String,
+    code: String,
+    #[serde(default)]
+    phone_code: Option<String>,
+}
+
+async fn mp_scanned(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let body: SceneBody = parse_json(req)?;
+    login
+        .service
+        .mp_scanned(&body.scene, req.client, req.now)
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::json(200, &serde_json::json!({"status": "scanned"})))
+}
+
+async fn mp_confirm(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let body: ConfirmBody = parse_json(req)?;
+    let confirmed = login
+        .service
+        .mp_confirm(
+            &body.scene,
+            &body.code,
+            body.phone_code.as_deref(),
+            req.client,
+            req.now,
+        )
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::json(
+        200,
+        &serde_json::json!({"status": confirmed.status.as_str()}),
+    ))
+}
+
+async fn mp_cancel(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let body: SceneBody = parse_json(req)?;
+    login
+        .service
+        .mp_cancel(&body.scene, req.client, req.now)
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::json(
+        200,
+        &serde_json::json!({"status": "cancelled"}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    id: String,
+    phone: String,
+}
+
+async fn send_code(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let body: CodeBody = parse_json(req)?;
+    let sent = login
+        .service
+        .send_code(&body.id, browser, &body.phone, req.now)
+        .await
+        .map_err(login_error)?;
+    let mut json = serde_json::json!({"status": "sent"});
+    if let Some(code) = sent.demo_code {
+        json["demo_code"] = code.into();
+    }
+    Ok(Reply::json(202, &json))
+}
+
+#[derive(Deserialize)]
+struct BindBody {
+    id: String,
+    phone: String,
+    code: String,
+}
+
+async fn bind(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let body: BindBody = parse_json(req)?;
+    let confirmed = login
+        .service
+        .bind_phone(&body.id, browser, &body.phone, &body.code, req.now)
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::json(
+        200,
+        &serde_json::json!({"status": "confirmed", "ticket": confirmed.ticket}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct SkipBody {
+    id: String,
+}
+
+async fn skip(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let body: SkipBody = parse_json(req)?;
+    let confirmed = login
+        .service
+        .skip_phone(&body.id, browser, req.now)
+        .await
+        .map_err(login_error)?;
+    Ok(Reply::json(
+        200,
+        &serde_json::json!({"status": "confirmed", "ticket": confirmed.ticket}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct SessionBody {
+    ticket: String,
+}
+
+async fn exchange(
+    app: &App,
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
+    let browser = require_browser(req)?;
+    let body: SessionBody = parse_json(req)?;
+    let exchanged = login
+        .service
+        .exchange(&body.ticket, browser, req.now)
+        .await
+        .map_err(login_error)?;
+    // A fresh session id on every login: any session the browser had before is replaced,
+    // so a planted cookie cannot ride along (session fixation).
+    let (token, _claims) = app.sessions.issue(&exchanged.identity, req.now);
+    tracing::info!(user_id = %exchanged.identity.user_id, method = %exchanged.identity.method, "login");
+    let body = serde_json::json!({
+        "redirect": exchanged.rd,
+        "user": UserView::of(&exchanged.identity),
+    });
+    Ok(Reply::json(200, &body).header("set-cookie", &app.sessions.set_cookie(&token)))
+}
+
+#[derive(Deserialize)]
+struct DemoScanBody {
+    id: String,
+    /// `new` or `returning`.
+    user: String,
+}
+
+/// Simulator only: the "phone" scans the attempt's code. For an Official Account code,
+/// WeChat (the simulator) pushes the signed, encrypted event to our own callback; for a Mini
+/// Program code, the simulated phone opens our Mini Program page, which calls `/mp/scanned`
+/// and `/mp/confirm` over HTTP exactly as `examples/miniprogram` does.
+async fn demo_scan(
+    app: &App,
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
+    let Some(sim) = &login.simulator else {
+        return Err(GatewayError::NotFound);
+    };
+    let browser = require_browser(req)?;
+    let body: DemoScanBody = parse_json(req)?;
+    let returning = match body.user.as_str() {
+        "returning" => true,
+        "new" => false,
+        other => {
+            return Err(GatewayError::BadRequest {
+                code: "bad_user",
+                message: format!("user must be \"new\" or \"returning\", not {other:?}"),
+            })
+        }
+    };
+    let user = if returning {
+        sim.returning_user()
+    } else {
+        sim.new_user()
+    };
+    let unavailable = |e: String| GatewayError::Unavailable {
+        message: format!("The simulated phone could not scan: {e}"),
+    };
+    let method = login
+        .service
+        .method_of(&body.id, browser)
+        .await
+        .map_err(login_error)?;
+    match method {
+        LoginMethod::OfficialAccount => {
+            let ticket = login
+                .service
+                .wechat_ticket(&body.id, browser, req.now)
+                .await
+                .map_err(login_error)?;
+            let outcome = sim
+                .handle
+                .scan(&ticket, &user)
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            Ok(Reply::json(
+                200,
+                &serde_json::json!({"status": "scanned", "callback_status": outcome.status}),
+            ))
+        }
+        LoginMethod::MiniProgram => {
+            let base = format!("http://{}", super::app::loopback(app.config.listen));
+            let page = crate::wechat::sim::MpPage::new(&base, &app.config.auth_path);
+            let (status, answer) = page.scanned(&body.id).await;
+            if status != 200 {
+                return Err(unavailable(answer.to_string()));
+            }
+            let js_code = sim.handle.mp_login_code(&user);
+            // A new user shares a WeChat-verified phone in the same tap; the returning user
+            // is already known (by unionid, across both apps).
+            let phone_code = (!returning).then(|| sim.handle.mp_phone_code(&demo_phone()));
+            let (status, answer) = page
+                .confirm(&body.id, &js_code, phone_code.as_deref())
+                .await;
+            if status != 200 {
+                return Err(unavailable(answer.to_string()));
+            }
+            Ok(Reply::json(
+                200,
+                &serde_json::json!({"status": answer["status"]}),
+            ))
+        }
+    }
+}
+
+/// A phone number for a simulated new user: 139 and eight random digits.
+fn demo_phone() -> String {
+    let n: u32 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..100_000_000);
+    format!("139{n:08}")
+}

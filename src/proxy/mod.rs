@@ -1,0 +1,420 @@
+//! The pingora edge: the only module (with `server.rs`) that imports pingora.
+//!
+//! [`Gateway`] implements `ProxyHttp`; each phase is a few lines that delegate to the pure
+//! parts beside it: `path` (normalisation), `router`, `gate`, `headers`, `endpoints` and
+//! `respond` (the one place that writes the gateway's own responses).
+
+pub mod admin;
+pub mod app;
+mod callback;
+pub mod client_ip;
+pub mod ctx;
+pub mod endpoints;
+pub mod forward;
+pub mod gate;
+pub mod headers;
+mod login_endpoints;
+pub mod path;
+pub mod redirect;
+pub mod respond;
+pub mod router;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use http::Method;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType};
+
+use app::unix_now;
+pub use app::App;
+use ctx::{Handled, RequestCtx};
+use endpoints::{OwnRequest, MAX_BODY_BYTES};
+use gate::Decision;
+use respond::{GatewayError, Reply};
+
+use crate::metrics::AuthDecision;
+
+/// The public-listener service: own endpoints, the gate, and the proxy to the routes'
+/// upstreams.
+pub struct Gateway {
+    app: Arc<App>,
+}
+
+impl Gateway {
+    pub fn new(app: Arc<App>) -> Self {
+        Gateway { app }
+    }
+}
+
+/// The request target to send upstream: origin-form, with the normalised path.
+fn origin_form(path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    }
+}
+
+/// Reads a request body of at most `limit` bytes; `Ok(None)` when it is larger.
+async fn read_body(session: &mut Session, limit: usize) -> pingora::Result<Option<Bytes>> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = session.as_downstream_mut().read_request_body().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+impl Gateway {
+    /// Writes a reply of ours and records its status for the logging phase.
+    async fn reply(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        reply: Reply,
+    ) -> pingora::Result<bool> {
+        ctx.own_status = reply.status;
+        let head = session.req_header().method == Method::HEAD;
+        respond::write(session, reply, head).await?;
+        Ok(true)
+    }
+
+    async fn own_endpoint(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        sub_path: String,
+        navigation: bool,
+    ) -> pingora::Result<bool> {
+        ctx.handled = Handled::Own;
+        let body = if session.req_header().method == Method::POST {
+            match read_body(session, MAX_BODY_BYTES).await? {
+                Some(body) => body,
+                None => {
+                    let reply = Reply::error(&GatewayError::PayloadTooLarge, false);
+                    return self.reply(session, ctx, reply).await;
+                }
+            }
+        } else {
+            Bytes::new()
+        };
+        let client = ctx
+            .peer
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.client);
+        let req = session.req_header();
+        let own = OwnRequest {
+            method: &req.method,
+            sub_path: &sub_path,
+            query: req.uri.query(),
+            headers: &req.headers,
+            host: &ctx.host,
+            client,
+            now: unix_now(),
+            navigation,
+            body,
+        };
+        let reply = endpoints::handle(&self.app, &own).await;
+        self.reply(session, ctx, reply).await
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    /// Routes the request and runs the gate. `Ok(true)`: the gateway answered itself (own
+    /// endpoint, 302/401/403, bad path, no route); `Ok(false)`: proxy to the route's
+    /// upstream with `ctx.identity` set for a signed-in user.
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
+        let app = &*self.app;
+        let req = session.req_header();
+        ctx.host = router::host_of(
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok()),
+            req.uri.authority().map(|a| a.as_str()),
+        );
+        if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
+            ctx.peer = Some(app.headers.peer(addr.ip(), req));
+        }
+        // Only answers of our own need it: computed when one is written, not per request.
+        let navigation = || gate::is_browser_navigation(&req.method, &req.headers);
+
+        // Absolute-form targets are kept verbatim by pingora; we always send origin-form.
+        let absolute_form = !req.raw_path().starts_with(b"/");
+        if !req.raw_path_is_utf8() {
+            ctx.handled = Handled::Unrouted;
+            let err = GatewayError::BadRequest {
+                code: "bad_path",
+                message: "the request path is not valid UTF-8".into(),
+            };
+            return self
+                .reply(session, ctx, Reply::error(&err, navigation()))
+                .await;
+        }
+        let normal = match path::normalize(req.uri.path()) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.handled = Handled::Unrouted;
+                let err = GatewayError::BadRequest {
+                    code: "bad_path",
+                    message: e.to_string(),
+                };
+                return self
+                    .reply(session, ctx, Reply::error(&err, navigation()))
+                    .await;
+            }
+        };
+        if absolute_form || normal != req.uri.path() {
+            ctx.rewritten_target = Some(origin_form(&normal, req.uri.query()));
+        }
+
+        if app.is_own_path(&normal) {
+            let sub_path = normal[app.config.auth_path.len()..].to_string();
+            let navigation = navigation();
+            return self.own_endpoint(session, ctx, sub_path, navigation).await;
+        }
+
+        let Some(index) = app.router.find(&ctx.host, &path::match_path(&normal)) else {
+            ctx.handled = Handled::Unrouted;
+            return self
+                .reply(
+                    session,
+                    ctx,
+                    Reply::error(&GatewayError::NoRoute, navigation()),
+                )
+                .await;
+        };
+        ctx.route = Some(index);
+        let route = &app.routes[index].route;
+
+        let now = unix_now();
+        let verified = match app.session_of(&req.headers, now) {
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                tracing::debug!(route = %route.name, reason = %e, "session cookie refused");
+                None
+            }
+            None => None,
+        };
+        match gate::decide(route, verified.as_ref().map(|v| v.identity.as_ref())) {
+            decision @ (Decision::Public | Decision::Allow) => {
+                app.metrics.decision(if decision == Decision::Public {
+                    AuthDecision::Public
+                } else {
+                    AuthDecision::Allowed
+                });
+                ctx.handled = Handled::Proxied;
+                if let Some(v) = verified {
+                    ctx.set_cookie = v.refreshed.as_deref().map(|t| app.sessions.set_cookie(t));
+                    ctx.identity = Some(v.identity);
+                    ctx.claims = Some(v.claims);
+                }
+                Ok(false)
+            }
+            Decision::Login => {
+                ctx.handled = Handled::Refused;
+                let rd = origin_form(&normal, req.uri.query());
+                let login = redirect::login_url(&app.config.auth_path, &rd);
+                let reply = if navigation() {
+                    app.metrics.decision(AuthDecision::Redirected);
+                    Reply::redirect(302, &login)
+                } else {
+                    app.metrics.decision(AuthDecision::Unauthenticated);
+                    Reply::error(&GatewayError::Unauthenticated { login_url: login }, false)
+                };
+                self.reply(session, ctx, reply).await
+            }
+            Decision::Deny(reason) => {
+                ctx.handled = Handled::Refused;
+                app.metrics.decision(AuthDecision::Forbidden);
+                if let Some(v) = &verified {
+                    tracing::info!(route = %route.name, user_id = %v.identity.user_id,
+                        reason = ?reason, "request denied");
+                }
+                let reply = Reply::error(&GatewayError::Forbidden(reason), navigation());
+                self.reply(session, ctx, reply).await
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        let Some(index) = ctx.route else {
+            return Err(Error::explain(ErrorType::InternalError, "no route chosen"));
+        };
+        ctx.upstream_start
+            .get_or_insert_with(std::time::Instant::now);
+        let mut peer = self.app.routes[index].next_peer().clone();
+        if session.is_upgrade_req() {
+            // A WebSocket may stay quiet for longer than any read timeout.
+            peer.options.read_timeout = None;
+        }
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // Try the route's other upstreams once each before giving up.
+        ctx.connect_tries += 1;
+        if let Some(index) = ctx.route {
+            if ctx.connect_tries < self.app.routes[index].upstream_count() {
+                e.set_retry(true);
+            }
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        let app = &*self.app;
+        if let Some(target) = &ctx.rewritten_target {
+            upstream.set_raw_path(target.as_bytes())?;
+        }
+        app.headers.sanitize(upstream);
+        if let Some(peer) = ctx.peer {
+            app.headers.forwarded(upstream, peer, app.scheme, &ctx.host);
+        }
+        if let (Some(identity), Some(claims), Some(index)) = (&ctx.identity, &ctx.claims, ctx.route)
+        {
+            let assertion =
+                app.assertions
+                    .assertion(claims, &app.routes[index].route.name, unix_now());
+            app.headers.inject(upstream, identity, &assertion);
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        ctx.upstream_header_at
+            .get_or_insert_with(std::time::Instant::now);
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        if let Some(cookie) = ctx.set_cookie.take() {
+            response.append_header(http::header::SET_COOKIE, cookie)?;
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code == 502 || code == 504 {
+            ctx.upstream_failed = true;
+        }
+        if code > 0 && session.response_written().is_none() {
+            let err = match code {
+                502 | 504 => GatewayError::BadGateway,
+                400 => GatewayError::BadRequest {
+                    code: "bad_request",
+                    message: "The request could not be read.".into(),
+                },
+                _ => GatewayError::Internal,
+            };
+            // pingora closes this connection after a failed proxy attempt: say so (pingora
+            // writes `Connection` from the session's keep-alive), or a keep-alive client may
+            // send its next request into the closing socket.
+            session.as_downstream_mut().set_keepalive(None);
+            let reply = Reply::error(&err, false);
+            ctx.own_status = reply.status;
+            if let Err(write_err) = respond::write(session, reply, false).await {
+                tracing::debug!(error = %write_err, "could not write error response");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let app = &*self.app;
+        let status = session
+            .response_written()
+            .map_or(ctx.own_status, |r| r.status.as_u16());
+        let total = ctx.start.elapsed();
+        let metrics = match (ctx.handled, ctx.route) {
+            (Handled::Own, _) => &app.auth_metrics,
+            (_, Some(index)) => &app.routes[index].metrics,
+            _ => &app.none_metrics,
+        };
+        metrics.observe(status, total.as_secs_f64());
+        if ctx.upstream_failed {
+            metrics.upstream_error();
+        }
+        let upstream_ms = match (ctx.upstream_start, ctx.upstream_header_at) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64() * 1000.0,
+            _ => 0.0,
+        };
+        let req = session.req_header();
+        let route = ctx.route.map_or("-", |i| app.routes[i].route.name.as_str());
+        tracing::info!(
+            target: "access",
+            method = %req.method,
+            host = %ctx.host,
+            path = %req.uri.path(),
+            route,
+            status,
+            user_id = ctx.identity.as_ref().map_or("-", |i| i.user_id.as_str()),
+            client = %ctx.peer.map_or_else(|| "-".to_string(), |p| p.client.to_string()),
+            upstream_ms = format_args!("{upstream_ms:.1}"),
+            total_ms = format_args!("{:.1}", total.as_secs_f64() * 1000.0),
+            error = error.map(|e| e.etype().as_str()),
+        );
+    }
+}
+
+/// How long an idle keep-alive client connection is kept open.
+pub const DOWNSTREAM_KEEPALIVE: Duration = Duration::from_secs(60);

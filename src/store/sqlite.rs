@@ -1,0 +1,616 @@
+//! The embedded backend: one SQLite file, one table `kv (key, value, expires_at)`.
+//!
+//! Design choices:
+//! - **One dedicated thread owns the connection** and runs operations one at a time from a
+//!   queue. SQLite admits one writer at a time anyway, so a pool would only add lock waits; a
+//!   `spawn_blocking` + mutex design would park one blocking-pool thread per waiting caller
+//!   under load, while here waiting callers are just queued closures. The thread is independent
+//!   of any tokio runtime, which matters under pingora, where every service runs its own.
+//! - **WAL with `synchronous=FULL`**: each commit is fsynced, so a user who was told "bound"
+//!   survives a power cut, not only a process crash (which `NORMAL` would already survive).
+//!   The cost, one fsync per write, falls on login, logout and callbacks only; the hot path
+//!   never touches the store.
+//! - **Expiry by comparison**: every statement filters `expires_at > now`, so an expired row is
+//!   invisible at once; the thread deletes expired rows in small batches every minute.
+//! - Keys are stored as BLOBs of their UTF-8 bytes, so any string (even with NUL) is a key and
+//!   comparisons are byte-exact.
+//! - Notifications stay in this process (a `broadcast` channel): an embedded store has one
+//!   gateway instance.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use tokio::sync::{broadcast, oneshot};
+
+use super::{
+    ttl_millis, BoxError, Clock, Error, Notification, Result, Store, SystemClock,
+    NOTIFICATION_BUFFER,
+};
+
+/// How often the worker deletes expired rows.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// Rows deleted per statement, so a purge never holds the write lock for long.
+const PURGE_BATCH: i64 = 500;
+/// Batches per background purge; the rest waits for the next round.
+const PURGE_BACKGROUND_BATCHES: usize = 20;
+/// How long a statement waits for a lock held by another connection to the same file (an
+/// operator's `sqlite3` shell, a backup tool) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// `PRAGMA user_version` of the schema this code writes.
+const SCHEMA_VERSION: i64 = 1;
+
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// The embedded [`Store`]: a SQLite file served by one background thread.
+///
+/// Dropping the last handle lets the thread finish the queued operations and close the file.
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    notifications: broadcast::Sender<Notification>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates, with its parent directories) the database at `path`, with expiry on
+    /// the system clock. Blocks for file I/O: call it at startup or from `spawn_blocking`.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_clock(path, Arc::new(SystemClock))
+    }
+
+    /// As [`SqliteStore::open`], with expiry measured on `clock` (tests pass a
+    /// [`ManualClock`](super::ManualClock)).
+    pub fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
+        let open_error = |source: BoxError| Error::Open {
+            location: path.display().to_string(),
+            source,
+        };
+        let conn = open_connection(path).map_err(open_error)?;
+        let (jobs, queue) = mpsc::channel();
+        let worker = Worker { conn, clock };
+        std::thread::Builder::new()
+            .name("scangate-sqlite".to_string())
+            .spawn(move || worker.run(queue))
+            .map_err(|e| open_error(Box::new(e)))?;
+        let (notifications, _) = broadcast::channel(NOTIFICATION_BUFFER);
+        Ok(SqliteStore {
+            jobs,
+            notifications,
+        })
+    }
+
+    /// Deletes every expired row now and returns how many went. The worker also does this by
+    /// itself every minute; expired rows are invisible either way.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        self.call(|w| w.purge(usize::MAX).map_err(db)).await
+    }
+
+    /// Runs `op` on the worker thread and waits for its answer.
+    async fn call<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Worker) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |worker| {
+            // The caller may have given up (its future dropped); the result is then unwanted.
+            let _ = reply.send(op(worker));
+        });
+        self.jobs.send(job).map_err(|_| worker_stopped())?;
+        answer.await.map_err(|_| worker_stopped())?
+    }
+}
+
+fn worker_stopped() -> Error {
+    Error::Backend("the SQLite worker thread has stopped".into())
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::Backend(Box::new(e))
+}
+
+/// `now + ttl` in the table's unit (Unix milliseconds), or `None` for no expiry.
+fn deadline(now: i64, ttl_ms: Option<i64>) -> Option<i64> {
+    ttl_ms.map(|ms| now.saturating_add(ms))
+}
+
+/// The TTL in milliseconds as the table stores them, validated on the caller's side so a bad
+/// TTL never reaches the worker.
+fn checked_ttl(ttl: Option<Duration>) -> Result<Option<i64>> {
+    ttl.map(|t| ttl_millis(t).and_then(|ms| i64::try_from(ms).map_err(|_| Error::InvalidTtl)))
+        .transpose()
+}
+
+// === opening ===
+
+fn open_connection(path: &Path) -> std::result::Result<Connection, BoxError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    create_private_file(path)?;
+    // No SQLITE_OPEN_URI: a configured path is a path, even if it starts with "file:".
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("the file system refused WAL mode (journal_mode is {mode})").into());
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    match version {
+        0 => conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS kv (
+                 key BLOB NOT NULL PRIMARY KEY,
+                 value BLOB NOT NULL,
+                 expires_at INTEGER
+             ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at)
+                 WHERE expires_at IS NOT NULL;
+             PRAGMA user_version = {SCHEMA_VERSION};
+             COMMIT;"
+        ))?,
+        SCHEMA_VERSION => {}
+        newer => {
+            return Err(format!(
+                "schema version {newer} was written by a newer scangate (this one knows {SCHEMA_VERSION})"
+            )
+            .into())
+        }
+    }
+    Ok(conn)
+}
+
+/// The file holds phone numbers: create it readable by its owner only. SQLite gives the
+/// `-wal` and `-shm` files the permissions of the database file.
+fn create_private_file(path: &Path) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+// === the worker ===
+
+struct Worker {
+    conn: Connection,
+    clock: Arc<dyn Clock>,
+}
+
+impl Worker {
+    fn run(mut self, queue: mpsc::Receiver<Job>) {
+        let mut next_purge = Instant::now() + PURGE_INTERVAL;
+        loop {
+            match queue.recv_timeout(next_purge.saturating_duration_since(Instant::now())) {
+                Ok(job) => job(&mut self),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Checked after every job too, so a store that is never idle still purges.
+            if Instant::now() >= next_purge {
+                if let Err(e) = self.purge(PURGE_BACKGROUND_BATCHES) {
+                    tracing::warn!(error = %e, "purging expired store entries failed");
+                }
+                next_purge = Instant::now() + PURGE_INTERVAL;
+            }
+        }
+    }
+
+    /// Unix milliseconds on the store's clock.
+    fn now(&self) -> i64 {
+        i64::try_from(self.clock.now_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn purge(&mut self, max_batches: usize) -> rusqlite::Result<u64> {
+        let now = self.now();
+        let mut stmt = self.conn.prepare_cached(
+            "DELETE FROM kv WHERE key IN
+                 (SELECT key FROM kv WHERE expires_at <= ?1 LIMIT ?2)",
+        )?;
+        let mut total = 0u64;
+        for _ in 0..max_batches {
+            let deleted = stmt.execute(params![now, PURGE_BATCH])?;
+            total += deleted as u64;
+            if (deleted as i64) < PURGE_BATCH {
+                break;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// A counter as Redis keeps it: decimal text of a non-negative `i64`.
+fn parse_counter(value: &[u8]) -> Option<i64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse::<i64>().ok()
+}
+
+// === impl Store ===
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.as_bytes().to_vec();
+        self.call(move |w| {
+            let now = w.now();
+            w.conn
+                .prepare_cached(
+                    "SELECT value FROM kv
+                     WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+                )
+                .and_then(|mut s| s.query_row(params![key, now], |r| r.get(0)).optional())
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        let ttl = checked_ttl(ttl)?;
+        let (key, value) = (key.as_bytes().to_vec(), value.to_vec());
+        self.call(move |w| {
+            let expires_at = deadline(w.now(), ttl);
+            w.conn
+                .prepare_cached(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE
+                         SET value = excluded.value, expires_at = excluded.expires_at",
+                )
+                .and_then(|mut s| s.execute(params![key, value, expires_at]))
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        let ttl = checked_ttl(ttl)?;
+        let (key, value) = (key.as_bytes().to_vec(), value.to_vec());
+        self.call(move |w| {
+            let now = w.now();
+            // An expired row still occupies the primary key until purged: overwrite it as if
+            // it were absent.
+            w.conn
+                .prepare_cached(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE
+                         SET value = excluded.value, expires_at = excluded.expires_at
+                         WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4",
+                )
+                .and_then(|mut s| s.execute(params![key, value, deadline(now, ttl), now]))
+                .map(|changed| changed == 1)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        let ttl = checked_ttl(ttl)?;
+        let (key, expected, new) = (key.as_bytes().to_vec(), expected.to_vec(), new.to_vec());
+        self.call(move |w| {
+            let now = w.now();
+            // A NULL new deadline keeps the old one (KEEPTTL).
+            w.conn
+                .prepare_cached(
+                    "UPDATE kv SET value = ?3, expires_at = COALESCE(?4, expires_at)
+                     WHERE key = ?1 AND value = ?2
+                       AND (expires_at IS NULL OR expires_at > ?5)",
+                )
+                .and_then(|mut s| s.execute(params![key, expected, new, deadline(now, ttl), now]))
+                .map(|changed| changed == 1)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let (key, expected) = (key.as_bytes().to_vec(), expected.to_vec());
+        self.call(move |w| {
+            let now = w.now();
+            w.conn
+                .prepare_cached(
+                    "DELETE FROM kv
+                     WHERE key = ?1 AND value = ?2
+                       AND (expires_at IS NULL OR expires_at > ?3)",
+                )
+                .and_then(|mut s| s.execute(params![key, expected, now]))
+                .map(|changed| changed == 1)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.as_bytes().to_vec();
+        self.call(move |w| {
+            let now = w.now();
+            // One statement: the row is gone the moment its value is read. An expired row is
+            // deleted too, and reported as missing.
+            let row: Option<(Vec<u8>, Option<i64>)> = w
+                .conn
+                .prepare_cached("DELETE FROM kv WHERE key = ?1 RETURNING value, expires_at")
+                .and_then(|mut s| {
+                    s.query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
+                .map_err(db)?;
+            Ok(row.and_then(|(value, expires_at)| live(expires_at, now).then_some(value)))
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let key = key.as_bytes().to_vec();
+        self.call(move |w| {
+            let now = w.now();
+            let row: Option<Option<i64>> = w
+                .conn
+                .prepare_cached("DELETE FROM kv WHERE key = ?1 RETURNING expires_at")
+                .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+                .map_err(db)?;
+            Ok(row.is_some_and(|expires_at| live(expires_at, now)))
+        })
+        .await
+    }
+
+    async fn incr(&self, key: &str, ttl_if_new: Duration) -> Result<u64> {
+        let ttl = checked_ttl(Some(ttl_if_new))?;
+        let key = key.as_bytes().to_vec();
+        self.call(move |w| {
+            let now = w.now();
+            // Read, check and write under one write lock.
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let current: Option<Vec<u8>> = tx
+                .prepare_cached(
+                    "SELECT value FROM kv
+                     WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+                )
+                .and_then(|mut s| s.query_row(params![key, now], |r| r.get(0)).optional())
+                .map_err(db)?;
+            let count = match current {
+                None => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| s.execute(params![key, b"1".as_slice(), deadline(now, ttl)]))
+                    .map_err(db)?;
+                    1
+                }
+                Some(value) => {
+                    let count = parse_counter(&value)
+                        .and_then(|n| n.checked_add(1))
+                        .ok_or(Error::NotACounter)?;
+                    tx.prepare_cached("UPDATE kv SET value = ?2 WHERE key = ?1")
+                        .and_then(|mut s| s.execute(params![key, count.to_string().as_bytes()]))
+                        .map_err(db)?;
+                    count
+                }
+            };
+            tx.commit().map_err(db)?;
+            u64::try_from(count).map_err(|_| Error::NotACounter)
+        })
+        .await
+    }
+
+    async fn publish(&self, channel: &str, payload: &[u8]) -> Result<()> {
+        // `send` fails only when nobody listens, which the contract allows.
+        let _ = self.notifications.send(Notification {
+            channel: channel.to_string(),
+            payload: payload.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Notification> {
+        self.notifications.subscribe()
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.call(|w| {
+            w.conn
+                .query_row("SELECT count(*) FROM (SELECT 1 FROM kv LIMIT 1)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
+    }
+}
+
+fn live(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_none_or(|at| at > now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{conformance, ManualClock};
+
+    /// 2023-11-14T22:13:20Z: any fixed start will do.
+    const START_MS: u64 = 1_700_000_000_000;
+
+    fn raw(path: &Path) -> Connection {
+        Connection::open(path).unwrap()
+    }
+
+    fn row_count(path: &Path) -> i64 {
+        raw(path)
+            .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        let new_store = || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let path = dir.path().join(format!("store-{n}.db"));
+            let clock: Arc<dyn Clock> = clock.clone();
+            async move {
+                Arc::new(SqliteStore::open_with_clock(&path, clock).unwrap()) as Arc<dyn Store>
+            }
+        };
+        let fast_forward = |by: Duration| {
+            clock.advance(by);
+            async {}
+        };
+        conformance::run(new_store, fast_forward).await;
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dirs/scangate.db");
+        let clock = Arc::new(ManualClock::new(START_MS));
+        {
+            let store = SqliteStore::open_with_clock(&path, clock.clone()).unwrap();
+            store.put("user:1", b"durable", None).await.unwrap();
+            store
+                .put("ticket:1", b"short", Some(Duration::from_secs(60)))
+                .await
+                .unwrap();
+            assert_eq!(
+                store.incr("tries", Duration::from_secs(60)).await.unwrap(),
+                1
+            );
+        }
+        let store = SqliteStore::open_with_clock(&path, clock.clone()).unwrap();
+        assert_eq!(
+            store.get("user:1").await.unwrap().as_deref(),
+            Some(&b"durable"[..])
+        );
+        assert_eq!(
+            store.get("ticket:1").await.unwrap().as_deref(),
+            Some(&b"short"[..])
+        );
+        assert_eq!(
+            store.incr("tries", Duration::from_secs(60)).await.unwrap(),
+            2
+        );
+        // The deadline was stored, not just kept in memory.
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(store.get("ticket:1").await.unwrap(), None);
+        assert_eq!(
+            store.get("user:1").await.unwrap().as_deref(),
+            Some(&b"durable"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn opens_in_wal_mode_with_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scangate.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.health().await.unwrap();
+        let mode: String = raw(&path)
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "group/other may not read the store: {mode:o}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_rows_are_purged_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scangate.db");
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let store = SqliteStore::open_with_clock(&path, clock.clone()).unwrap();
+        for i in 0..1200 {
+            store
+                .put(&format!("short:{i}"), b"x", Some(Duration::from_secs(1)))
+                .await
+                .unwrap();
+        }
+        store
+            .put("long", b"x", Some(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        store.put("forever", b"x", None).await.unwrap();
+        assert_eq!(store.purge_expired().await.unwrap(), 0);
+        clock.advance(Duration::from_secs(2));
+        // More than one batch: the purge must loop.
+        assert_eq!(store.purge_expired().await.unwrap(), 1200);
+        assert_eq!(row_count(&path), 2);
+    }
+
+    #[tokio::test]
+    async fn a_file_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scangate.db");
+        raw(&path).pragma_update(None, "user_version", 7).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(matches!(err, Error::Open { .. }), "{err}");
+        assert!(err.to_string().contains("newer scangate"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unusable_path_is_an_open_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be.
+        let err = SqliteStore::open(dir.path()).err().unwrap();
+        assert!(matches!(err, Error::Open { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn open_from_config_gives_a_working_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::model::StoreConfig::Embedded {
+            path: dir.path().join("data/scangate.db"),
+        };
+        let store = crate::store::open(&cfg).await.unwrap();
+        store.put("k", b"v", None).await.unwrap();
+        assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn counters_parse_like_redis_integers() {
+        assert_eq!(parse_counter(b"0"), Some(0));
+        assert_eq!(parse_counter(b"41"), Some(41));
+        assert_eq!(parse_counter(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_counter(b"9223372036854775808"), None);
+        assert_eq!(parse_counter(b""), None);
+        assert_eq!(parse_counter(b"+1"), None);
+        assert_eq!(parse_counter(b"-1"), None);
+        assert_eq!(parse_counter(b"1 "), None);
+    }
+}

@@ -1,0 +1,261 @@
+//! The simulator's memory: issued tokens, QR codes, users, the menu, the Mini Program,
+//! injected faults, counters.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::api::random_string;
+use super::{SimApi, SimWxaCode};
+
+pub(super) struct Shared {
+    pub app_id: String,
+    pub app_secret: String,
+    pub inner: Mutex<Inner>,
+    pub counters: Counters,
+}
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub token_calls: AtomicU64,
+    pub stable_token_calls: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub qrcode_creates: AtomicU64,
+    pub user_info_calls: AtomicU64,
+    pub pushes: AtomicU64,
+    pub wxacode_calls: AtomicU64,
+    pub jscode2session_calls: AtomicU64,
+    pub phone_number_calls: AtomicU64,
+    pub menu_creates: AtomicU64,
+    pub menu_gets: AtomicU64,
+}
+
+pub(super) struct Inner {
+    pub tokens: HashMap<String, IssuedToken>,
+    /// Per appid: each account has its own current classic and stable token.
+    pub classic_current: HashMap<String, String>,
+    pub stable_current: HashMap<String, String>,
+    pub tickets: HashMap<String, QrCode>,
+    pub users: HashMap<String, UserRecord>,
+    pub faults: HashMap<SimApi, VecDeque<i64>>,
+    pub token_ttl: Duration,
+    pub latency: Duration,
+    pub mini_program: Option<MiniProgram>,
+    /// The `button` array of the last menu `menu/create` accepted, as posted.
+    pub menu: Option<serde_json::Value>,
+    /// False = the caller's IP is not in the whitelist: credential calls answer 40164.
+    pub ip_whitelisted: bool,
+}
+
+pub(super) struct IssuedToken {
+    /// The account the token was issued to: another account's API answers 48001.
+    pub app_id: String,
+    pub valid_until: Instant,
+    /// Invalidated before its natural expiry (rotation, force refresh, revocation): WeChat
+    /// then answers 40001 rather than 42001.
+    pub revoked: bool,
+}
+
+pub(super) struct QrCode {
+    pub scene: String,
+    /// `None` for permanent codes.
+    pub expires_at: Option<Instant>,
+}
+
+pub(super) struct UserRecord {
+    pub unionid: Option<String>,
+    pub subscribed: bool,
+    pub subscribe_time: u64,
+    pub qr_scene_str: Option<String>,
+}
+
+impl Inner {
+    pub fn new() -> Self {
+        Inner {
+            tokens: HashMap::new(),
+            classic_current: HashMap::new(),
+            stable_current: HashMap::new(),
+            tickets: HashMap::new(),
+            users: HashMap::new(),
+            faults: HashMap::new(),
+            token_ttl: Duration::from_secs(7200),
+            latency: Duration::ZERO,
+            mini_program: None,
+            menu: None,
+            ip_whitelisted: true,
+        }
+    }
+}
+
+/// The simulated Mini Program: its credentials and the codes its page was given.
+pub(super) struct MiniProgram {
+    pub app_id: String,
+    pub app_secret: String,
+    /// `wx.login` codes by value.
+    pub login_codes: HashMap<String, IssuedCode<LoginGrant>>,
+    /// `getPhoneNumber` button codes by value.
+    pub phone_codes: HashMap<String, IssuedCode<PhoneGrant>>,
+    /// Pages missing from the published version: 41030 with `check_path`.
+    pub unpublished: HashSet<String>,
+    /// Every code image served, in order.
+    pub wxacodes: Vec<SimWxaCode>,
+}
+
+impl MiniProgram {
+    pub fn new(app_id: &str, app_secret: &str) -> Self {
+        MiniProgram {
+            app_id: app_id.to_owned(),
+            app_secret: app_secret.to_owned(),
+            login_codes: HashMap::new(),
+            phone_codes: HashMap::new(),
+            unpublished: HashSet::new(),
+            wxacodes: Vec::new(),
+        }
+    }
+}
+
+/// A single-use code and what it grants.
+pub(super) struct IssuedCode<T> {
+    pub grant: T,
+    pub valid_until: Instant,
+    pub used: bool,
+}
+
+/// Why a code cannot be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CodeRefusal {
+    /// Never issued (to this app), or expired.
+    Invalid,
+    /// Redeemed before.
+    Used,
+}
+
+impl<T: Clone> IssuedCode<T> {
+    pub fn new(grant: T, ttl: Duration) -> Self {
+        IssuedCode {
+            grant,
+            valid_until: Instant::now() + ttl,
+            used: false,
+        }
+    }
+
+    /// Marks the code used and returns its grant, once.
+    pub fn redeem(&mut self) -> Result<T, CodeRefusal> {
+        if self.used {
+            return Err(CodeRefusal::Used);
+        }
+        if Instant::now() >= self.valid_until {
+            return Err(CodeRefusal::Invalid);
+        }
+        self.used = true;
+        Ok(self.grant.clone())
+    }
+}
+
+/// What `jscode2session` answers for a `wx.login` code.
+#[derive(Clone)]
+pub(super) struct LoginGrant {
+    pub openid: String,
+    pub unionid: Option<String>,
+}
+
+/// What `getuserphonenumber` answers for a phone button code.
+#[derive(Clone)]
+pub(super) struct PhoneGrant {
+    pub phone_number: String,
+    pub pure_phone_number: String,
+    pub country_code: String,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic in another handler leaves plain data behind; keep serving it.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts the call, applies the configured latency, and pops an injected error.
+    pub async fn enter(&self, api: SimApi, counter: &AtomicU64) -> Option<i64> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        self.lock()
+            .faults
+            .get_mut(&api)
+            .and_then(VecDeque::pop_front)
+    }
+
+    pub fn issue_token(inner: &mut Inner, counters: &Counters, app_id: &str) -> (String, Duration) {
+        counters.tokens_issued.fetch_add(1, Ordering::SeqCst);
+        let value = format!("86_{}", random_string(140));
+        inner.tokens.insert(
+            value.clone(),
+            IssuedToken {
+                app_id: app_id.to_owned(),
+                valid_until: Instant::now() + inner.token_ttl,
+                revoked: false,
+            },
+        );
+        (value, inner.token_ttl)
+    }
+
+    /// Err(errcode) when the token cannot be used for an Official Account API.
+    pub fn check_token(&self, token: Option<&String>) -> Result<(), i64> {
+        let app_id = self.token_app(token)?;
+        if app_id != self.app_id {
+            return Err(48001);
+        }
+        Ok(())
+    }
+
+    /// The Mini Program's appid, or Err(errcode) when the token cannot be used for its APIs.
+    pub fn check_mp_token(&self, token: Option<&String>) -> Result<String, i64> {
+        let app_id = self.token_app(token)?;
+        match &self.lock().mini_program {
+            Some(mp) if mp.app_id == app_id => Ok(app_id),
+            // Another account's token on a Mini Program API (§2.4).
+            _ => Err(48001),
+        }
+    }
+
+    /// The appid a usable token was issued to.
+    fn token_app(&self, token: Option<&String>) -> Result<String, i64> {
+        let token = token.filter(|t| !t.is_empty()).ok_or(41001)?;
+        let inner = self.lock();
+        let issued = inner.tokens.get(token).ok_or(40001)?;
+        match (Instant::now() < issued.valid_until, issued.revoked) {
+            (true, _) => Ok(issued.app_id.clone()),
+            (false, true) => Err(40001),
+            (false, false) => Err(42001),
+        }
+    }
+
+    /// The appid whose credentials these are: the Official Account's or the Mini Program's.
+    pub fn check_credentials(
+        &self,
+        appid: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<String, i64> {
+        let appid = appid.filter(|s| !s.is_empty()).ok_or(41002)?;
+        let secret = secret.filter(|s| !s.is_empty()).ok_or(41004)?;
+        // The whitelist is checked before the secret: a right secret from the wrong
+        // machine still fails.
+        if !self.lock().ip_whitelisted {
+            return Err(40164);
+        }
+        let expected = if appid == self.app_id {
+            self.app_secret.clone()
+        } else {
+            match &self.lock().mini_program {
+                Some(mp) if mp.app_id == appid => mp.app_secret.clone(),
+                _ => return Err(40013),
+            }
+        };
+        if secret != expected {
+            return Err(40125);
+        }
+        Ok(appid.to_owned())
+    }
+}

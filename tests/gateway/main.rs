@@ -1,0 +1,17 @@
+//! Black-box tests of the gateway core: one test binary (so one process holds every
+//! in-process server), each test on its own ports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod harness;
+
+mod auth_gate;
+mod endpoints;
+mod headers;
+mod login_flow;
+mod mini_program;
+mod operations;
+mod owning;
+mod redis;
+mod routing;
+mod wechat_cli;
