@@ -4,6 +4,7 @@
 //! `main -> server -> proxy -> {session, metrics, config}`; `identity` and `config` are read by
 //! all and depend on nothing of ours; only `proxy/` and `server.rs` import pingora.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -357,6 +357,7 @@ pub struct LoginFile {
     /// Lifetime of an SMS code in seconds. Default 300.
     pub code_ttl_seconds: u64,
     pub sms: SmsFile,
+    pub limits: LimitsFile,
 }
 
 impl Default for LoginFile {
@@ -366,6 +367,43 @@ impl Default for LoginFile {
             phone: PhonePolicyFile::Required,
             code_ttl_seconds: 300,
             sms: SmsFile::default(),
+            limits: LimitsFile::default(),
+        }
+    }
+}
+
+/// `login.limits`: abuse limits, counted in the store so they hold across instances (the
+/// long-poll caps are per instance: a long-poll holds a connection of this process). 0 turns a
+/// limit off.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsFile {
+    /// Login attempts (`POST /qr`) per client IP per minute. Default 20.
+    pub qr_per_ip_per_minute: u64,
+    /// Codes sent to one phone number per hour / per day. Defaults 5 / 10.
+    pub sms_per_phone_per_hour: u64,
+    pub sms_per_phone_per_day: u64,
+    /// Codes requested from one client IP per hour / per day. Defaults 20 / 50.
+    pub sms_per_ip_per_hour: u64,
+    pub sms_per_ip_per_day: u64,
+    /// Mini Program page calls per client IP per minute. Default 30.
+    pub mini_program_per_ip_per_minute: u64,
+    /// Waiting long-polls per client IP / in total on this instance. Defaults 20 / 10000.
+    pub long_polls_per_ip: u64,
+    pub long_polls_total: u64,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        LimitsFile {
+            qr_per_ip_per_minute: 20,
+            sms_per_phone_per_hour: 5,
+            sms_per_phone_per_day: 10,
+            sms_per_ip_per_hour: 20,
+            sms_per_ip_per_day: 50,
+            mini_program_per_ip_per_minute: 30,
+            long_polls_per_ip: 20,
+            long_polls_total: 10_000,
         }
     }
 }

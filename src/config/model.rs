@@ -248,6 +248,42 @@ pub struct LoginConfig {
     pub phone: PhonePolicy,
     pub code_ttl_seconds: u64,
     pub sms: SmsConfig,
+    pub limits: Limits,
+}
+
+/// Abuse limits (`login.limits`); `None` = off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub qr_per_ip_per_minute: Option<u64>,
+    pub sms_per_phone_per_hour: Option<u64>,
+    pub sms_per_phone_per_day: Option<u64>,
+    pub sms_per_ip_per_hour: Option<u64>,
+    pub sms_per_ip_per_day: Option<u64>,
+    pub mini_program_per_ip_per_minute: Option<u64>,
+    pub long_polls_per_ip: Option<u64>,
+    pub long_polls_total: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::from(&crate::config::file::LimitsFile::default())
+    }
+}
+
+impl From<&crate::config::file::LimitsFile> for Limits {
+    fn from(f: &crate::config::file::LimitsFile) -> Self {
+        let on = |n: u64| (n > 0).then_some(n);
+        Limits {
+            qr_per_ip_per_minute: on(f.qr_per_ip_per_minute),
+            sms_per_phone_per_hour: on(f.sms_per_phone_per_hour),
+            sms_per_phone_per_day: on(f.sms_per_phone_per_day),
+            sms_per_ip_per_hour: on(f.sms_per_ip_per_hour),
+            sms_per_ip_per_day: on(f.sms_per_ip_per_day),
+            mini_program_per_ip_per_minute: on(f.mini_program_per_ip_per_minute),
+            long_polls_per_ip: on(f.long_polls_per_ip),
+            long_polls_total: on(f.long_polls_total),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

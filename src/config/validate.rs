@@ -30,7 +30,7 @@ use super::file::{
     SessionFile, SmsFile, SmsProvider, StoreBackend, StoreFile, TlsFile, WechatFile,
 };
 use super::model::{
-    AuthPolicy, Config, HostPattern, IdentityHeaders, Keyword, KeywordMatch, LoginConfig,
+    AuthPolicy, Config, HostPattern, IdentityHeaders, Keyword, KeywordMatch, Limits, LoginConfig,
     MiniProgramConfig, OfficialAccountConfig, PhonePolicy, PublicUrl, Replies, Route, Secret,
     SessionConfig, SmsConfig, StoreConfig, TlsConfig, Upstream, WechatConfig,
 };
@@ -486,6 +486,19 @@ impl Validator<'_> {
             None => Some(None),
             Some(addr) => self.socket_addr("admin_listen", &addr).map(Some),
         };
+        // One port for both would bind once and hand one socket to two services (pingora
+        // shares listeners by address), which then both close it at shutdown.
+        if let (Some(public), Some(Some(admin))) = (listen, admin_listen) {
+            let overlap = public.ip() == admin.ip()
+                || public.ip().is_unspecified()
+                || admin.ip().is_unspecified();
+            if public.port() == admin.port() && overlap {
+                self.issues.add(
+                    "admin_listen",
+                    format!("{admin} is the public listener's port too; give the admin listener a port of its own"),
+                );
+            }
+        }
         let trusted_proxies = self.trusted_proxies(&trusted_proxies);
         let tls = match tls {
             None => Some(None),
@@ -1186,6 +1199,7 @@ impl Validator<'_> {
             phone,
             code_ttl_seconds,
             sms,
+            limits,
         } = login;
         let mut parsed = Vec::with_capacity(methods.len());
         let mut ok = true;
@@ -1241,6 +1255,7 @@ impl Validator<'_> {
             phone,
             code_ttl_seconds: code_ttl_seconds?,
             sms: sms?,
+            limits: Limits::from(&limits),
         })
     }
 
@@ -2156,6 +2171,22 @@ login:
             errors("admin_listen: ':9100'"),
             ["admin_listen: \":9100\" is not an ip:port address"]
         );
+        // Another address on the same port is fine; the same port on an overlapping one is not.
+        assert!(
+            ok("{listen: '127.0.0.1:9100', admin_listen: '127.0.0.2:9100'}")
+                .admin_listen
+                .is_some()
+        );
+        for (listen, admin) in [
+            ("127.0.0.1:9100", "127.0.0.1:9100"),
+            ("0.0.0.0:9100", "127.0.0.1:9100"),
+            ("127.0.0.1:9100", "0.0.0.0:9100"),
+        ] {
+            assert_eq!(
+                errors(&format!("{{listen: '{listen}', admin_listen: '{admin}'}}")),
+                [format!("admin_listen: {admin} is the public listener's port too; give the admin listener a port of its own")],
+            );
+        }
     }
 
     #[test]

@@ -11,8 +11,6 @@
 
 use std::time::Duration;
 
-use crate::identity::Phone;
-
 /// How long after its deadline an attempt can still be read (to answer `expired`, or to let
 /// the browser see `confirmed` and exchange its ticket).
 pub const ATTEMPT_GRACE: Duration = Duration::from_secs(600);
@@ -27,22 +25,12 @@ pub const RESEND_COOLDOWN_SECONDS: u64 = 60;
 pub const MAX_CODE_TRIES: u32 = 5;
 /// How long a code record outlives its expiry, so `code_expired` / `code_dead` can be told.
 pub const CODE_GRACE: Duration = Duration::from_secs(600);
-/// Codes sent to one phone number per window, across attempts (against SMS bombing).
-pub const CODES_PER_PHONE: u64 = 10;
-/// The window of [`CODES_PER_PHONE`].
-pub const CODES_PER_PHONE_WINDOW: Duration = Duration::from_secs(3600);
 /// How long a callback's dedupe key is remembered: WeChat retries three times within 15 s.
 pub const DEDUPE_TTL: Duration = Duration::from_secs(60);
 /// How long a Mini Program attempt waits to be scanned and confirmed. The code itself never
 /// expires (`getwxacodeunlimit` codes are permanent), so the attempt's deadline is the only
 /// one; the `wx.login` code the phone sends lives about as long.
 pub const MINI_PROGRAM_SECONDS: u64 = 300;
-/// Calls from Mini Program pages (`scanned`, `confirm`, `cancel` together) allowed per client
-/// address per window: a login takes three, so this leaves room for retries and a few people
-/// behind one NAT, and none for probing scenes.
-pub const MP_CALLS_PER_CLIENT: u64 = 30;
-/// The fixed window of [`MP_CALLS_PER_CLIENT`], aligned to multiples of it in Unix time.
-pub const MP_CALLS_WINDOW_SECONDS: u64 = 60;
 
 /// The one channel every attempt change is published on; the payload is the attempt id.
 /// One channel (not one per attempt) keeps every backend's subscription a single fixed name.
@@ -58,12 +46,6 @@ pub fn qr_image(id: &str) -> String {
     format!("login:qr_image:{id}")
 }
 
-/// Counter of Mini Program page calls from one client (an IPv4 address or an IPv6 /64, as
-/// text) in the window numbered `window`. The client comes last: IPv6 text contains `:`.
-pub fn mp_calls(window: u64, client: &str) -> String {
-    format!("login:mp_calls:{window}:{client}")
-}
-
 /// A one-time login ticket (JSON of the ticket record). TTL [`TICKET_SECONDS`].
 pub fn ticket(ticket: &str) -> String {
     format!("login:ticket:{ticket}")
@@ -73,11 +55,6 @@ pub fn ticket(ticket: &str) -> String {
 /// TTL `code_ttl_seconds` + [`CODE_GRACE`].
 pub fn code(attempt_id: &str) -> String {
     format!("login:code:{attempt_id}")
-}
-
-/// Counter of codes sent to one phone in the current window.
-pub fn codes_to_phone(phone: &Phone) -> String {
-    format!("login:sms:{}", phone.as_str())
 }
 
 /// A callback push already handled. The dedupe key comes last: it may contain `:`.
@@ -100,16 +77,8 @@ mod tests {
         assert_eq!(attempt("abc"), "login:attempt:abc");
         assert_eq!(ticket("t1"), "login:ticket:t1");
         assert_eq!(code("abc"), "login:code:abc");
-        assert_eq!(
-            codes_to_phone(&Phone::parse("13800138000").unwrap()),
-            "login:sms:+8613800138000"
-        );
         assert_eq!(dedupe("o1:123:SCAN:x"), "login:dedupe:o1:123:SCAN:x");
         assert_eq!(qr_image("abc"), "login:qr_image:abc");
-        assert_eq!(
-            mp_calls(28_333_333, "2001:db8::/64"),
-            "login:mp_calls:28333333:2001:db8::/64"
-        );
     }
 
     #[test]

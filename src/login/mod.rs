@@ -13,7 +13,9 @@
 //! | `mp_api.rs` | [`MiniProgramApi`], the seam to WeChat's Mini Program APIs |
 //! | `ticket.rs` | one-time tickets: issue, exchange |
 //! | `poll.rs` | the long-poll |
+//! | `poll_slots.rs` | caps on waiting long-polls, per client and in total |
 //! | `phone.rs` | send code, bind phone, skip |
+//! | `limits.rs` | abuse limits: fixed windows counted in the store |
 //! | `error.rs` | [`LoginError`] |
 //!
 //! Depends on `store`, `users`, `wechat`, `sms`, `metrics` and `config` (its own section); it
@@ -25,11 +27,13 @@
 
 mod error;
 pub mod keys;
+pub mod limits;
 mod mp;
 mod mp_api;
 mod mp_code;
 mod phone;
 mod poll;
+pub mod poll_slots;
 mod scan;
 mod service;
 pub mod state;

@@ -8,15 +8,14 @@
 //! probed.
 
 use std::future;
-use std::net::{IpAddr, Ipv6Addr};
-use std::time::Duration;
+use std::net::IpAddr;
 
 use crate::identity::{LoginMethod, OpenId, Phone, PhoneError, UnionId};
 use crate::wechat;
 use crate::wechat::client::MpPhone;
 
 use super::error::LoginError;
-use super::keys;
+use super::limits::{self, client_key, Limit};
 use super::service::{Applied, LoginService, MiniProgramDeps, Result};
 use super::state::{Attempt, Status};
 
@@ -203,28 +202,15 @@ impl LoginService {
         }
     }
 
-    /// Counts one call from `client_ip` in the current fixed window and refuses it past
-    /// [`keys::MP_CALLS_PER_CLIENT`], until the window ends.
+    /// Counts one call from `client_ip` against `login.limits.mini_program_per_ip_per_minute`.
     async fn limit_mp_call(&self, client_ip: IpAddr, now: u64) -> Result<()> {
-        let window_len = keys::MP_CALLS_WINDOW_SECONDS;
-        let window = now / window_len;
-        let window_end = window.saturating_add(1).saturating_mul(window_len);
-        let left = window_end.saturating_sub(now).max(1);
-        let client = client_key(client_ip);
-        let calls = self
-            .inner
-            .store
-            .incr(&keys::mp_calls(window, &client), Duration::from_secs(left))
-            .await?;
-        if calls <= keys::MP_CALLS_PER_CLIENT {
-            return Ok(());
-        }
-        if calls == keys::MP_CALLS_PER_CLIENT + 1 {
-            tracing::warn!(%client, "too many Mini Program calls from one client; refused until the window ends");
-        }
-        Err(LoginError::RateLimited {
-            retry_after_seconds: left,
-        })
+        let inner = &self.inner;
+        let limit = Limit::per(
+            "mp_ip",
+            inner.login.limits.mini_program_per_ip_per_minute,
+            limits::MINUTE,
+        );
+        limits::charge(&*inner.store, &[(limit, &client_key(client_ip))], now).await
     }
 }
 
@@ -275,21 +261,6 @@ fn parse_verified(answer: &MpPhone) -> std::result::Result<Phone, PhoneError> {
     })
 }
 
-/// Whose budget a call counts against: an IPv4 address, or the /64 of an IPv6 one (a single
-/// host usually holds a whole /64).
-fn client_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let [a, b, c, d, ..] = v6.segments();
-                format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,16 +271,6 @@ mod tests {
             pure_phone_number: pure.into(),
             country_code: country.into(),
         }
-    }
-
-    #[test]
-    fn clients_are_addresses_or_ipv6_slash_64s() {
-        let key = |s: &str| client_key(s.parse().unwrap());
-        assert_eq!(key("203.0.113.7"), "203.0.113.7");
-        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
-        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
-        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2::1"));
-        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
     }
 
     #[test]

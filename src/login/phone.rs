@@ -1,5 +1,6 @@
 //! The `need_phone` step: sending a code, binding the phone, or skipping.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use crate::users::User;
 
 use super::error::LoginError;
 use super::keys;
+use super::limits::{self, client_key, Limit, DAY, HOUR};
 use super::service::{decode, encode, Applied, LoginService, Result};
 use super::state::{Attempt, Status};
 use super::ticket::Confirmed;
@@ -54,7 +56,8 @@ impl LoginService {
     /// Refused with [`LoginError::BadPhone`] for a number that cannot be read,
     /// [`LoginError::PhoneTaken`] for a number bound to another user (now, rather than after the
     /// code), [`LoginError::RateLimited`] within [`keys::RESEND_COOLDOWN_SECONDS`] of the
-    /// previous code or past [`keys::CODES_PER_PHONE`] codes to one number per hour. A new code
+    /// previous code or past a `login.limits` budget (per client IP and per number, hourly and
+    /// daily; the number's limits hold across attempts, against SMS bombing). A new code
     /// replaces the previous one (and its tries). If the provider fails, the code is withdrawn
     /// so the user can ask again at once.
     pub async fn send_code(
@@ -62,6 +65,7 @@ impl LoginService {
         id: &str,
         browser: &str,
         phone: &str,
+        client_ip: IpAddr,
         now: u64,
     ) -> Result<SentCode> {
         let inner = &self.inner;
@@ -81,15 +85,29 @@ impl LoginService {
                 });
             }
         }
-        let sent_to_phone = inner
-            .store
-            .incr(&keys::codes_to_phone(&phone), keys::CODES_PER_PHONE_WINDOW)
-            .await?;
-        if sent_to_phone > keys::CODES_PER_PHONE {
-            tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), "too many codes to one number");
-            return Err(LoginError::RateLimited {
-                retry_after_seconds: keys::CODES_PER_PHONE_WINDOW.as_secs(),
-            });
+        let limits = &inner.login.limits;
+        let ip = client_key(client_ip);
+        let checks = [
+            (
+                Limit::per("sms_ip_h", limits.sms_per_ip_per_hour, HOUR),
+                ip.as_str(),
+            ),
+            (
+                Limit::per("sms_ip_d", limits.sms_per_ip_per_day, DAY),
+                ip.as_str(),
+            ),
+            (
+                Limit::per("sms_phone_h", limits.sms_per_phone_per_hour, HOUR),
+                phone.as_str(),
+            ),
+            (
+                Limit::per("sms_phone_d", limits.sms_per_phone_per_day, DAY),
+                phone.as_str(),
+            ),
+        ];
+        if let Err(e) = limits::charge(&*inner.store, &checks, now).await {
+            tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), client = %ip, "code refused by a rate limit");
+            return Err(e);
         }
 
         let code = tokens::six_digit_code();

@@ -17,6 +17,7 @@ use crate::wechat::WechatClient;
 
 use super::error::LoginError;
 use super::keys;
+use super::limits::{self, client_key, Limit};
 use super::mp_api::MiniProgramApi;
 use super::state::{Attempt, NewAttempt, Status, TransitionError};
 use super::tokens;
@@ -158,12 +159,20 @@ impl LoginService {
         method: LoginMethod,
         rd: String,
         existing_browser_secret: Option<&str>,
+        client_ip: std::net::IpAddr,
         now: u64,
     ) -> Result<Started> {
         let inner = &self.inner;
         if !inner.login.methods.contains(&method) {
             return Err(LoginError::MethodUnavailable);
         }
+        // Before WeChat is asked for a code: each one spends the account's daily API quota.
+        let limit = Limit::per(
+            "qr_ip",
+            inner.login.limits.qr_per_ip_per_minute,
+            limits::MINUTE,
+        );
+        limits::charge(&*inner.store, &[(limit, &client_key(client_ip))], now).await?;
         let id = tokens::random_token();
         let code = match method {
             LoginMethod::OfficialAccount => self.official_account_code(&id).await?,

@@ -126,6 +126,8 @@ pub struct LoginParts {
     pub store: std::sync::Arc<dyn crate::store::Store>,
     pub callback: Option<CallbackParts>,
     pub simulator: Option<SimulatorParts>,
+    /// Caps on waiting long-polls (`login.limits.long_polls_*`).
+    pub polls: crate::login::poll_slots::PollSlots,
 }
 
 pub struct App {

@@ -27,9 +27,9 @@ fn success() -> Reply {
     Reply::text(200, "text/plain; charset=utf-8", SUCCESS)
 }
 
-fn refused(app: &App, kind: &'static str, e: &CallbackError) -> Reply {
+fn refused(app: &App, req: &OwnRequest<'_>, kind: &'static str, e: &CallbackError) -> Reply {
     app.metrics.wechat_callback(kind, e.label());
-    tracing::warn!(error = %e, "callback refused");
+    crate::audit::callback_denied(&e.to_string(), req.client);
     let status = match e {
         CallbackError::TooLarge { .. } => 413,
         CallbackError::BadSignature | CallbackError::BadMsgSignature => 403,
@@ -51,7 +51,7 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
     };
     let query = match CallbackQuery::parse(req.query.unwrap_or("")) {
         Ok(q) => q,
-        Err(e) => return refused(app, "unknown", &e),
+        Err(e) => return refused(app, req, "unknown", &e),
     };
     if req.method == http::Method::GET || req.method == http::Method::HEAD {
         return match callback.codec.verify_url(&query, req.now) {
@@ -59,12 +59,12 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
                 app.metrics.wechat_callback("verify", "ok");
                 Reply::text(200, "text/plain; charset=utf-8", echostr)
             }
-            Err(e) => refused(app, "verify", &e),
+            Err(e) => refused(app, req, "verify", &e),
         };
     }
     let inbound = match callback.codec.open(&query, &req.body, req.now) {
         Ok(inbound) => inbound,
-        Err(e) => return refused(app, "unknown", &e),
+        Err(e) => return refused(app, req, "unknown", &e),
     };
     let push = inbound.push;
     let kind = kind_label(&push.kind);

@@ -124,24 +124,33 @@ fn me(app: &App, req: &OwnRequest<'_>) -> Reply {
     with_refresh(app, Reply::json(200, &body), &verified)
 }
 
-async fn logout(app: &App, req: &OwnRequest<'_>) -> Reply {
-    if let Some(verified) = valid_session(app, req) {
-        let until = app.sessions.revoke(&verified.claims);
-        if let Some(login) = &app.login {
-            // In memory the session is already dead here; the store keeps it dead across
-            // restarts. A store failure is logged, not shown: the user did log out.
-            let stored = crate::session::persist::record(
-                login.store.as_ref(),
-                &verified.claims.sid,
-                until,
-                req.now,
-            )
-            .await;
-            if let Err(e) = stored {
-                tracing::error!(error = %e, "could not store a revocation");
-            }
+/// Revokes the request's session, if it has a valid one, in memory at once and in the store
+/// (so it stays dead across restarts and on every instance); returns whose it was.
+pub(super) async fn end_session(
+    app: &App,
+    req: &OwnRequest<'_>,
+) -> Option<crate::identity::UserId> {
+    let verified = valid_session(app, req)?;
+    let until = app.sessions.revoke(&verified.claims);
+    if let Some(login) = &app.login {
+        // A store failure is logged, not shown: in this process the session is dead already.
+        let stored = crate::session::persist::record(
+            login.store.as_ref(),
+            &verified.claims.sid,
+            until,
+            req.now,
+        )
+        .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "could not store a revocation");
         }
-        tracing::info!(user_id = %verified.identity.user_id, "logout");
+    }
+    Some(verified.identity.user_id.clone())
+}
+
+async fn logout(app: &App, req: &OwnRequest<'_>) -> Reply {
+    if let Some(user_id) = end_session(app, req).await {
+        crate::audit::logout(&user_id, req.client);
     }
     let clear = app.sessions.clear_cookie();
     // A plain HTML form (`<form method=post action=/.auth/logout>`) gets sent on to `rd`;

@@ -9,6 +9,7 @@ use http::Method;
 use serde::Deserialize;
 
 use super::app::{App, LoginParts};
+use super::cookie_check;
 use super::endpoints::{OwnRequest, UserView};
 use super::respond::{GatewayError, Reply};
 use crate::identity::LoginMethod;
@@ -18,6 +19,10 @@ use crate::pages;
 /// Name of the cookie that binds a login attempt to the browser that started it.
 pub const BINDING_COOKIE: &str = "scangate_login";
 use crate::login::MAX_WAIT;
+
+/// When a long-poll over the caps should come back: soon enough that the page still feels
+/// live, late enough that a flood does not turn into a busy loop.
+const POLL_RETRY_SECONDS: u64 = 3;
 
 /// Answers `sub_path` when it is a login endpoint; `None` when it is not one.
 pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
@@ -40,6 +45,9 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
                 pages::sdk_cache_control(version.as_deref()),
             ),
         );
+    }
+    if path == "/check" && get {
+        return Some(cookie_check(app, req));
     }
     if path == "/wechat/callback" && (get || post) {
         return Some(super::callback::handle(app, req).await);
@@ -89,7 +97,12 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
         }
         _ => Err(GatewayError::MethodNotAllowed),
     };
-    Some(reply.unwrap_or_else(|e| Reply::error(&e, false)))
+    Some(reply.unwrap_or_else(|e| {
+        if matches!(e, GatewayError::RateLimited { .. }) {
+            crate::audit::rate_limited(path, req.client);
+        }
+        Reply::error(&e, false)
+    }))
 }
 
 fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
@@ -121,6 +134,53 @@ fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .header("content-security-policy", pages::page_csp())
         .header("x-frame-options", "DENY")
         .header("referrer-policy", "no-referrer")
+}
+
+/// `GET /check?rd=`: the first stop after a login. With the session cookie: on to `rd`. Without
+/// it: a page saying why the cookie did not stick (never back to the login page, which would
+/// loop).
+fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
+    let rd = req
+        .query_param("rd")
+        .and_then(|rd| app.redirects.check(&rd).map(str::to_string))
+        .unwrap_or_else(|| "/".to_string());
+    if app
+        .session_of(req.headers, req.now)
+        .is_some_and(|s| s.is_ok())
+    {
+        return Reply::redirect(302, &rd);
+    }
+    let https = app.scheme == "https"
+        || req
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let session = &app.config.session;
+    let causes = cookie_check::diagnose(&cookie_check::CookieFacts {
+        host: req.host,
+        cookie_domain: session.cookie_domain.as_deref(),
+        cookie_secure: session.cookie_secure,
+        https,
+        any_cookie: req.headers.contains_key(http::header::COOKIE),
+        cookie_name: &session.cookie_name,
+    });
+    tracing::warn!(host = %req.host, causes = ?causes, "session cookie did not come back after a login");
+    let lang = pages::Lang::from_accept_language(
+        req.headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let message = format!(
+        "You are signed in, but your browser did not keep the session cookie, so this site \
+         cannot see it. {}",
+        causes.join(" ")
+    );
+    Reply::html(
+        200,
+        pages::render_error_page(200, "The sign-in cookie did not stick", &message, lang),
+    )
+    .header("content-security-policy", pages::page_csp())
 }
 
 fn phone_policy(app: &App) -> &'static str {
@@ -186,15 +246,28 @@ async fn start(app: &App, login: &LoginParts, req: &OwnRequest<'_>) -> Result<Re
                 message: format!("Login method {m:?} is not offered here."),
             })?,
     };
-    let rd = body
-        .rd
-        .as_deref()
-        .and_then(|rd| app.redirects.check(rd))
-        .unwrap_or("/")
-        .to_string();
+    // The page only ever sends an `rd` it was given after the same check, so a refused one
+    // here is a crafted request: refuse it outright rather than log anyone in towards it.
+    let rd = match body.rd.as_deref() {
+        None | Some("") => "/".to_string(),
+        Some(rd) => match app.redirects.check(rd) {
+            Some(rd) => rd.to_string(),
+            None => {
+                return Err(GatewayError::BadRequest {
+                    code: "bad_redirect",
+                    message: "rd must be a path on this site (or a host of its routes).".into(),
+                })
+            }
+        },
+    };
+    // Starting a login ends any session this browser had (session fixation): the old
+    // session is revoked and its cookie cleared, whoever logs in next.
+    if let Some(user_id) = super::endpoints::end_session(app, req).await {
+        crate::audit::revoke(&user_id, "login_started", req.client);
+    }
     let started = login
         .service
-        .start(method, rd, browser_secret(req), req.now)
+        .start(method, rd, browser_secret(req), req.client, req.now)
         .await
         .map_err(login_error)?;
     let auth = &app.config.auth_path;
@@ -213,7 +286,9 @@ async fn start(app: &App, login: &LoginParts, req: &OwnRequest<'_>) -> Result<Re
         "poll": format!("{auth}/qr/{}", started.id),
     });
     let cookie = binding_cookie(app, &started.browser_secret);
-    Ok(Reply::json(201, &body).header("set-cookie", &cookie))
+    Ok(Reply::json(201, &body)
+        .header("set-cookie", &cookie)
+        .header("set-cookie", &app.sessions.clear_cookie()))
 }
 
 fn binding_cookie(app: &App, secret: &str) -> String {
@@ -235,6 +310,21 @@ async fn poll(login: &LoginParts, req: &OwnRequest<'_>, id: &str) -> Result<Repl
         .and_then(|w| w.parse::<u64>().ok())
         .map_or(Duration::ZERO, Duration::from_secs)
         .min(MAX_WAIT);
+    // Only a poll that may wait holds a slot; an answer-at-once poll costs no more than any
+    // other request.
+    let _slot = if wait.is_zero() {
+        None
+    } else {
+        match login.polls.acquire(req.client) {
+            Ok(slot) => Some(slot),
+            Err(refused) => {
+                tracing::warn!(client = %req.client, ?refused, "long-poll refused: too many waiting");
+                return Err(GatewayError::RateLimited {
+                    retry_after_seconds: POLL_RETRY_SECONDS,
+                });
+            }
+        }
+    };
     let view = login
         .service
         .poll(id, browser, since, wait, req.now)
@@ -340,7 +430,7 @@ async fn send_code(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, Ga
     let body: CodeBody = parse_json(req)?;
     let sent = login
         .service
-        .send_code(&body.id, browser, &body.phone, req.now)
+        .send_code(&body.id, browser, &body.phone, req.client, req.now)
         .await
         .map_err(login_error)?;
     let mut json = serde_json::json!({"status": "sent"});
@@ -365,6 +455,9 @@ async fn bind(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, Gateway
         .bind_phone(&body.id, browser, &body.phone, &body.code, req.now)
         .await
         .map_err(login_error)?;
+    if let Ok(phone) = crate::identity::Phone::parse(&body.phone) {
+        crate::audit::bind(&body.id, &phone, req.client);
+    }
     Ok(Reply::json(
         200,
         &serde_json::json!({"status": "confirmed", "ticket": confirmed.ticket}),
@@ -410,9 +503,11 @@ async fn exchange(
     // A fresh session id on every login: any session the browser had before is replaced,
     // so a planted cookie cannot ride along (session fixation).
     let (token, _claims) = app.sessions.issue(&exchanged.identity, req.now);
-    tracing::info!(user_id = %exchanged.identity.user_id, method = %exchanged.identity.method, "login");
+    crate::audit::login(&exchanged.identity, req.client);
+    // Through the cookie check: if the cookie does not come back, the user sees why instead
+    // of the login page again.
     let body = serde_json::json!({
-        "redirect": exchanged.rd,
+        "redirect": cookie_check::check_url(&app.config.auth_path, &exchanged.rd),
         "user": UserView::of(&exchanged.identity),
     });
     Ok(Reply::json(200, &body).header("set-cookie", &app.sessions.set_cookie(&token)))

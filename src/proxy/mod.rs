@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 mod callback;
 pub mod client_ip;
+pub mod cookie_check;
 pub mod ctx;
 pub mod endpoints;
 pub mod forward;

@@ -10,6 +10,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use super::StartupError;
 use crate::config::{Config, MiniProgramConfig, OfficialAccountConfig, Secret};
 use crate::identity::{OpenId, Phone, UnionId};
+use crate::login::poll_slots::PollSlots;
 use crate::login::token_cache::StoreTokenCache;
 use crate::login::{LoginDeps, LoginService, MiniProgramDeps};
 use crate::metrics::Metrics;
@@ -179,11 +180,13 @@ pub async fn build_login(
         metrics: metrics.clone(),
         demo: config.wechat.simulate,
     });
+    let limits = &config.login.limits;
     Ok(LoginParts {
         service,
         store,
         callback,
         simulator,
+        polls: PollSlots::new(limits.long_polls_per_ip, limits.long_polls_total),
     })
 }
 

@@ -16,10 +16,16 @@ use tokio::net::{TcpListener, TcpStream};
 pub const SECRET: &str = "test-session-secret-0123456789abcdef-0123456789";
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free ports: all are held open until all are chosen, so no two are the same
+/// (a port released and picked again would give two listeners one address).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<StdListener> = (0..N)
+        .map(|_| StdListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("bound").port())
 }
 
 /// An address where connections are refused for as long as the returned socket lives: bound
@@ -281,9 +287,13 @@ impl Gateway {
         let mut attempt = 0;
         let (server, listen, admin, tls) = loop {
             attempt += 1;
+            let [listen_port, admin_port] = free_ports::<2>();
             let listen: SocketAddr =
-                listen.unwrap_or_else(|| format!("127.0.0.1:{}", free_port()).parse().unwrap());
-            let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+                listen.unwrap_or_else(|| format!("127.0.0.1:{listen_port}").parse().unwrap());
+            let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+            if admin.port() == listen.port() {
+                continue; // the caller's port, released before we chose: choose again
+            }
             let yaml = config_yaml(listen, admin, data, extra);
             let mut config = scangate::config::from_yaml(&yaml, &env())
                 .unwrap_or_else(|e| panic!("test config invalid:\n{e}\n---\n{yaml}"));

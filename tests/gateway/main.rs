@@ -7,6 +7,7 @@ mod harness;
 
 mod auth_gate;
 mod endpoints;
+mod hardening;
 mod headers;
 mod login_flow;
 mod mini_program;

@@ -246,8 +246,9 @@ fn check_accepts_the_example_config() {
 async fn run_serves_and_sigterm_stops_it_within_seconds() {
     let e = Echo::start("app").await;
     let dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let admin = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let [listen_port, admin_port] = free_ports::<2>();
+    let listen = format!("127.0.0.1:{listen_port}").parse().unwrap();
+    let admin = format!("127.0.0.1:{admin_port}").parse().unwrap();
     let yaml = config_yaml(
         listen,
         admin,

@@ -30,7 +30,13 @@ async fn new_user_scans_binds_a_phone_and_exchanges_the_ticket() {
     let now = unix_now();
     let sent = f
         .login
-        .send_code(&started.id, &started.browser_secret, "138 0013 8000", now)
+        .send_code(
+            &started.id,
+            &started.browser_secret,
+            "138 0013 8000",
+            TEST_IP,
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -103,6 +109,7 @@ async fn a_returning_user_is_confirmed_by_the_scan_alone() {
             LoginMethod::OfficialAccount,
             "/".into(),
             Some(&first.browser_secret),
+            TEST_IP,
             unix_now(),
         )
         .await
@@ -347,7 +354,13 @@ async fn the_mini_program_method_is_unavailable_unless_configured() {
     let f = fixture().await;
     let started = f
         .login
-        .start(LoginMethod::MiniProgram, "/".into(), None, unix_now())
+        .start(
+            LoginMethod::MiniProgram,
+            "/".into(),
+            None,
+            TEST_IP,
+            unix_now(),
+        )
         .await;
     assert!(
         matches!(started, Err(LoginError::MethodUnavailable)),
@@ -362,7 +375,13 @@ async fn a_wechat_failure_at_start_is_a_wechat_error() {
         .fail_next(crate::wechat::sim::SimApi::QrCodeCreate, 45009);
     let started = f
         .login
-        .start(LoginMethod::OfficialAccount, "/".into(), None, unix_now())
+        .start(
+            LoginMethod::OfficialAccount,
+            "/".into(),
+            None,
+            TEST_IP,
+            unix_now(),
+        )
         .await;
     let Err(err) = started else {
         panic!("expected a WeChat error");
@@ -380,6 +399,7 @@ async fn the_browser_secret_is_reused_only_when_well_formed_and_never_stored() {
             LoginMethod::OfficialAccount,
             "/".into(),
             Some("not-a-secret"),
+            TEST_IP,
             unix_now(),
         )
         .await
@@ -416,6 +436,7 @@ async fn demo_mode_returns_the_code_to_the_page() {
             &started.id,
             &started.browser_secret,
             "13800138006",
+            TEST_IP,
             unix_now(),
         )
         .await

@@ -24,7 +24,13 @@ impl Fixture {
     /// A new Mini Program attempt from a browser without a binding cookie.
     async fn start_mp(&self) -> Started {
         self.login
-            .start(LoginMethod::MiniProgram, "/app".into(), None, unix_now())
+            .start(
+                LoginMethod::MiniProgram,
+                "/app".into(),
+                None,
+                TEST_IP,
+                unix_now(),
+            )
             .await
             .unwrap()
     }
@@ -514,10 +520,13 @@ async fn the_page_calls_are_rate_limited_per_client_address() {
     let started = f.start_mp().await;
     let scene = f.scene(&started);
     let now = unix_now();
-    let window = keys::MP_CALLS_WINDOW_SECONDS;
+    let window = crate::login::limits::MINUTE;
+    let budget = crate::config::Limits::default()
+        .mini_program_per_ip_per_minute
+        .unwrap();
     // Every kind of call counts, found scene or not.
     f.login.mp_scanned(&scene, IP, now).await.unwrap();
-    for _ in 1..keys::MP_CALLS_PER_CLIENT {
+    for _ in 1..budget {
         let probe = f.login.mp_cancel("AAAAAAAAAAAAAAAAAAAAAA", IP, now).await;
         assert_scene_invalid(probe, "probe");
     }
@@ -626,14 +635,26 @@ async fn wechat_failures_at_start_are_wechat_errors() {
     f.mp.fail_next_code(41030);
     let refused = f
         .login
-        .start(LoginMethod::MiniProgram, "/".into(), None, unix_now())
+        .start(
+            LoginMethod::MiniProgram,
+            "/".into(),
+            None,
+            TEST_IP,
+            unix_now(),
+        )
         .await;
     assert_eq!(refused.unwrap_err().code(), "wechat_unavailable");
     // An error body taken for an image (pitfall 14) is caught too.
     f.mp.draw_codes_as(br#"{"errcode":40169,"errmsg":"invalid scene"}"#);
     let junk = f
         .login
-        .start(LoginMethod::MiniProgram, "/".into(), None, unix_now())
+        .start(
+            LoginMethod::MiniProgram,
+            "/".into(),
+            None,
+            TEST_IP,
+            unix_now(),
+        )
         .await;
     assert_eq!(junk.unwrap_err().code(), "wechat_unavailable");
     assert_eq!(mp_funnel(&f, "started"), 0);

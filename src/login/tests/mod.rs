@@ -44,6 +44,8 @@ const TOKEN: &str = "callbacktoken";
 const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 pub const QR_EXPIRE: u32 = 300;
 pub const CODE_TTL: u64 = 300;
+/// The client address login calls come from in these tests.
+pub const TEST_IP: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 10));
 
 pub fn unix_now() -> u64 {
     SystemTime::now()
@@ -80,6 +82,7 @@ pub struct Options {
     pub qr_expire: u32,
     /// Configure the Mini Program method (with the fake API) besides the Official Account.
     pub mini_program: bool,
+    pub limits: crate::config::Limits,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             demo: false,
             qr_expire: QR_EXPIRE,
             mini_program: false,
+            limits: crate::config::Limits::default(),
         }
     }
 }
@@ -204,6 +208,7 @@ pub async fn fixture_with(options: Options) -> Fixture {
             phone: options.phone,
             code_ttl_seconds: CODE_TTL,
             sms: SmsConfig::Log,
+            limits: options.limits,
         },
         metrics: metrics.clone(),
         demo: options.demo,
@@ -255,6 +260,7 @@ impl Fixture {
                 LoginMethod::OfficialAccount,
                 "/app?x=1".into(),
                 None,
+                TEST_IP,
                 unix_now(),
             )
             .await
@@ -335,7 +341,10 @@ impl Fixture {
     /// Binds `phone` with a freshly sent code; returns the ticket.
     pub async fn bind(&self, started: &Started, phone: &str, now: u64) -> String {
         let (id, browser) = (&started.id, &started.browser_secret);
-        self.login.send_code(id, browser, phone, now).await.unwrap();
+        self.login
+            .send_code(id, browser, phone, TEST_IP, now)
+            .await
+            .unwrap();
         let code = self.last_code();
         self.login
             .bind_phone(id, browser, phone, &code, now)

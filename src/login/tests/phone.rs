@@ -16,7 +16,7 @@ async fn five_wrong_codes_kill_the_code() {
     let now = unix_now();
     let number = "13800138010";
     f.login
-        .send_code(&s.id, &s.browser_secret, number, now)
+        .send_code(&s.id, &s.browser_secret, number, TEST_IP, now)
         .await
         .unwrap();
     let right = f.last_code();
@@ -61,7 +61,7 @@ async fn the_code_binds_only_the_number_it_was_sent_to() {
     let (f, s) = at_need_phone("o-swap").await;
     let now = unix_now();
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138011", now)
+        .send_code(&s.id, &s.browser_secret, "13800138011", TEST_IP, now)
         .await
         .unwrap();
     let code = f.last_code();
@@ -90,7 +90,7 @@ async fn an_old_code_is_expired_and_a_missing_one_too() {
     assert!(matches!(none, Err(LoginError::CodeExpired)), "{none:?}");
 
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138013", now)
+        .send_code(&s.id, &s.browser_secret, "13800138013", TEST_IP, now)
         .await
         .unwrap();
     let code = f.last_code();
@@ -111,7 +111,7 @@ async fn an_old_code_is_expired_and_a_missing_one_too() {
 async fn codes_are_stored_hashed() {
     let (f, s) = at_need_phone("o-hash").await;
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138014", unix_now())
+        .send_code(&s.id, &s.browser_secret, "13800138014", TEST_IP, unix_now())
         .await
         .unwrap();
     let raw = f.store.get(&keys::code(&s.id)).await.unwrap().unwrap();
@@ -124,12 +124,12 @@ async fn a_second_code_within_a_minute_is_rate_limited() {
     let (f, s) = at_need_phone("o-impatient").await;
     let now = unix_now();
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138015", now)
+        .send_code(&s.id, &s.browser_secret, "13800138015", TEST_IP, now)
         .await
         .unwrap();
     let again = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138015", now + 20)
+        .send_code(&s.id, &s.browser_secret, "13800138015", TEST_IP, now + 20)
         .await;
     match again {
         Err(LoginError::RateLimited {
@@ -140,7 +140,7 @@ async fn a_second_code_within_a_minute_is_rate_limited() {
     assert_eq!(f.codes_sent(), 1);
     let first = f.last_code();
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138015", now + 60)
+        .send_code(&s.id, &s.browser_secret, "13800138015", TEST_IP, now + 60)
         .await
         .unwrap();
     assert_eq!(f.codes_sent(), 2);
@@ -162,12 +162,15 @@ async fn one_number_gets_a_bounded_number_of_codes_per_hour_across_attempts() {
     let f = fixture().await;
     let now = unix_now();
     let mut answers = Vec::new();
-    for i in 0..=keys::CODES_PER_PHONE {
+    let per_hour = crate::config::Limits::default()
+        .sms_per_phone_per_hour
+        .unwrap();
+    for i in 0..=per_hour {
         let s = f.start().await;
         f.scan(&s, &new_user(&format!("o-bomb-{i}"))).await;
         answers.push(
             f.login
-                .send_code(&s.id, &s.browser_secret, "13800138016", now)
+                .send_code(&s.id, &s.browser_secret, "13800138016", TEST_IP, now)
                 .await,
         );
     }
@@ -177,7 +180,72 @@ async fn one_number_gets_a_bounded_number_of_codes_per_hour_across_attempts() {
         matches!(last, Err(LoginError::RateLimited { .. })),
         "{last:?}"
     );
-    assert_eq!(f.codes_sent() as u64, keys::CODES_PER_PHONE);
+    assert_eq!(f.codes_sent() as u64, per_hour);
+}
+
+#[tokio::test]
+async fn one_client_gets_a_bounded_number_of_codes_across_numbers_and_its_qr_codes_too() {
+    let limits = crate::config::Limits {
+        sms_per_ip_per_hour: Some(2),
+        qr_per_ip_per_minute: Some(4),
+        ..crate::config::Limits::default()
+    };
+    let f = fixture_with(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let now = unix_now();
+    let mut answers = Vec::new();
+    for i in 0..3 {
+        let s = f.start().await;
+        f.scan(&s, &new_user(&format!("o-ip-{i}"))).await;
+        answers.push(
+            f.login
+                .send_code(
+                    &s.id,
+                    &s.browser_secret,
+                    &format!("1380013810{i}"),
+                    TEST_IP,
+                    now,
+                )
+                .await,
+        );
+    }
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[2], Err(LoginError::RateLimited { retry_after_seconds }) if retry_after_seconds <= 3600),
+        "{answers:?}"
+    );
+    assert_eq!(f.codes_sent(), 2);
+    // Three attempts started this minute; the fourth is allowed, the fifth is not.
+    let _fourth = f.start().await;
+    let fifth = f
+        .login
+        .start(
+            crate::identity::LoginMethod::OfficialAccount,
+            "/".into(),
+            None,
+            TEST_IP,
+            unix_now(),
+        )
+        .await;
+    assert!(
+        matches!(fifth, Err(LoginError::RateLimited { .. })),
+        "{fifth:?}"
+    );
+    // Another client is not affected.
+    let other = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 9));
+    f.login
+        .start(
+            crate::identity::LoginMethod::OfficialAccount,
+            "/".into(),
+            None,
+            other,
+            unix_now(),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -187,7 +255,7 @@ async fn a_failed_sms_can_be_retried_at_once() {
     f.fail_sms(true);
     let failed = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138017", now)
+        .send_code(&s.id, &s.browser_secret, "13800138017", TEST_IP, now)
         .await;
     let Err(err) = failed else {
         panic!("expected an SMS error");
@@ -195,7 +263,7 @@ async fn a_failed_sms_can_be_retried_at_once() {
     assert_eq!(err.code(), "sms_unavailable");
     f.fail_sms(false);
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138017", now + 1)
+        .send_code(&s.id, &s.browser_secret, "13800138017", TEST_IP, now + 1)
         .await
         .unwrap();
 }
@@ -205,7 +273,7 @@ async fn bad_numbers_are_refused_with_the_reason() {
     let (f, s) = at_need_phone("o-typo").await;
     let bad = f
         .login
-        .send_code(&s.id, &s.browser_secret, "2380013800", unix_now())
+        .send_code(&s.id, &s.browser_secret, "2380013800", TEST_IP, unix_now())
         .await;
     let Err(err) = bad else {
         panic!("expected bad_phone");
@@ -233,7 +301,7 @@ async fn a_number_bound_to_another_user_is_refused_before_any_code() {
         .unwrap();
     let taken = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138018", unix_now())
+        .send_code(&s.id, &s.browser_secret, "13800138018", TEST_IP, unix_now())
         .await;
     let Err(err) = taken else {
         panic!("expected phone_taken");
@@ -251,7 +319,7 @@ async fn a_number_taken_meanwhile_is_refused_at_bind() {
     let (f, s) = at_need_phone("o-slowpoke").await;
     let now = unix_now();
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138019", now)
+        .send_code(&s.id, &s.browser_secret, "13800138019", TEST_IP, now)
         .await
         .unwrap();
     let code = f.last_code();
@@ -291,7 +359,7 @@ async fn phone_steps_need_the_need_phone_state() {
     let s = f.start().await;
     let early = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138020", unix_now())
+        .send_code(&s.id, &s.browser_secret, "13800138020", TEST_IP, unix_now())
         .await;
     assert!(matches!(early, Err(LoginError::WrongState)), "{early:?}");
     f.scan(&s, &new_user("o-twice")).await;
@@ -299,7 +367,13 @@ async fn phone_steps_need_the_need_phone_state() {
     assert!(!ticket.is_empty());
     let twice = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138020", unix_now() + 120)
+        .send_code(
+            &s.id,
+            &s.browser_secret,
+            "13800138020",
+            TEST_IP,
+            unix_now() + 120,
+        )
         .await;
     assert!(matches!(twice, Err(LoginError::WrongState)), "{twice:?}");
 }
@@ -322,7 +396,7 @@ async fn the_phone_step_outlives_the_qr_code() {
     let (f, s) = at_need_phone("o-sleeper").await;
     let expired = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138022", too_late)
+        .send_code(&s.id, &s.browser_secret, "13800138022", TEST_IP, too_late)
         .await;
     assert!(matches!(expired, Err(LoginError::Expired)), "{expired:?}");
 }

@@ -203,7 +203,7 @@ async fn an_expired_attempt_reads_expired_and_refuses_everything() {
     );
     let code = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138030", late)
+        .send_code(&s.id, &s.browser_secret, "13800138030", TEST_IP, late)
         .await;
     assert!(matches!(code, Err(LoginError::Expired)), "{code:?}");
     assert!(f

@@ -171,10 +171,13 @@ async fn another_browser_can_neither_poll_nor_bind_nor_exchange() {
     );
 
     f.scan(&s, &new_user("o-victim")).await;
-    let code = f.login.send_code(&s.id, &thief, "13800138041", now).await;
+    let code = f
+        .login
+        .send_code(&s.id, &thief, "13800138041", TEST_IP, now)
+        .await;
     assert!(matches!(code, Err(LoginError::NotFound)), "{code:?}");
     f.login
-        .send_code(&s.id, &s.browser_secret, "13800138041", now)
+        .send_code(&s.id, &s.browser_secret, "13800138041", TEST_IP, now)
         .await
         .unwrap();
     let right = f.last_code();

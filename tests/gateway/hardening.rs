@@ -1,0 +1,137 @@
+//! The attack classes of auth proxies that concern logins: session fixation, open redirects
+//! minting sessions, cookies that do not stick (login loops), and floods of logins, codes
+//! and long-polls.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::harness::*;
+
+const ROUTES: &str = "  - name: app\n    upstreams: [\"{e}\"]\n    auth: login\n";
+
+async fn gateway_with(extra: &str) -> (Echo, Gateway) {
+    let e = Echo::start("app").await;
+    let routes = ROUTES.replace("{e}", &e.addr.to_string());
+    let gw = Gateway::start(&format!("{extra}\nroutes:\n{routes}")).await;
+    (e, gw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_a_login_ends_the_session_the_browser_had() {
+    let (_e, gw) = gateway_with("").await;
+    let browser = Browser::new(&gw);
+    browser.sign_up("13800138051").await;
+    let old = browser.cookie_header();
+    assert_eq!(browser.get("/.auth/me").await.status, 200);
+
+    // A new login starts: the cookie is cleared in the browser...
+    browser.start("/").await;
+    assert!(browser.cookie("scangate_session").is_none());
+    // ...and the old session is dead even for whoever kept a copy of it.
+    let replayed = gw
+        .get("/.auth/me")
+        .header("cookie", old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_redirect_starts_no_login() {
+    let (_e, gw) = gateway_with("").await;
+    let browser = Browser::new(&gw);
+    for rd in [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let a = browser.post("/.auth/qr", json!({ "rd": rd })).await;
+        assert_eq!(a.status, 400, "{rd}: {}", a.body);
+        assert_eq!(a.body["error"], "bad_redirect", "{rd}");
+        assert!(browser.cookie("scangate_login").is_none(), "{rd}");
+    }
+    // The login page itself falls back to "/" for such an rd (it never sends it on).
+    let page = browser.get("/.auth/login?rd=//evil.example").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.as_str().unwrap().contains("evil.example"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cookie_check_sends_a_signed_in_browser_on_and_explains_a_cookie_that_did_not_stick() {
+    let e = Echo::start("app").await;
+    let routes = ROUTES.replace("{e}", &e.addr.to_string());
+    let gw = Gateway::start_with(&format!("routes:\n{routes}"), |c| {
+        c.session.cookie_domain = Some("other.example".into());
+        c.session.cookie_secure = true;
+    })
+    .await;
+    let browser = Browser::new(&gw);
+    let session = browser.sign_up("13800138052").await;
+    let check = session["redirect"].as_str().unwrap().to_string();
+    assert_eq!(check, "/.auth/check?rd=%2Fhome");
+
+    // Our test browser keeps every cookie, as a browser would if the domain were right.
+    let on = browser.get(&check).await;
+    assert_eq!(on.status, 302);
+    assert_eq!(on.header("location"), Some("/home"));
+
+    // A real browser would have refused it (wrong domain, Secure over http): it arrives
+    // without it and is told why, instead of being sent back to log in again.
+    let lost = gw
+        .browser_get(&check)
+        .header("cookie", "unrelated=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status(), 200);
+    let page = lost.text().await.unwrap();
+    assert!(page.contains("did not stick"), "{page}");
+    assert!(page.contains("other.example"), "{page}");
+    assert!(page.contains("Secure"), "{page}");
+    // An evil rd is not followed even with a session.
+    let evil = browser.get("/.auth/check?rd=https://evil.example/").await;
+    assert_eq!(evil.header("location"), Some("/"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_from_one_address_are_rate_limited_with_retry_after() {
+    let (_e, gw) = gateway_with("login:\n  limits:\n    qr_per_ip_per_minute: 3\n").await;
+    let browser = Browser::new(&gw);
+    for _ in 0..3 {
+        browser.start("/").await;
+    }
+    // (The fixed window may roll over between calls; then one more is allowed.)
+    let mut limited = browser.post("/.auth/qr", json!({})).await;
+    if limited.status == 201 {
+        for _ in 0..3 {
+            limited = browser.post("/.auth/qr", json!({})).await;
+        }
+    }
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.body["error"], "rate_limited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_long_polls_are_capped_per_client() {
+    let (_e, gw) = gateway_with("login:\n  limits:\n    long_polls_per_ip: 1\n").await;
+    let browser = Browser::new(&gw);
+    let id = browser.start("/").await;
+    let waiting = browser.poll(&id, "waiting", 3);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        browser.poll(&id, "waiting", 3).await
+    };
+    let (first, second) = tokio::join!(waiting, second);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(second.status, 429, "{}", second.body);
+    assert!(second.header("retry-after").is_some());
+    // A poll that does not wait is never refused, and the slot came back.
+    assert_eq!(browser.poll(&id, "", 0).await.status, 200);
+    assert_eq!(browser.poll(&id, "", 1).await.status, 200);
+}
