@@ -9,11 +9,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::breaker::Breaker;
 pub use super::error::Error;
 use super::error::{json_error, transport};
 use super::token::{AccessToken, Fetched, TokenCache, TokenManager};
@@ -157,6 +158,7 @@ pub struct WechatClient {
     tokens: TokenManager,
     busy: BusyRetry,
     observer: Option<ApiObserver>,
+    breaker: Breaker,
 }
 
 impl std::fmt::Debug for WechatClient {
@@ -195,6 +197,7 @@ impl WechatClient {
             app_secret: config.app_secret,
             busy: BusyRetry::default(),
             observer: None,
+            breaker: Breaker::default(),
         })
     }
 
@@ -382,6 +385,15 @@ impl WechatClient {
         limit: usize,
         read: ReadBody<T>,
     ) -> Result<T, Error> {
+        if let Err(wait) = self.breaker.admit(Instant::now()) {
+            let e = Error::Unavailable {
+                retry_after_seconds: wait.as_secs().max(1),
+            };
+            if let Some(observer) = &self.observer {
+                observer(api, Err(&e));
+            }
+            return Err(e);
+        }
         let outcome = async {
             let mut response = request.send().await.map_err(transport)?;
             let status = response.status();
@@ -403,6 +415,8 @@ impl WechatClient {
             read(content_type.as_deref(), body)
         }
         .await;
+        let reachable = !outcome.as_ref().is_err_and(Error::is_transport);
+        self.breaker.record(reachable, Instant::now());
         if let Some(observer) = &self.observer {
             observer(api, outcome.as_ref().map(|_| ()));
         }

@@ -23,6 +23,12 @@ pub enum Error {
     /// No answer within the configured timeout.
     #[error("wechat request timed out")]
     Timeout,
+    /// WeChat did not answer the last calls; this one was not even tried (circuit breaker).
+    #[error("wechat api unreachable; calls paused for {retry_after_seconds} s")]
+    Unavailable {
+        /// When the next call will be tried.
+        retry_after_seconds: u64,
+    },
     /// The call was refused locally (e.g. a scene longer than 64 bytes).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
@@ -45,6 +51,12 @@ impl Error {
     /// expired): refetch and retry once.
     pub fn is_token_invalid(&self) -> bool {
         matches!(self.errcode(), Some(40001 | 40014 | 42001))
+    }
+
+    /// WeChat did not answer at all (no connection, timeout, non-2xx): what the circuit
+    /// breaker counts.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Error::Http(_) | Error::Timeout)
     }
 
     /// WeChat is busy (-1): retry with backoff.
@@ -70,6 +82,7 @@ impl Error {
             Error::Http(_) => "http",
             Error::Decode(_) => "decode",
             Error::Timeout => "timeout",
+            Error::Unavailable { .. } => "circuit_open",
             Error::InvalidArgument(_) | Error::InvalidMenu(_) => "invalid_argument",
         }
     }

@@ -21,6 +21,7 @@
 //! | `callback.rs` | GET verification, POST in plain / compatible / safe mode, reply sealing |
 //! | `sim/` | the simulated WeChat API, the "phone" (scans, messages, menu clicks, follows), the Mini Program page |
 
+pub mod breaker;
 pub mod callback;
 pub mod client;
 pub mod crypto;

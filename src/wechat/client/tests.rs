@@ -373,3 +373,36 @@ fn debug_output_hides_the_secret() {
     let shown = format!("{cfg:?} {:?}", WechatClient::new(cfg.clone()).unwrap());
     assert!(!shown.contains(SECRET), "{shown}");
 }
+
+#[tokio::test]
+async fn an_unreachable_wechat_opens_the_breaker_and_calls_fail_at_once() {
+    // A port nobody listens on: every call fails fast with a transport error.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let observed = seen.clone();
+    let client = WechatClient::new(config(base))
+        .unwrap()
+        .with_observer(Arc::new(move |_api, outcome: Result<(), &Error>| {
+            observed
+                .lock()
+                .unwrap()
+                .push(outcome.err().map(Error::label));
+        }));
+    for _ in 0..crate::wechat::breaker::TRIP_AFTER {
+        let e = client.user_info("o_1").await.unwrap_err();
+        assert!(e.is_transport(), "{e:?}");
+    }
+    let e = client.user_info("o_1").await.unwrap_err();
+    match e {
+        Error::Unavailable {
+            retry_after_seconds,
+        } => assert!(retry_after_seconds >= 1, "{retry_after_seconds}"),
+        other => panic!("expected the breaker to refuse, got {other:?}"),
+    }
+    assert_eq!(
+        seen.lock().unwrap().last().copied().flatten(),
+        Some("circuit_open")
+    );
+}
