@@ -146,7 +146,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            match scangate::server::run(cfg) {
+            match scangate::server::run(cfg, Some(config.clone())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("scangate: {e}");

@@ -92,6 +92,8 @@ pub struct Metrics {
     login_attempts: IntCounterVec,
     wechat_api: IntCounterVec,
     wechat_callbacks: IntCounterVec,
+    config_reloads: IntCounterVec,
+    config_last_reload: IntGauge,
 }
 
 impl Metrics {
@@ -162,6 +164,22 @@ impl Metrics {
         registry.register(Box::new(login_attempts.clone()))?;
         registry.register(Box::new(wechat_api.clone()))?;
         registry.register(Box::new(wechat_callbacks.clone()))?;
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "scangate_config_reloads_total",
+                "Config reloads (SIGHUP) by outcome: success or failure",
+            ),
+            &["outcome"],
+        )?;
+        let config_last_reload = IntGauge::new(
+            "scangate_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load (the start counts as one)",
+        )?;
+        registry.register(Box::new(config_reloads.clone()))?;
+        registry.register(Box::new(config_last_reload.clone()))?;
+        for outcome in ["success", "failure"] {
+            config_reloads.with_label_values(&[outcome]);
+        }
         let decisions = AuthDecision::ALL.map(|d| decisions_vec.with_label_values(&[d.as_str()]));
         Ok(Metrics {
             requests,
@@ -172,7 +190,21 @@ impl Metrics {
             login_attempts,
             wechat_api,
             wechat_callbacks,
+            config_reloads,
+            config_last_reload,
         })
+    }
+
+    /// A config load: the start (`reload: false`) or a reload, and whether it took effect.
+    pub fn config_loaded(&self, reload: bool, ok: bool, now: u64) {
+        if reload {
+            let outcome = if ok { "success" } else { "failure" };
+            self.config_reloads.with_label_values(&[outcome]).inc();
+        }
+        if ok {
+            self.config_last_reload
+                .set(i64::try_from(now).unwrap_or(i64::MAX));
+        }
     }
 
     /// The handles of one route (or of [`ROUTE_AUTH`] / [`ROUTE_NONE`]). Call at build time.

@@ -26,7 +26,10 @@ use crate::proxy::{App, Gateway};
 use crate::session::{persist, AssertionSigner};
 use std::time::Duration;
 
+mod signals;
 mod wiring;
+
+pub use signals::reload;
 
 /// Why the gateway could not start. Messages name files and addresses, never secrets.
 #[derive(Debug, thiserror::Error)]
@@ -269,13 +272,13 @@ fn build_server(
     Ok(server)
 }
 
-/// Runs the gateway in the foreground until SIGTERM (drain) or SIGINT (fast stop).
-/// Metrics go to the default registry.
-pub fn run(config: Config) -> Result<(), StartupError> {
+/// Runs the gateway in the foreground until SIGTERM (drain) or SIGINT (fast stop); SIGHUP
+/// re-reads `config_path`. Metrics go to the default registry.
+pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartupError> {
     let registry = prometheus::default_registry().clone();
     let side = side_runtime()?;
     let app = build_app(config, &registry, &side)?;
-    run_app(app, registry, &side)
+    run_app(app, registry, &side, config_path)
 }
 
 /// Runs an already built gateway in the foreground (see [`run`]). The side runtime that
@@ -284,6 +287,7 @@ pub fn run_app(
     app: Arc<App>,
     registry: Registry,
     side: &tokio::runtime::Runtime,
+    config_path: Option<PathBuf>,
 ) -> Result<(), StartupError> {
     let ready = start_background(&app, side);
     let server = build_server(app.clone(), registry, ready)?;
@@ -293,7 +297,12 @@ pub fn run_app(
         routes = app.config.routes.len(),
         "scangate listening"
     );
-    server.run(RunArgs::default());
+    server.run(RunArgs {
+        shutdown_signal: Box::new(signals::ProcessSignals {
+            app: app.clone(),
+            config_path,
+        }),
+    });
     tracing::info!("scangate stopped");
     Ok(())
 }
@@ -316,7 +325,7 @@ pub struct RunningServer {
     thread: Option<JoinHandle<()>>,
 }
 
-struct TriggerWatch(watch::Receiver<Option<bool>>);
+struct TriggerWatch(watch::Receiver<Option<bool>>, Arc<App>);
 
 #[async_trait]
 impl ShutdownSignalWatch for TriggerWatch {
@@ -325,6 +334,7 @@ impl ShutdownSignalWatch for TriggerWatch {
         loop {
             if let Some(graceful) = *rx.borrow_and_update() {
                 return if graceful {
+                    self.1.begin_drain();
                     ShutdownSignal::GracefulTerminate
                 } else {
                     ShutdownSignal::FastShutdown
@@ -389,6 +399,7 @@ pub fn spawn_app(
     let (stop, stop_rx) = watch::channel(None);
     let (built_tx, built_rx) = std::sync::mpsc::channel();
     let thread_app = app.clone();
+    let drain_app = app.clone();
     let ready = start_background(&app, &side);
     let thread = std::thread::Builder::new()
         .name("scangate-server".into())
@@ -398,7 +409,7 @@ pub fn spawn_app(
                 Ok(server) => {
                     let _ = built_tx.send(Ok(()));
                     server.run(RunArgs {
-                        shutdown_signal: Box::new(TriggerWatch(stop_rx)),
+                        shutdown_signal: Box::new(TriggerWatch(stop_rx, drain_app)),
                     });
                 }
                 Err(e) => {

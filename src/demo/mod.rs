@@ -83,5 +83,5 @@ pub fn run(data_dir: &Path, listen: SocketAddr, admin: SocketAddr) -> Result<(),
     println!("  data        {}", data_dir.display());
     println!("  On the login page, click \"Simulate scan\"; SMS codes are shown on the page and in this log.");
     println!();
-    server::run_app(app, registry, &side).map_err(|e| e.to_string())
+    server::run_app(app, registry, &side, None).map_err(|e| e.to_string())
 }

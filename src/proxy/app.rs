@@ -5,6 +5,9 @@
 //! and benches can build one from a YAML string.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pingora::upstreams::peer::HttpPeer;
@@ -130,21 +133,66 @@ pub struct LoginParts {
     pub polls: crate::login::poll_slots::PollSlots,
 }
 
+/// What a config reload replaces: the routes (router, upstream peers, policies) and the
+/// redirect rule derived from their hosts. A request takes one snapshot at its start and
+/// keeps it to the end, so a reload never changes a request's route halfway.
+pub struct Routing {
+    pub router: Router,
+    pub routes: Vec<RouteRuntime>,
+    pub redirects: RedirectPolicy,
+}
+
+impl Routing {
+    pub fn build(config: &Config, metrics: &Metrics) -> Routing {
+        let redirects = RedirectPolicy::new(
+            &config.public_url.host,
+            config
+                .routes
+                .iter()
+                .filter_map(|r| r.host.clone())
+                .collect(),
+        );
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| RouteRuntime::new(r.clone(), metrics.route(&r.name)))
+            .collect();
+        Routing {
+            router: Router::new(&config.routes),
+            routes,
+            redirects,
+        }
+    }
+}
+
 pub struct App {
+    /// The config the gateway started with. Its `routes` are superseded by [`App::routing`]
+    /// after a reload; every other section needs a restart to change.
     pub config: Config,
     /// `None` when the gateway was built without a store (pure proxy tests, benches).
     pub login: Option<LoginParts>,
-    pub router: Router,
-    pub routes: Vec<RouteRuntime>,
+    routing: ArcSwap<Routing>,
     pub sessions: SessionManager,
     pub assertions: AssertionSigner,
     pub headers: HeaderPolicy,
-    pub redirects: RedirectPolicy,
     pub metrics: Metrics,
     pub auth_metrics: RouteMetrics,
     pub none_metrics: RouteMetrics,
     /// `https` when the public listener serves TLS.
     pub scheme: &'static str,
+    /// Set once a graceful stop has begun: waiting long-polls answer at once.
+    draining: tokio::sync::watch::Sender<bool>,
+    /// Requests being handled now (a drain waits for it to reach zero).
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts one request in flight for as long as it lives.
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl App {
@@ -160,26 +208,12 @@ impl App {
             &config.session.cookie_name,
             TrustedProxies::new(config.trusted_proxies.clone()),
         )?;
-        let redirects = RedirectPolicy::new(
-            &config.public_url.host,
-            config
-                .routes
-                .iter()
-                .filter_map(|r| r.host.clone())
-                .collect(),
-        );
-        let routes = config
-            .routes
-            .iter()
-            .map(|r| RouteRuntime::new(r.clone(), metrics.route(&r.name)))
-            .collect();
+        metrics.config_loaded(false, true, unix_now());
         Ok(App {
-            router: Router::new(&config.routes),
-            routes,
+            routing: ArcSwap::from_pointee(Routing::build(&config, &metrics)),
             sessions: SessionManager::new(&config.session),
             assertions,
             headers,
-            redirects,
             auth_metrics: metrics.route(ROUTE_AUTH),
             none_metrics: metrics.route(ROUTE_NONE),
             metrics,
@@ -190,13 +224,126 @@ impl App {
             },
             login,
             config,
+            draining: tokio::sync::watch::channel(false).0,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// The routes now (a snapshot: keep it for the whole request).
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing.load_full()
+    }
+
+    /// `rd` if it is a safe redirect target (see [`RedirectPolicy::check`]).
+    pub fn checked_rd(&self, rd: &str) -> Option<String> {
+        self.routing.load().redirects.check(rd).map(str::to_string)
+    }
+
+    /// Takes the routes of `new` (a config that passed validation). Returns the top-level
+    /// sections that differ from the running config in ways only a restart applies.
+    pub fn reload(&self, new: &Config) -> Vec<&'static str> {
+        self.routing
+            .store(Arc::new(Routing::build(new, &self.metrics)));
+        self.metrics.config_loaded(true, true, unix_now());
+        restart_only_changes(&self.config, new)
+    }
+
+    /// Counts a request in flight until the guard drops.
+    pub fn request_started(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.in_flight.clone())
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// A graceful stop begins: waiting long-polls answer now with what they have.
+    pub fn begin_drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Resolves once a drain has begun (at once if it has).
+    pub async fn drained(&self) {
+        let mut rx = self.draining.subscribe();
+        // `wait_for` errs only if the sender is gone, which it cannot be while `self` lives.
+        let _ = rx.wait_for(|draining| *draining).await;
     }
 
     /// True when `path` (normalised) is one of the gateway's own endpoints.
     pub fn is_own_path(&self, path: &str) -> bool {
         super::router::prefix_matches(&self.config.auth_path, path)
     }
+}
+
+/// The sections whose change a reload cannot apply. Compared by their `Debug` text, in
+/// which secrets are masked: a changed secret alone is not noticed (and needs a restart).
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name: &'static str, a: String, b: String| {
+        if a != b {
+            changed.push(name);
+        }
+    };
+    check(
+        "listen",
+        format!("{:?}", old.listen),
+        format!("{:?}", new.listen),
+    );
+    check(
+        "public_url",
+        format!("{:?}", old.public_url),
+        format!("{:?}", new.public_url),
+    );
+    check("auth_path", old.auth_path.clone(), new.auth_path.clone());
+    check(
+        "admin_listen",
+        format!("{:?}", old.admin_listen),
+        format!("{:?}", new.admin_listen),
+    );
+    check(
+        "trusted_proxies",
+        format!("{:?}", old.trusted_proxies),
+        format!("{:?}", new.trusted_proxies),
+    );
+    check("tls", format!("{:?}", old.tls), format!("{:?}", new.tls));
+    check("threads", old.threads.to_string(), new.threads.to_string());
+    check(
+        "shutdown_timeout_seconds",
+        old.shutdown_timeout_seconds.to_string(),
+        new.shutdown_timeout_seconds.to_string(),
+    );
+    check(
+        "drop_underscore_headers",
+        old.drop_underscore_headers.to_string(),
+        new.drop_underscore_headers.to_string(),
+    );
+    check(
+        "store",
+        format!("{:?}", old.store),
+        format!("{:?}", new.store),
+    );
+    check(
+        "session",
+        format!("{:?}", old.session),
+        format!("{:?}", new.session),
+    );
+    check(
+        "identity_headers",
+        format!("{:?}", old.identity_headers),
+        format!("{:?}", new.identity_headers),
+    );
+    check(
+        "wechat",
+        format!("{:?}", old.wechat),
+        format!("{:?}", new.wechat),
+    );
+    check(
+        "login",
+        format!("{:?}", old.login),
+        format!("{:?}", new.login),
+    );
+    changed
 }
 
 /// Unix seconds now. The one place the proxy reads the wall clock; everything below it

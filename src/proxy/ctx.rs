@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::app::{InFlight, Routing};
 use super::headers::Peer;
 use crate::identity::Identity;
 use crate::session::Claims;
@@ -26,7 +27,7 @@ pub enum Handled {
 pub struct RequestCtx {
     pub start: Instant,
     pub handled: Handled,
-    /// Index into `App::routes`.
+    /// Index into `routing.routes`.
     pub route: Option<usize>,
     pub peer: Option<Peer>,
     /// Lower-case host without port.
@@ -44,6 +45,10 @@ pub struct RequestCtx {
     pub upstream_header_at: Option<Instant>,
     pub connect_tries: usize,
     pub upstream_failed: bool,
+    /// The routes as they were when the request started (a reload may swap them).
+    pub routing: Option<Arc<Routing>>,
+    /// Counts this request in flight while it lives.
+    pub in_flight: Option<InFlight>,
 }
 
 impl RequestCtx {
@@ -63,6 +68,8 @@ impl RequestCtx {
             upstream_header_at: None,
             connect_tries: 0,
             upstream_failed: false,
+            routing: None,
+            in_flight: None,
         }
     }
 }

@@ -159,9 +159,9 @@ async fn logout(app: &App, req: &OwnRequest<'_>) -> Reply {
         let rd = req.query_param("rd");
         let target = rd
             .as_deref()
-            .and_then(|rd| app.redirects.check(rd))
-            .unwrap_or("/");
-        return Reply::redirect(303, target).header("set-cookie", &clear);
+            .and_then(|rd| app.checked_rd(rd))
+            .unwrap_or_else(|| "/".to_string());
+        return Reply::redirect(303, &target).header("set-cookie", &clear);
     }
     Reply::json(200, &serde_json::json!({"status": "logged_out"})).header("set-cookie", &clear)
 }
@@ -254,10 +254,11 @@ fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
             )
         }
     };
-    let route = app
+    let routing = app.routing();
+    let route = routing
         .router
         .find(&host, &path::match_path(&normal))
-        .map(|i| &app.routes[i]);
+        .map(|i| &routing.routes[i]);
     let session = valid_session(app, req);
     let identity = session.as_ref().map(|v| v.identity.as_ref());
     let decision = match route {
@@ -287,7 +288,7 @@ fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
         }
         Decision::Login => {
             let original = format!("{}://{}{}", fwd.scheme, fwd.host, fwd.uri);
-            let rd = app.redirects.check(&original).unwrap_or("/");
+            let rd = routing.redirects.check(&original).unwrap_or("/");
             let url = format!(
                 "{}{}",
                 app.config.public_url.origin,

@@ -92,7 +92,7 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
             } else if let Some(id) = rest.strip_suffix(".png") {
                 mini_program_code(login, req, id).await
             } else {
-                poll(login, req, rest).await
+                poll(app, login, req, rest).await
             }
         }
         _ => Err(GatewayError::MethodNotAllowed),
@@ -108,7 +108,7 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
 fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
     let rd = req
         .query_param("rd")
-        .and_then(|rd| app.redirects.check(&rd).map(str::to_string))
+        .and_then(|rd| app.checked_rd(&rd))
         .unwrap_or_else(|| "/".to_string());
     let methods: Vec<&str> = app
         .config
@@ -142,7 +142,7 @@ fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
 fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
     let rd = req
         .query_param("rd")
-        .and_then(|rd| app.redirects.check(&rd).map(str::to_string))
+        .and_then(|rd| app.checked_rd(&rd))
         .unwrap_or_else(|| "/".to_string());
     if app
         .session_of(req.headers, req.now)
@@ -250,8 +250,8 @@ async fn start(app: &App, login: &LoginParts, req: &OwnRequest<'_>) -> Result<Re
     // here is a crafted request: refuse it outright rather than log anyone in towards it.
     let rd = match body.rd.as_deref() {
         None | Some("") => "/".to_string(),
-        Some(rd) => match app.redirects.check(rd) {
-            Some(rd) => rd.to_string(),
+        Some(rd) => match app.checked_rd(rd) {
+            Some(rd) => rd,
             None => {
                 return Err(GatewayError::BadRequest {
                     code: "bad_redirect",
@@ -302,7 +302,12 @@ fn binding_cookie(app: &App, secret: &str) -> String {
     cookie
 }
 
-async fn poll(login: &LoginParts, req: &OwnRequest<'_>, id: &str) -> Result<Reply, GatewayError> {
+async fn poll(
+    app: &App,
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+    id: &str,
+) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let since = req.query_param("since").and_then(|s| Status::parse(&s));
     let wait = req
@@ -325,11 +330,13 @@ async fn poll(login: &LoginParts, req: &OwnRequest<'_>, id: &str) -> Result<Repl
             }
         }
     };
-    let view = login
-        .service
-        .poll(id, browser, since, wait, req.now)
-        .await
-        .map_err(login_error)?;
+    // A graceful stop answers waiting polls at once with what they have, rather than
+    // letting the process exit under them; the page simply polls again (another instance).
+    let view = tokio::select! {
+        view = login.service.poll(id, browser, since, wait, req.now) => view,
+        () = app.drained() => login.service.poll(id, browser, since, Duration::ZERO, req.now).await,
+    }
+    .map_err(login_error)?;
     Ok(Reply::json(200, &view))
 }
 

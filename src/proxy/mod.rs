@@ -130,7 +130,9 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new()
+        let mut ctx = RequestCtx::new();
+        ctx.in_flight = Some(self.app.request_started());
+        ctx
     }
 
     /// Routes the request and runs the gate. `Ok(true)`: the gateway answered itself (own
@@ -190,7 +192,8 @@ impl ProxyHttp for Gateway {
             return self.own_endpoint(session, ctx, sub_path, navigation).await;
         }
 
-        let Some(index) = app.router.find(&ctx.host, &path::match_path(&normal)) else {
+        let routing = app.routing();
+        let Some(index) = routing.router.find(&ctx.host, &path::match_path(&normal)) else {
             ctx.handled = Handled::Unrouted;
             return self
                 .reply(
@@ -201,7 +204,8 @@ impl ProxyHttp for Gateway {
                 .await;
         };
         ctx.route = Some(index);
-        let route = &app.routes[index].route;
+        ctx.routing = Some(routing.clone());
+        let route = &routing.routes[index].route;
 
         let now = unix_now();
         let verified = match app.session_of(&req.headers, now) {
@@ -258,12 +262,12 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        let Some(index) = ctx.route else {
+        let (Some(index), Some(routing)) = (ctx.route, &ctx.routing) else {
             return Err(Error::explain(ErrorType::InternalError, "no route chosen"));
         };
+        let mut peer = routing.routes[index].next_peer().clone();
         ctx.upstream_start
             .get_or_insert_with(std::time::Instant::now);
-        let mut peer = self.app.routes[index].next_peer().clone();
         if session.is_upgrade_req() {
             // A WebSocket may stay quiet for longer than any read timeout.
             peer.options.read_timeout = None;
@@ -280,8 +284,8 @@ impl ProxyHttp for Gateway {
     ) -> Box<Error> {
         // Try the route's other upstreams once each before giving up.
         ctx.connect_tries += 1;
-        if let Some(index) = ctx.route {
-            if ctx.connect_tries < self.app.routes[index].upstream_count() {
+        if let (Some(index), Some(routing)) = (ctx.route, &ctx.routing) {
+            if ctx.connect_tries < routing.routes[index].upstream_count() {
                 e.set_retry(true);
             }
         }
@@ -302,11 +306,12 @@ impl ProxyHttp for Gateway {
         if let Some(peer) = ctx.peer {
             app.headers.forwarded(upstream, peer, app.scheme, &ctx.host);
         }
-        if let (Some(identity), Some(claims), Some(index)) = (&ctx.identity, &ctx.claims, ctx.route)
+        if let (Some(identity), Some(claims), Some(index), Some(routing)) =
+            (&ctx.identity, &ctx.claims, ctx.route, &ctx.routing)
         {
             let assertion =
                 app.assertions
-                    .assertion(claims, &app.routes[index].route.name, unix_now());
+                    .assertion(claims, &routing.routes[index].route.name, unix_now());
             app.headers.inject(upstream, identity, &assertion);
         }
         Ok(())
@@ -386,9 +391,11 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map_or(ctx.own_status, |r| r.status.as_u16());
         let total = ctx.start.elapsed();
-        let metrics = match (ctx.handled, ctx.route) {
+        let routing = ctx.routing.clone().unwrap_or_else(|| app.routing());
+        let route_runtime = ctx.route.and_then(|i| routing.routes.get(i));
+        let metrics = match (ctx.handled, route_runtime) {
             (Handled::Own, _) => &app.auth_metrics,
-            (_, Some(index)) => &app.routes[index].metrics,
+            (_, Some(route)) => &route.metrics,
             _ => &app.none_metrics,
         };
         metrics.observe(status, total.as_secs_f64());
@@ -400,7 +407,7 @@ impl ProxyHttp for Gateway {
             _ => 0.0,
         };
         let req = session.req_header();
-        let route = ctx.route.map_or("-", |i| app.routes[i].route.name.as_str());
+        let route = route_runtime.map_or("-", |r| r.route.name.as_str());
         tracing::info!(
             target: "access",
             method = %req.method,

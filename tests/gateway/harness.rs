@@ -44,9 +44,10 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// Waits until something accepts connections on `addr`.
+/// Waits until something accepts connections on `addr` (generously: a loaded CI machine
+/// can take seconds to start a process).
 pub async fn wait_listening(addr: SocketAddr) {
-    for _ in 0..200 {
+    for _ in 0..800 {
         if TcpStream::connect(addr).await.is_ok() {
             return;
         }

@@ -12,6 +12,7 @@ mod headers;
 mod login_flow;
 mod mini_program;
 mod operations;
+mod process;
 mod owning;
 mod redis;
 mod routing;
