@@ -135,3 +135,72 @@ async fn waiting_long_polls_are_capped_per_client() {
     assert_eq!(browser.poll(&id, "", 0).await.status, 200);
     assert_eq!(browser.poll(&id, "", 1).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_bodies_without_a_valid_signature_never_reach_the_parser() {
+    let (_e, gw) = gateway_with("").await;
+    let url = format!(
+        "/.auth/wechat/callback?signature=0000000000000000000000000000000000000000&timestamp={}&nonce=1&openid=o1",
+        now()
+    );
+    for body in ["<xml><broken", "not xml at all", "<xml><ToUserName><![CDATA[x]]></ToUserName></xml>"] {
+        let resp = gw
+            .client
+            .post(gw.url(&url))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        // Refused for its signature (403), not for its XML (400): the XML was never read.
+        assert_eq!(resp.status(), 403, "{body}");
+        let json: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(json["error"], "bad_callback");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_upstream_times_out_into_a_json_error() {
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let gw = Gateway::start(&format!(
+        "routes:\n  - name: slow\n    upstreams: [\"{addr}\"]\n    auth: public\n    read_timeout_seconds: 1\n"
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    let resp = gw.get("/x").send().await.unwrap();
+    assert!(matches!(resp.status().as_u16(), 502 | 504), "{}", resp.status());
+    let json: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(json["error"], "bad_gateway");
+    // Bounded by the route's read timeout, not by the client's patience.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_to_own_endpoints_are_413() {
+    let (_e, gw) = gateway_with("").await;
+    let big = "x".repeat(65 * 1024);
+    for path in [
+        "/.auth/qr",
+        "/.auth/session",
+        "/.auth/phone/code",
+        "/.auth/mp/confirm",
+        "/.auth/wechat/callback",
+    ] {
+        let resp = gw
+            .client
+            .post(gw.url(path))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+    }
+}

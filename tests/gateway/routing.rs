@@ -69,6 +69,12 @@ async fn route_is_chosen_by_the_normalised_path_which_is_also_sent_upstream() {
         "/public/..;/admin",
         "//public/../admin",
         "http://gateway.test/public/../admin",
+        // Case, query strings and fragments never make a path public.
+        "/PUBLIC/x",
+        "/admin?/public",
+        "/admin?x=/public/",
+        "/public%23/../admin",
+        "/public;jsessionid=1/../admin",
     ] {
         let resp = raw_get(gw.addr, sneaky, &[]).await;
         assert_eq!(
