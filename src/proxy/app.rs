@@ -279,71 +279,32 @@ impl App {
 /// The sections whose change a reload cannot apply. Compared by their `Debug` text, in
 /// which secrets are masked: a changed secret alone is not noticed (and needs a restart).
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    let mut check = |name: &'static str, a: String, b: String| {
-        if a != b {
-            changed.push(name);
-        }
-    };
-    check(
-        "listen",
-        format!("{:?}", old.listen),
-        format!("{:?}", new.listen),
-    );
-    check(
-        "public_url",
-        format!("{:?}", old.public_url),
-        format!("{:?}", new.public_url),
-    );
-    check("auth_path", old.auth_path.clone(), new.auth_path.clone());
-    check(
-        "admin_listen",
-        format!("{:?}", old.admin_listen),
-        format!("{:?}", new.admin_listen),
-    );
-    check(
-        "trusted_proxies",
-        format!("{:?}", old.trusted_proxies),
-        format!("{:?}", new.trusted_proxies),
-    );
-    check("tls", format!("{:?}", old.tls), format!("{:?}", new.tls));
-    check("threads", old.threads.to_string(), new.threads.to_string());
-    check(
-        "shutdown_timeout_seconds",
-        old.shutdown_timeout_seconds.to_string(),
-        new.shutdown_timeout_seconds.to_string(),
-    );
-    check(
-        "drop_underscore_headers",
-        old.drop_underscore_headers.to_string(),
-        new.drop_underscore_headers.to_string(),
-    );
-    check(
-        "store",
-        format!("{:?}", old.store),
-        format!("{:?}", new.store),
-    );
-    check(
-        "session",
-        format!("{:?}", old.session),
-        format!("{:?}", new.session),
-    );
-    check(
-        "identity_headers",
-        format!("{:?}", old.identity_headers),
-        format!("{:?}", new.identity_headers),
-    );
-    check(
-        "wechat",
-        format!("{:?}", old.wechat),
-        format!("{:?}", new.wechat),
-    );
-    check(
-        "login",
-        format!("{:?}", old.login),
-        format!("{:?}", new.login),
-    );
-    changed
+    type Section = fn(&Config) -> String;
+    let sections: [(&'static str, Section); 14] = [
+        ("listen", |c| format!("{:?}", c.listen)),
+        ("public_url", |c| format!("{:?}", c.public_url)),
+        ("auth_path", |c| c.auth_path.clone()),
+        ("admin_listen", |c| format!("{:?}", c.admin_listen)),
+        ("trusted_proxies", |c| format!("{:?}", c.trusted_proxies)),
+        ("tls", |c| format!("{:?}", c.tls)),
+        ("threads", |c| c.threads.to_string()),
+        ("shutdown_timeout_seconds", |c| {
+            c.shutdown_timeout_seconds.to_string()
+        }),
+        ("drop_underscore_headers", |c| {
+            c.drop_underscore_headers.to_string()
+        }),
+        ("store", |c| format!("{:?}", c.store)),
+        ("session", |c| format!("{:?}", c.session)),
+        ("identity_headers", |c| format!("{:?}", c.identity_headers)),
+        ("wechat", |c| format!("{:?}", c.wechat)),
+        ("login", |c| format!("{:?}", c.login)),
+    ];
+    sections
+        .iter()
+        .filter(|(_, text)| text(old) != text(new))
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// Unix seconds now. The one place the proxy reads the wall clock; everything below it
@@ -379,5 +340,30 @@ pub fn loopback(listen: std::net::SocketAddr) -> std::net::SocketAddr {
         std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), listen.port())
     } else {
         listen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::env::MapEnv;
+
+    fn config(extra: &str) -> Config {
+        let yaml = format!(
+            "public_url: http://gw.test\nsession: {{secret: \"0123456789abcdef0123456789abcdef\"}}\nwechat: {{simulate: true}}\n{extra}"
+        );
+        crate::config::from_yaml(&yaml, &MapEnv::new()).unwrap()
+    }
+
+    #[test]
+    fn a_reload_names_the_sections_only_a_restart_applies() {
+        let routes = "routes: [{name: a, upstreams: ['127.0.0.1:1']}]\n";
+        let other_routes = "routes: [{name: b, path_prefix: /b, upstreams: ['127.0.0.1:2']}]\n";
+        let old = config(routes);
+        assert!(restart_only_changes(&old, &config(other_routes)).is_empty());
+        let changed = config(&format!(
+            "{other_routes}login: {{code_ttl_seconds: 120}}\nthreads: 2\n"
+        ));
+        assert_eq!(restart_only_changes(&old, &changed), ["threads", "login"]);
     }
 }

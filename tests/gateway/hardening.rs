@@ -9,18 +9,9 @@ use serde_json::json;
 use crate::browser::Browser;
 use crate::harness::*;
 
-const ROUTES: &str = "  - name: app\n    upstreams: [\"{e}\"]\n    auth: login\n";
-
-async fn gateway_with(extra: &str) -> (Echo, Gateway) {
-    let e = Echo::start("app").await;
-    let routes = ROUTES.replace("{e}", &e.addr.to_string());
-    let gw = Gateway::start(&format!("{extra}\nroutes:\n{routes}")).await;
-    (e, gw)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_a_login_ends_the_session_the_browser_had() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     browser.sign_up("13800138051").await;
     let old = browser.cookie_header();
@@ -41,7 +32,7 @@ async fn starting_a_login_ends_the_session_the_browser_had() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_redirect_starts_no_login() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     for rd in [
         "//evil.example",
@@ -63,7 +54,7 @@ async fn a_refused_redirect_starts_no_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cookie_check_sends_a_signed_in_browser_on_and_explains_a_cookie_that_did_not_stick() {
     let e = Echo::start("app").await;
-    let routes = ROUTES.replace("{e}", &e.addr.to_string());
+    let routes = login_routes(e.addr);
     let gw = Gateway::start_with(&format!("routes:\n{routes}"), |c| {
         c.session.cookie_domain = Some("other.example".into());
         c.session.cookie_secure = true;
@@ -99,7 +90,7 @@ async fn the_cookie_check_sends_a_signed_in_browser_on_and_explains_a_cookie_tha
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_from_one_address_are_rate_limited_with_retry_after() {
-    let (_e, gw) = gateway_with("login:\n  limits:\n    qr_per_ip_per_minute: 3\n").await;
+    let (_e, gw) = login_gateway("login:\n  limits:\n    qr_per_ip_per_minute: 3\n").await;
     let browser = Browser::new(&gw);
     for _ in 0..3 {
         browser.start("/").await;
@@ -119,7 +110,7 @@ async fn logins_from_one_address_are_rate_limited_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_long_polls_are_capped_per_client() {
-    let (_e, gw) = gateway_with("login:\n  limits:\n    long_polls_per_ip: 1\n").await;
+    let (_e, gw) = login_gateway("login:\n  limits:\n    long_polls_per_ip: 1\n").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/").await;
     let waiting = browser.poll(&id, "waiting", 3);
@@ -138,12 +129,16 @@ async fn waiting_long_polls_are_capped_per_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_bodies_without_a_valid_signature_never_reach_the_parser() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let url = format!(
         "/.auth/wechat/callback?signature=0000000000000000000000000000000000000000&timestamp={}&nonce=1&openid=o1",
         now()
     );
-    for body in ["<xml><broken", "not xml at all", "<xml><ToUserName><![CDATA[x]]></ToUserName></xml>"] {
+    for body in [
+        "<xml><broken",
+        "not xml at all",
+        "<xml><ToUserName><![CDATA[x]]></ToUserName></xml>",
+    ] {
         let resp = gw
             .client
             .post(gw.url(&url))
@@ -175,17 +170,25 @@ async fn a_silent_upstream_times_out_into_a_json_error() {
     .await;
     let started = std::time::Instant::now();
     let resp = gw.get("/x").send().await.unwrap();
-    assert!(matches!(resp.status().as_u16(), 502 | 504), "{}", resp.status());
+    assert!(
+        matches!(resp.status().as_u16(), 502 | 504),
+        "{}",
+        resp.status()
+    );
     let json: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(json["error"], "bad_gateway");
     // Bounded by the route's read timeout, not by the client's patience.
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     held.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_to_own_endpoints_are_413() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let big = "x".repeat(65 * 1024);
     for path in [
         "/.auth/qr",

@@ -199,6 +199,20 @@ impl Seen {
 
 // === gateway ===
 
+/// The `routes:` entries of one `auth: login` route named `app` to `upstream`.
+pub fn login_routes(upstream: SocketAddr) -> String {
+    format!("  - name: app\n    upstreams: [\"{upstream}\"]\n    auth: login\n")
+}
+
+/// A gateway with one `auth: login` route to a fresh echo upstream, and `extra` top-level
+/// YAML (login, wechat, ... sections).
+pub async fn login_gateway(extra: &str) -> (Echo, Gateway) {
+    let e = Echo::start("app").await;
+    let routes = login_routes(e.addr);
+    let gw = Gateway::start(&format!("{extra}\nroutes:\n{routes}")).await;
+    (e, gw)
+}
+
 pub struct Gateway {
     pub server: Option<RunningServer>,
     pub base: String,

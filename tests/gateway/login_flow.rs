@@ -10,15 +10,6 @@ use serde_json::json;
 use crate::browser::Browser;
 use crate::harness::*;
 
-const ROUTES: &str = "  - name: app\n    upstreams: [\"{e}\"]\n    auth: login\n";
-
-async fn gateway_with(extra: &str) -> (Echo, Gateway) {
-    let e = Echo::start("app").await;
-    let routes = ROUTES.replace("{e}", &e.addr.to_string());
-    let gw = Gateway::start(&format!("{extra}\nroutes:\n{routes}")).await;
-    (e, gw)
-}
-
 fn sim(gw: &Gateway) -> &SimHandle {
     &gw.app()
         .login
@@ -32,7 +23,7 @@ fn sim(gw: &Gateway) -> &SimHandle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_user_in_safe_mode_binds_a_phone_and_reaches_the_app_as_themselves() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/reports?q=1").await;
     assert!(
@@ -91,7 +82,7 @@ async fn new_user_in_safe_mode_binds_a_phone_and_reaches_the_app_as_themselves()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returning_user_scans_and_is_confirmed_at_once_with_the_scan_reply() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/").await;
     let ticket = browser.wechat_ticket(&id).await;
@@ -120,7 +111,7 @@ async fn returning_user_scans_and_is_confirmed_at_once_with_the_scan_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_mode_works_without_an_aes_key() {
-    let (_e, gw) = gateway_with(
+    let (_e, gw) = login_gateway(
         "wechat:\n  simulate: true\n  official_account:\n    app_id: wx1234567890abcdef\n    app_secret: plain-secret\n    token: plaintoken",
     )
     .await;
@@ -133,7 +124,7 @@ async fn plain_mode_works_without_an_aes_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_pushes_are_answered_but_applied_once() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/").await;
     let ticket = browser.wechat_ticket(&id).await;
@@ -176,7 +167,7 @@ async fn duplicate_pushes_are_answered_but_applied_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_junk_callbacks_are_refused_and_the_gateway_keeps_serving() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let s = sim(&gw);
     let xml = event_xml(
         s.original_id(),
@@ -225,7 +216,7 @@ async fn forged_and_junk_callbacks_are_refused_and_the_gateway_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_browser_cannot_poll_bind_or_exchange() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let alice = Browser::new(&gw);
     let mallory = Browser::new(&gw);
     let id = alice.start("/").await;
@@ -262,7 +253,7 @@ async fn another_browser_cannot_poll_bind_or_exchange() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_codes_kill_the_code() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/").await;
     browser.demo_scan(&id, "new").await;
@@ -288,7 +279,7 @@ async fn expired_attempts_say_so_and_a_new_one_can_start() {
     let gw = Gateway::start_with(
         &format!(
             "wechat:\n  simulate: true\n  official_account:\n    app_id: wx1234567890abcdef\n    app_secret: s\n    token: tok\n    qr_expire_seconds: 60\nroutes:\n{}",
-            ROUTES.replace("{e}", &e.addr.to_string())
+            login_routes(e.addr)
         ),
         // Validation keeps real configs at >= 60 s; the test shortens it afterwards.
         |c| {
@@ -311,7 +302,7 @@ async fn expired_attempts_say_so_and_a_new_one_can_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_long_poll_returns_within_a_second_of_the_push() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/").await;
     let poll = browser.poll(&id, "waiting", 20);
@@ -334,7 +325,7 @@ async fn the_long_poll_returns_within_a_second_of_the_push() {
 async fn restart_on_the_same_store_keeps_users_and_sessions() {
     let e = Echo::start("app").await;
     let data = tempfile::tempdir().unwrap();
-    let routes = format!("routes:\n{}", ROUTES.replace("{e}", &e.addr.to_string()));
+    let routes = format!("routes:\n{}", login_routes(e.addr));
     let (cookie, user_id, openid) = {
         let gw = Gateway::start_in(data.path(), &routes).await;
         let browser = Browser::new(&gw);
@@ -375,7 +366,7 @@ async fn restart_on_the_same_store_keeps_users_and_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_page_and_widget_are_served_without_external_assets() {
-    let (_e, gw) = gateway_with("").await;
+    let (_e, gw) = login_gateway("").await;
     let resp = gw
         .browser_get("/.auth/login?rd=/dashboard")
         .header("accept-language", "zh-CN,zh;q=0.9")
@@ -420,7 +411,7 @@ async fn the_login_page_and_widget_are_served_without_external_assets() {
 async fn a_logout_survives_a_restart() {
     let e = Echo::start("app").await;
     let data = tempfile::tempdir().unwrap();
-    let routes = format!("routes:\n{}", ROUTES.replace("{e}", &e.addr.to_string()));
+    let routes = format!("routes:\n{}", login_routes(e.addr));
     let (gone, kept) = {
         let gw = Gateway::start_in(data.path(), &routes).await;
         let leaving = Browser::new(&gw);
