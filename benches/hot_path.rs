@@ -115,7 +115,8 @@ fn headers(c: &mut Criterion) {
     ] {
         base.append_header(k, v).unwrap();
     }
-    let who = alice();
+    let who = scangate::session::IdentityValues::of(&alice());
+    let assertion = http::HeaderValue::from_static("header.payload.signature");
     let peer = policy.peer("203.0.113.7".parse().unwrap(), &base);
     c.bench_function("headers/strip + forwarded + inject", |b| {
         b.iter_batched(
@@ -123,7 +124,7 @@ fn headers(c: &mut Criterion) {
             |mut req| {
                 policy.sanitize(&mut req);
                 policy.forwarded(&mut req, peer, "https", "app.example.com");
-                policy.inject(&mut req, &who, "header.payload.signature");
+                policy.inject(&mut req, &who, &assertion);
                 req
             },
             BatchSize::SmallInput,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::app::{InFlight, Routing};
 use super::headers::Peer;
 use crate::identity::Identity;
-use crate::session::Claims;
+use crate::session::{Claims, IdentityValues};
 
 /// What kind of request this turned out to be, for metrics and the access log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -37,6 +37,8 @@ pub struct RequestCtx {
     pub rewritten_target: Option<String>,
     pub identity: Option<Arc<Identity>>,
     pub claims: Option<Arc<Claims>>,
+    /// The identity as header values (shared with the session cache).
+    pub values: Option<Arc<IdentityValues>>,
     /// `Set-Cookie` value of a sliding refresh, added to the upstream's response.
     pub set_cookie: Option<String>,
     /// Status of a response the gateway wrote itself.
@@ -62,6 +64,7 @@ impl RequestCtx {
             rewritten_target: None,
             identity: None,
             claims: None,
+            values: None,
             set_cookie: None,
             own_status: 0,
             upstream_start: None,

@@ -13,7 +13,7 @@ use pingora::http::RequestHeader;
 use super::client_ip::TrustedProxies;
 use crate::config::IdentityHeaders;
 use crate::identity::Identity;
-use crate::session::strip_cookie;
+use crate::session::{strip_cookie, IdentityValues};
 
 /// Header rules, compiled once from the config.
 #[derive(Clone, Debug)]
@@ -29,12 +29,21 @@ pub struct HeaderPolicy {
 
 #[derive(Clone, Debug)]
 struct InjectNames {
-    user_id: HeaderName,
-    openid: HeaderName,
-    unionid: HeaderName,
-    phone: HeaderName,
-    method: HeaderName,
-    assertion: HeaderName,
+    user_id: InjectName,
+    openid: InjectName,
+    unionid: InjectName,
+    phone: InjectName,
+    method: InjectName,
+    assertion: InjectName,
+}
+
+/// A header name we set: parsed (for `/verify`'s answers) and as the operator wrote it, in a
+/// shared buffer. pingora keeps the case of every header it forwards; handing it the written
+/// name by reference spares a copy of the name per header per request.
+#[derive(Clone, Debug)]
+struct InjectName {
+    name: HeaderName,
+    written: bytes::Bytes,
 }
 
 /// Where a request came from, as the gateway sees it.
@@ -54,8 +63,13 @@ pub struct Peer {
 #[error("identity header name {0:?} is not a valid header name")]
 pub struct BadHeaderName(String);
 
-fn header_name(name: &str) -> Result<HeaderName, BadHeaderName> {
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| BadHeaderName(name.to_string()))
+fn header_name(name: &str) -> Result<InjectName, BadHeaderName> {
+    let parsed =
+        HeaderName::from_bytes(name.as_bytes()).map_err(|_| BadHeaderName(name.to_string()))?;
+    Ok(InjectName {
+        name: parsed,
+        written: bytes::Bytes::copy_from_slice(name.as_bytes()),
+    })
 }
 
 fn fold(name: &str) -> String {
@@ -139,8 +153,18 @@ impl HeaderPolicy {
     }
 
     fn strip_session_cookie(&self, req: &mut RequestHeader) {
-        if !req.headers.contains_key(COOKIE) {
-            return;
+        // The usual case costs nothing: no cookie, or one cookie line without ours.
+        let mut lines = req.headers.get_all(COOKIE).iter();
+        match (lines.next(), lines.next()) {
+            (None, _) => return,
+            (Some(only), None)
+                if only.to_str().is_ok_and(|v| {
+                    crate::session::find_cookie(v, &self.session_cookie).is_none()
+                }) =>
+            {
+                return
+            }
+            _ => {}
         }
         // HTTP/2 clients may send several cookie lines; join them as HTTP/1.1 requires.
         let joined = req
@@ -190,20 +214,26 @@ impl HeaderPolicy {
     }
 
     /// Adds our identity headers (after [`Self::sanitize`]).
-    pub fn inject(&self, req: &mut RequestHeader, identity: &Identity, assertion: &str) {
+    pub fn inject(
+        &self,
+        req: &mut RequestHeader,
+        values: &IdentityValues,
+        assertion: &HeaderValue,
+    ) {
         let n = &self.names;
-        set(req, &n.user_id, identity.user_id.as_str());
-        set(req, &n.method, identity.method.as_str());
-        if let Some(v) = &identity.openid {
-            set(req, &n.openid, v.as_str());
+        for (name, value) in [
+            (&n.user_id, values.user_id.as_ref()),
+            (&n.method, Some(&values.method)),
+            (&n.openid, values.openid.as_ref()),
+            (&n.unionid, values.unionid.as_ref()),
+            (&n.phone, values.phone.as_ref()),
+            (&n.assertion, Some(assertion)),
+        ] {
+            if let Some(value) = value {
+                // The name was checked when the policy was built.
+                let _ = req.insert_header(name.written.clone(), value.clone());
+            }
         }
-        if let Some(v) = &identity.unionid {
-            set(req, &n.unionid, v.as_str());
-        }
-        if let Some(v) = &identity.phone {
-            set(req, &n.phone, v.as_str());
-        }
-        set(req, &n.assertion, assertion);
     }
 
     /// The identity headers as name/value pairs (for `/.auth/verify` responses).
@@ -214,28 +244,20 @@ impl HeaderPolicy {
     ) -> Vec<(&'a HeaderName, &'a str)> {
         let n = &self.names;
         let mut out = vec![
-            (&n.user_id, identity.user_id.as_str()),
-            (&n.method, identity.method.as_str()),
+            (&n.user_id.name, identity.user_id.as_str()),
+            (&n.method.name, identity.method.as_str()),
         ];
         if let Some(v) = &identity.openid {
-            out.push((&n.openid, v.as_str()));
+            out.push((&n.openid.name, v.as_str()));
         }
         if let Some(v) = &identity.unionid {
-            out.push((&n.unionid, v.as_str()));
+            out.push((&n.unionid.name, v.as_str()));
         }
         if let Some(v) = &identity.phone {
-            out.push((&n.phone, v.as_str()));
+            out.push((&n.phone.name, v.as_str()));
         }
-        out.push((&n.assertion, assertion));
+        out.push((&n.assertion.name, assertion));
         out
-    }
-}
-
-fn set(req: &mut RequestHeader, name: &HeaderName, value: &str) {
-    // Values come from our own verified session; one that is not a valid header value
-    // (it cannot be, by construction) is skipped rather than sent mangled.
-    if let Ok(value) = HeaderValue::from_str(value) {
-        let _ = req.insert_header(name.clone(), value);
     }
 }
 
@@ -329,13 +351,23 @@ mod tests {
             phone: Some(Phone::parse("13800138000").unwrap()),
             method: LoginMethod::OfficialAccount,
         };
-        p.inject(&mut req, &who, "jwt");
+        p.inject(
+            &mut req,
+            &IdentityValues::of(&who),
+            &HeaderValue::from_static("jwt"),
+        );
         assert_eq!(values(&req, "x-auth-phone"), vec!["+8613800138000"]);
         assert_eq!(values(&req, "x-auth-user-id"), vec!["u_1"]);
         assert_eq!(values(&req, "x-auth-openid"), vec!["o_1"]);
         assert!(values(&req, "x-auth-unionid").is_empty());
         assert_eq!(values(&req, "x-auth-method"), vec!["official_account"]);
         assert_eq!(values(&req, "x-auth-assertion"), vec!["jwt"]);
+        // On the wire, the names are spelled as configured.
+        let mut wire = Vec::new();
+        req.header_to_h1_wire(&mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        assert!(wire.contains("X-Auth-User-Id: u_1\r\n"), "{wire}");
+        assert!(wire.contains("X-Auth-Assertion: jwt\r\n"), "{wire}");
     }
 
     #[test]

@@ -227,6 +227,7 @@ impl ProxyHttp for Gateway {
                 if let Some(v) = verified {
                     ctx.set_cookie = v.refreshed.as_deref().map(|t| app.sessions.set_cookie(t));
                     ctx.identity = Some(v.identity);
+                    ctx.values = Some(v.values);
                     ctx.claims = Some(v.claims);
                 }
                 Ok(false)
@@ -306,13 +307,15 @@ impl ProxyHttp for Gateway {
         if let Some(peer) = ctx.peer {
             app.headers.forwarded(upstream, peer, app.scheme, &ctx.host);
         }
-        if let (Some(identity), Some(claims), Some(index), Some(routing)) =
-            (&ctx.identity, &ctx.claims, ctx.route, &ctx.routing)
+        if let (Some(values), Some(claims), Some(index), Some(routing)) =
+            (&ctx.values, &ctx.claims, ctx.route, &ctx.routing)
         {
-            let assertion =
-                app.assertions
-                    .assertion(claims, &routing.routes[index].route.name, unix_now());
-            app.headers.inject(upstream, identity, &assertion);
+            let assertion = app.assertions.assertion_header(
+                claims,
+                &routing.routes[index].route.name,
+                unix_now(),
+            );
+            app.headers.inject(upstream, values, &assertion);
         }
         Ok(())
     }

@@ -63,6 +63,9 @@ struct Minted {
     /// stale assertion.
     claims: Claims,
     token: Arc<str>,
+    /// The same token as a header value sharing one buffer: every request that forwards it
+    /// clones a reference instead of copying half a kilobyte.
+    header: http::HeaderValue,
     exp: u64,
 }
 
@@ -185,6 +188,15 @@ impl AssertionSigner {
     /// `min(now + 300, claims.exp)`. The same token is returned for the same session and
     /// route until less than 60 s of it remain (or the session's own expiry caps it anyway).
     pub fn assertion(&self, claims: &Claims, audience: &str, now: u64) -> Arc<str> {
+        self.minted(claims, audience, now).0
+    }
+
+    /// [`Self::assertion`] as a header value (a shared buffer; no copy per request).
+    pub fn assertion_header(&self, claims: &Claims, audience: &str, now: u64) -> http::HeaderValue {
+        self.minted(claims, audience, now).1
+    }
+
+    fn minted(&self, claims: &Claims, audience: &str, now: u64) -> (Arc<str>, http::HeaderValue) {
         let exp = now.saturating_add(LIFETIME_SECONDS).min(claims.exp);
         let hash = self.hasher.hash_one((claims.sid.as_str(), audience));
         let cached = self.cache.get(hash, |m| {
@@ -193,21 +205,27 @@ impl AssertionSigner {
                 && m.claims.same_identity(claims)
                 && m.exp > now
                 && (m.exp >= now.saturating_add(MIN_REMAINING_SECONDS) || m.exp >= exp);
-            reusable.then(|| m.token.clone())
+            reusable.then(|| (m.token.clone(), m.header.clone()))
         });
-        if let Some(token) = cached {
-            return token;
+        if let Some(found) = cached {
+            return found;
         }
-        let token: Arc<str> = self.mint(claims, audience, now, exp).into();
+        let text = self.mint(claims, audience, now, exp);
+        // base64url and dots only: always a valid header value.
+        let header =
+            http::HeaderValue::from_maybe_shared(bytes::Bytes::from(text.clone().into_bytes()))
+                .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+        let token: Arc<str> = text.into();
         let minted = Minted {
             sid: claims.sid.as_str().into(),
             audience: audience.into(),
             claims: claims.clone(),
             token: token.clone(),
+            header: header.clone(),
             exp,
         };
         self.cache.insert(hash, minted, |m| m.exp > now);
-        token
+        (token, header)
     }
 
     fn mint(&self, claims: &Claims, audience: &str, now: u64, exp: u64) -> String {

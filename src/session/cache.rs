@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::values::IdentityValues;
 use super::Claims;
 use crate::identity::Identity;
 
@@ -100,7 +101,11 @@ struct TokenEntry {
     token: Box<str>,
     claims: Arc<Claims>,
     identity: Arc<Identity>,
+    values: Arc<IdentityValues>,
 }
+
+/// What a cached token decoded to.
+pub(crate) type Decoded = (Arc<Claims>, Arc<Identity>, Arc<IdentityValues>);
 
 /// Tokens whose signature was checked recently, with what they decoded to. A hit skips the
 /// base64, JSON and HMAC work; expiry and revocation are still the caller's to check.
@@ -126,9 +131,9 @@ impl TokenCache {
     }
 
     /// The decoded claims of `token` when exactly this token was verified before.
-    pub(crate) fn get(&self, token: &str) -> Option<(Arc<Claims>, Arc<Identity>)> {
+    pub(crate) fn get(&self, token: &str) -> Option<Decoded> {
         self.map.get(self.hash(token), |e| {
-            (*e.token == *token).then(|| (e.claims.clone(), e.identity.clone()))
+            (*e.token == *token).then(|| (e.claims.clone(), e.identity.clone(), e.values.clone()))
         })
     }
 
@@ -138,12 +143,14 @@ impl TokenCache {
         token: &str,
         claims: Arc<Claims>,
         identity: Arc<Identity>,
+        values: Arc<IdentityValues>,
         now: u64,
     ) {
         let entry = TokenEntry {
             token: token.into(),
             claims,
             identity,
+            values,
         };
         self.map
             .insert(self.hash(token), entry, |e| e.claims.exp > now);
@@ -177,7 +184,8 @@ mod tests {
     fn put(cache: &TokenCache, token: &str, exp: u64, now: u64) {
         let c = claims(exp);
         let id = Arc::new(c.identity());
-        cache.insert(token, c, id, now);
+        let values = Arc::new(IdentityValues::of(&id));
+        cache.insert(token, c, id, values, now);
     }
 
     #[test]

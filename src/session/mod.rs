@@ -18,11 +18,13 @@ mod cookie;
 mod jwt;
 pub mod persist;
 mod revocation;
+mod values;
 
 pub use assertion::{AssertionError, AssertionSigner};
 pub use claims::Claims;
 pub use cookie::{find_cookie, strip_cookie};
 pub use revocation::RevocationSet;
+pub use values::IdentityValues;
 
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ pub enum SessionError {
 pub struct Verified {
     pub claims: Arc<Claims>,
     pub identity: Arc<Identity>,
+    /// The identity as header values, shared with every other request of this token.
+    pub values: Arc<IdentityValues>,
     /// Set when the idle window is half used: a fresh token the caller must send back as a
     /// `Set-Cookie` (sliding refresh). `None` on most requests.
     pub refreshed: Option<String>,
@@ -124,17 +128,18 @@ impl SessionManager {
         if token.len() > MAX_TOKEN_LEN {
             return Err(SessionError::Malformed);
         }
-        if let Some((claims, identity)) = self.cache.get(token) {
+        if let Some((claims, identity, values)) = self.cache.get(token) {
             self.check(&claims, now)?;
-            return Ok(self.verified(claims, identity, now));
+            return Ok(self.verified(claims, identity, values, now));
         }
         let claims: Claims = self.key.verify(token)?;
         self.check(&claims, now)?;
         let claims = Arc::new(claims);
         let identity = Arc::new(claims.identity());
+        let values = Arc::new(IdentityValues::of(&identity));
         self.cache
-            .insert(token, claims.clone(), identity.clone(), now);
-        Ok(self.verified(claims, identity, now))
+            .insert(token, claims.clone(), identity.clone(), values.clone(), now);
+        Ok(self.verified(claims, identity, values, now))
     }
 
     /// Revokes the session: every later `verify` of any token with this `sid` fails.
@@ -196,11 +201,18 @@ impl SessionManager {
         Ok(())
     }
 
-    fn verified(&self, claims: Arc<Claims>, identity: Arc<Identity>, now: u64) -> Verified {
+    fn verified(
+        &self,
+        claims: Arc<Claims>,
+        identity: Arc<Identity>,
+        values: Arc<IdentityValues>,
+        now: u64,
+    ) -> Verified {
         let refreshed = self.refresh(&claims, now);
         Verified {
             claims,
             identity,
+            values,
             refreshed,
         }
     }
