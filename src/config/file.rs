@@ -52,6 +52,8 @@ pub struct FileConfig {
     pub shutdown_timeout_seconds: u64,
     /// Drop client request headers whose name contains `_`. Default true.
     pub drop_underscore_headers: bool,
+    /// One `access` log line per request. Default true.
+    pub access_log: bool,
     pub store: StoreFile,
     pub session: SessionFile,
     pub identity_headers: IdentityHeadersFile,
@@ -73,6 +75,7 @@ impl Default for FileConfig {
             threads: 1,
             shutdown_timeout_seconds: 5,
             drop_underscore_headers: true,
+            access_log: true,
             store: StoreFile::default(),
             session: SessionFile::default(),
             identity_headers: IdentityHeadersFile::default(),

@@ -33,6 +33,8 @@ pub struct Config {
     /// Drop every client request header whose name contains `_` (nginx's default, and the
     /// reason `X_Auth_Phone` cannot become `X-Auth-Phone` behind a CGI-style app).
     pub drop_underscore_headers: bool,
+    /// One `access` log line per request.
+    pub access_log: bool,
     pub store: StoreConfig,
     pub session: SessionConfig,
     pub identity_headers: IdentityHeaders,

@@ -471,6 +471,7 @@ impl Validator<'_> {
             threads,
             shutdown_timeout_seconds,
             drop_underscore_headers,
+            access_log,
             store,
             session,
             identity_headers,
@@ -529,6 +530,7 @@ impl Validator<'_> {
             threads: threads?,
             shutdown_timeout_seconds: shutdown_timeout_seconds?,
             drop_underscore_headers,
+            access_log,
             store: store?,
             session: session?,
             identity_headers: identity_headers?,
@@ -2238,6 +2240,8 @@ login:
     #[test]
     fn drop_underscore_headers_can_be_turned_off() {
         assert!(!ok("drop_underscore_headers: false").drop_underscore_headers);
+        assert!(ok("{}").access_log);
+        assert!(!ok("access_log: false").access_log);
     }
 
     // --- store ---

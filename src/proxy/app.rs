@@ -280,7 +280,7 @@ impl App {
 /// which secrets are masked: a changed secret alone is not noticed (and needs a restart).
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     type Section = fn(&Config) -> String;
-    let sections: [(&'static str, Section); 14] = [
+    let sections: [(&'static str, Section); 15] = [
         ("listen", |c| format!("{:?}", c.listen)),
         ("public_url", |c| format!("{:?}", c.public_url)),
         ("auth_path", |c| c.auth_path.clone()),
@@ -294,6 +294,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("drop_underscore_headers", |c| {
             c.drop_underscore_headers.to_string()
         }),
+        ("access_log", |c| c.access_log.to_string()),
         ("store", |c| format!("{:?}", c.store)),
         ("session", |c| format!("{:?}", c.session)),
         ("identity_headers", |c| format!("{:?}", c.identity_headers)),

@@ -409,6 +409,9 @@ impl ProxyHttp for Gateway {
             (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64() * 1000.0,
             _ => 0.0,
         };
+        if !app.config.access_log {
+            return;
+        }
         let req = session.req_header();
         let route = route_runtime.map_or("-", |r| r.route.name.as_str());
         tracing::info!(
