@@ -1,0 +1,586 @@
+//! Capacity: resident memory of a gateway process idle, with 10k waiting long-polls, and with
+//! 100k pending login attempts in the embedded store.
+//!
+//! Needs the release binary first: `cargo build --release`, then
+//! `cargo bench --bench capacity`. The gateway is that binary (`SCANGATE_BIN`, default
+//! `${CARGO_TARGET_DIR:-target}/release/scangate`) started as a separate process with
+//! `run --config <generated>` (`threads: 1`, the embedded store in a temp dir on disk, its
+//! log in the temp dir); VmRSS / VmHWM come from `/proc/<pid>/status`. WeChat's API
+//! (access token, QR codes) is a standalone simulator in this bench process, so its memory
+//! (every QR ticket it issued) is not counted in the gateway's.
+//!
+//! Phases: idle after start; 10k attempts created (`POST /.auth/qr`, 32 keep-alive
+//! connections, one browser binding cookie); 10k long-polls (`GET /.auth/qr/{id}?since=waiting
+//! &wait=30`), one connection each, all waiting (the gateway's `scangate_longpolls_waiting`
+//! gauge says so); the clients close; attempts created up to 100k; 10k long-polls again on top
+//! of the 100k. `login.limits` is lifted (`qr_per_ip_per_minute`, `long_polls_per_ip`,
+//! `long_polls_total` all 0) and `qr_expire_seconds: 3600` keeps every attempt pending.
+//!
+//! Environment: `CAPACITY_POLLS` (10000), `CAPACITY_ATTEMPTS` (100000), `SCANGATE_BIN`,
+//! `BENCH_NO_WAIT=1`. The client needs `CAPACITY_POLLS` + ~100 file descriptors (the bench
+//! raises its soft limit to the hard one with `prlimit`; the gateway inherits it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scangate::wechat::sim::{SimConfig, Simulator};
+use support::*;
+use tokio::sync::Semaphore;
+
+const APP_ID: &str = "wx00000000000000ca";
+const APP_SECRET: &str = "bench-app-secret";
+const TOKEN: &str = "benchtoken";
+const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("SCANGATE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("release").join("scangate")
+}
+
+/// VmRSS, VmHWM, RssAnon, RssFile (kB) and Threads of `pid`.
+struct Mem {
+    rss_kb: u64,
+    hwm_kb: u64,
+    anon_kb: u64,
+    file_kb: u64,
+    threads: u64,
+}
+
+fn mem(pid: u32) -> Mem {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Mem {
+        rss_kb: field("VmRSS:"),
+        hwm_kb: field("VmHWM:"),
+        anon_kb: field("RssAnon:"),
+        file_kb: field("RssFile:"),
+        threads: field("Threads:"),
+    }
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+fn raise_fd_limit() {
+    let pid = std::process::id().to_string();
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let hard = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .unwrap_or("unlimited")
+        .to_string();
+    let _ = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+        .status();
+}
+
+fn fd_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn file_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+async fn metric(client: &reqwest::Client, admin: SocketAddr, name: &str) -> f64 {
+    let Ok(resp) = client.get(format!("http://{admin}/metrics")).send().await else {
+        return -1.0;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Creates `n` attempts as fast as `connections` keep-alive connections allow.
+async fn create_attempts(
+    listen: SocketAddr,
+    cookie: Arc<String>,
+    n: usize,
+    connections: usize,
+) -> (Vec<String>, Duration, Vec<String>) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (next, cookie) = (next.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let req = request(
+                    "POST",
+                    "/.auth/qr",
+                    &[("Content-Type", "application/json"), ("Cookie", &cookie)],
+                    br#"{"rd":"/"}"#,
+                );
+                let mut conn = Conn::connect(listen).await.unwrap();
+                let mut ids = Vec::new();
+                let mut errors = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    match conn.request(&req).await {
+                        Ok(r) if r.status == 201 => {
+                            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                            ids.push(v["id"].as_str().unwrap().to_string());
+                        }
+                        Ok(r) => {
+                            if errors.len() < 3 {
+                                errors.push(format!("{} {}", r.status, r.text()));
+                            }
+                        }
+                        Err(e) => {
+                            errors.push(format!("connection: {e}"));
+                            conn = Conn::connect(listen).await.unwrap();
+                        }
+                    }
+                }
+                (ids, errors)
+            })
+        })
+        .collect();
+    let mut ids = Vec::with_capacity(n);
+    let mut errors = Vec::new();
+    for t in tasks {
+        let (i, e) = t.await.unwrap();
+        ids.extend(i);
+        errors.extend(e);
+    }
+    (ids, started.elapsed(), errors)
+}
+
+/// Opens one connection per id and sends its long-poll; returns the tasks holding them.
+async fn open_polls(
+    listen: SocketAddr,
+    cookie: Arc<String>,
+    ids: &[String],
+) -> Vec<tokio::task::JoinHandle<Option<u16>>> {
+    let gate = Arc::new(Semaphore::new(256));
+    let mut tasks = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (gate, cookie) = (gate.clone(), cookie.clone());
+        let target = format!("/.auth/qr/{id}?since=waiting&wait=30");
+        tasks.push(tokio::spawn(async move {
+            let mut conn = {
+                let _permit = gate.acquire().await.unwrap();
+                let mut conn = Conn::connect(listen).await.ok()?;
+                conn.send(&request("GET", &target, &[("Cookie", &cookie)], b""))
+                    .await
+                    .ok()?;
+                conn
+            };
+            conn.read_response().await.ok().map(|r| r.status)
+        }));
+    }
+    tasks
+}
+
+/// Opens one connection per id, has it answered once (a poll without `wait`: at once), then
+/// keeps it open and idle; returns the tasks holding them once all were answered.
+async fn open_idle(
+    listen: SocketAddr,
+    cookie: Arc<String>,
+    ids: &[String],
+) -> (Vec<tokio::task::JoinHandle<()>>, usize) {
+    let gate = Arc::new(Semaphore::new(256));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (gate, cookie, answered, done) =
+            (gate.clone(), cookie.clone(), answered.clone(), done.clone());
+        let target = format!("/.auth/qr/{id}");
+        tasks.push(tokio::spawn(async move {
+            let conn = {
+                let _permit = gate.acquire().await.unwrap();
+                let mut conn = Conn::connect(listen).await.ok();
+                if let Some(c) = conn.as_mut() {
+                    let req = request("GET", &target, &[("Cookie", &cookie)], b"");
+                    if matches!(c.request(&req).await, Ok(r) if r.status == 200) {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                conn
+            };
+            done.fetch_add(1, Ordering::Relaxed);
+            let _hold = conn;
+            std::future::pending::<()>().await;
+        }));
+    }
+    while done.load(Ordering::Relaxed) < ids.len() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (tasks, answered.load(Ordering::Relaxed))
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Waits until the gauge of waiting polls reaches `want` (or `timeout`); how long it took.
+async fn wait_gauge(
+    client: &reqwest::Client,
+    admin: SocketAddr,
+    want: f64,
+    timeout: Duration,
+) -> (f64, Duration) {
+    let started = Instant::now();
+    loop {
+        let now = metric(client, admin, "scangate_longpolls_waiting").await;
+        if (want == 0.0 && now == 0.0) || (want > 0.0 && now >= want) {
+            return (now, started.elapsed());
+        }
+        if started.elapsed() > timeout {
+            return (now, started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct Row {
+    phase: String,
+    mem: Mem,
+    fds: usize,
+    note: String,
+}
+
+fn main() {
+    let polls = env_usize("CAPACITY_POLLS", 10_000);
+    let attempts = env_usize("CAPACITY_ATTEMPTS", 100_000).max(polls);
+    let bin = binary();
+    if !bin.is_file() {
+        eprintln!(
+            "capacity: no gateway binary at {} — run `cargo build --release` first (or set SCANGATE_BIN)",
+            bin.display()
+        );
+        std::process::exit(2);
+    }
+    raise_fd_limit();
+    let fds = fd_limit();
+    if fds < polls as u64 + 200 {
+        eprintln!("capacity: the open-file limit is {fds}, below {polls} polls + 200; raise it (ulimit -n) or lower CAPACITY_POLLS");
+        std::process::exit(2);
+    }
+    println!("capacity: {}; gateway {}", machine(), bin.display());
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let [port, admin_port] = free_ports::<2>();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    let sim = rt
+        .block_on(Simulator::start(SimConfig {
+            app_id: APP_ID.into(),
+            app_secret: APP_SECRET.into(),
+            token: TOKEN.into(),
+            encoding_aes_key: Some(AES_KEY.into()),
+            callback_url: format!("http://{listen}/.auth/wechat/callback"),
+        }))
+        .unwrap();
+    let db = dir.path().join("scangate.db");
+    let config = format!(
+        r#"listen: "{listen}"
+public_url: "http://{listen}"
+admin_listen: "{admin}"
+threads: 1
+shutdown_timeout_seconds: 1
+store:
+  backend: embedded
+  path: "{db}"
+session:
+  secret: "bench-secret-bench-secret-bench-secret!!"
+wechat:
+  api_base: "{api}"
+  official_account:
+    app_id: "{APP_ID}"
+    app_secret: "{APP_SECRET}"
+    token: "{TOKEN}"
+    encoding_aes_key: "{AES_KEY}"
+    qr_expire_seconds: 3600
+login:
+  limits:
+    qr_per_ip_per_minute: 0
+    long_polls_per_ip: 0
+    long_polls_total: 0
+routes:
+  - name: app
+    upstreams: ["127.0.0.1:9"]
+    auth: login
+"#,
+        db = db.display(),
+        api = sim.api_base(),
+    );
+    let config_path = dir.path().join("scangate.yaml");
+    std::fs::write(&config_path, &config).unwrap();
+    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+    let mut child: Child = Command::new(&bin)
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start the gateway");
+    let pid = child.id();
+    let client = reqwest::Client::new();
+    let mut rows: Vec<Row> = Vec::new();
+
+    rt.block_on(async {
+        wait_listening(listen).await;
+        wait_listening(admin).await;
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("http://{admin}/readyz")).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        rows.push(Row {
+            phase: "idle after start (ready, no request served)".into(),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: String::new(),
+        });
+
+        // The browser binding, reused by every attempt (one browser, many attempts).
+        let mut first = Conn::connect(listen).await.unwrap();
+        let r = first
+            .request(&request(
+                "POST",
+                "/.auth/qr",
+                &[("Content-Type", "application/json")],
+                br#"{"rd":"/"}"#,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        let secret = set_cookie(&r, "scangate_login").unwrap();
+        let cookie = Arc::new(format!("scangate_login={secret}"));
+        let first_id = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // 10k attempts, then 10k waiting polls on them.
+        tokio::task::block_in_place(|| wait_quiet(&[pid]));
+        let load = loadavg();
+        let cpu0 = process_cpu_ms(pid);
+        let (mut ids, took, errors) = create_attempts(listen, cookie.clone(), polls - 1, 32).await;
+        ids.insert(0, first_id);
+        let cpu1 = process_cpu_ms(pid);
+        println!(
+            "  created {} attempts in {:.1} s ({:.0}/s, gateway CPU {:.0} µs each), load average {load}; errors {errors:?}",
+            ids.len(),
+            took.as_secs_f64(),
+            ids.len() as f64 / took.as_secs_f64(),
+            (cpu1 - cpu0) * 1000.0 / ids.len().max(1) as f64
+        );
+        rows.push(Row {
+            phase: format!("{} attempts", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: format!("store file {:.1} MB + WAL {:.1} MB", file_size(&db) as f64 / 1e6,
+                file_size(&dir.path().join("scangate.db-wal")) as f64 / 1e6),
+        });
+
+        let poll_ids = ids[ids.len() - polls..].to_vec();
+
+        // For comparison: the same number of connections, each answered once and then idle
+        // (keep-alive): what a connection costs without a request in flight.
+        tokio::task::block_in_place(|| wait_quiet(&[pid]));
+        let (idle_tasks, answered) = open_idle(listen, cookie.clone(), &poll_ids).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rows.push(Row {
+            phase: format!("{} attempts + {answered} idle keep-alive connections", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: "each answered one request (a poll without wait), then idle".into(),
+        });
+        for t in &idle_tasks {
+            t.abort();
+        }
+        drop(idle_tasks);
+        for _ in 0..100 {
+            if open_fds(pid) < 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rows.push(Row {
+            phase: format!("{} attempts, those connections closed", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: String::new(),
+        });
+
+        tokio::task::block_in_place(|| wait_quiet(&[pid]));
+        let load = loadavg();
+        let opened = Instant::now();
+        let tasks = open_polls(listen, cookie.clone(), &poll_ids).await;
+        let (waiting, _) = wait_gauge(&client, admin, polls as f64, Duration::from_secs(25)).await;
+        let ramp = opened.elapsed();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let still = metric(&client, admin, "scangate_longpolls_waiting").await;
+        rows.push(Row {
+            phase: format!("{} attempts + {} waiting long-polls", ids.len(), still),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: format!("all parked {:.1} s after the first connect; load average {load}", ramp.as_secs_f64()),
+        });
+        println!("  {waiting} polls waiting after {:.1} s", ramp.as_secs_f64());
+
+        // The clients go away. A poll whose client closed is only noticed when it ends.
+        for t in &tasks {
+            t.abort();
+        }
+        let closed = Instant::now();
+        let (left, gone) = wait_gauge(&client, admin, 0.0, Duration::from_secs(40)).await;
+        println!(
+            "  clients closed: the gauge reached {left} after {:.1} s",
+            gone.as_secs_f64()
+        );
+        let _ = closed;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rows.push(Row {
+            phase: format!("{} attempts, the polls ended", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: format!("waiting-poll gauge back to 0 {:.1} s after the clients closed", gone.as_secs_f64()),
+        });
+
+        // Up to 100k attempts.
+        tokio::task::block_in_place(|| wait_quiet(&[pid]));
+        let load = loadavg();
+        let more = attempts - ids.len();
+        let cpu0 = process_cpu_ms(pid);
+        let (more_ids, took, errors) = create_attempts(listen, cookie.clone(), more, 32).await;
+        let cpu1 = process_cpu_ms(pid);
+        println!(
+            "  created {} more attempts in {:.1} s ({:.0}/s, gateway CPU {:.0} µs each), load average {load}; errors {errors:?}",
+            more_ids.len(),
+            took.as_secs_f64(),
+            more_ids.len() as f64 / took.as_secs_f64(),
+            (cpu1 - cpu0) * 1000.0 / more_ids.len().max(1) as f64
+        );
+        let rate = more_ids.len() as f64 / took.as_secs_f64();
+        ids.extend(more_ids);
+        rows.push(Row {
+            phase: format!("{} attempts", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: format!(
+                "created at {rate:.0}/s; store file {:.1} MB + WAL {:.1} MB",
+                file_size(&db) as f64 / 1e6,
+                file_size(&dir.path().join("scangate.db-wal")) as f64 / 1e6
+            ),
+        });
+
+        // 10k polls again, on the newest attempts.
+        let poll_ids = ids[ids.len() - polls..].to_vec();
+        tokio::task::block_in_place(|| wait_quiet(&[pid]));
+        let load = loadavg();
+        let opened = Instant::now();
+        let tasks = open_polls(listen, cookie.clone(), &poll_ids).await;
+        let (waiting, _) = wait_gauge(&client, admin, polls as f64, Duration::from_secs(25)).await;
+        let ramp = opened.elapsed();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let still = metric(&client, admin, "scangate_longpolls_waiting").await;
+        rows.push(Row {
+            phase: format!("{} attempts + {} waiting long-polls", ids.len(), still),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: format!("all parked {:.1} s after the first connect; load average {load}", ramp.as_secs_f64()),
+        });
+        println!("  {waiting} polls waiting after {:.1} s", ramp.as_secs_f64());
+        for t in &tasks {
+            t.abort();
+        }
+    });
+
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    println!();
+    println!(
+        "| phase | VmRSS | RssAnon | RssFile | VmHWM (peak so far) | threads | open fds | note |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.phase,
+            mb(r.mem.rss_kb),
+            mb(r.mem.anon_kb),
+            mb(r.mem.file_kb),
+            mb(r.mem.hwm_kb),
+            r.mem.threads,
+            r.fds,
+            r.note
+        );
+    }
+    let idle = rows.first().map_or(0, |r| r.mem.rss_kb);
+    let last = rows.last().map_or(0, |r| r.mem.rss_kb);
+    println!();
+    println!(
+        "idle {} (target < 30 MB: {}); {} attempts + {} polls {} (target < 200 MB: {})",
+        mb(idle),
+        if idle < 30 * 1024 { "met" } else { "MISSED" },
+        attempts,
+        polls,
+        mb(last),
+        if last < 200 * 1024 { "met" } else { "MISSED" }
+    );
+    if std::env::var("KEEP_TMP").as_deref() == Ok("1") {
+        println!("kept {}", dir.keep().display());
+    }
+}
