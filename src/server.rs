@@ -298,10 +298,10 @@ pub fn run_app(
         "scangate listening"
     );
     server.run(RunArgs {
-        shutdown_signal: Box::new(signals::ProcessSignals {
+        shutdown_signal: Box::new(SignalWatch(signals::ProcessSignals {
             app: app.clone(),
             config_path,
-        }),
+        })),
     });
     tracing::info!("scangate stopped");
     Ok(())
@@ -323,6 +323,19 @@ pub struct RunningServer {
     pub side: Option<Arc<tokio::runtime::Runtime>>,
     stop: watch::Sender<Option<bool>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The process's signals (`signals.rs`), told to pingora.
+struct SignalWatch(signals::ProcessSignals);
+
+#[async_trait]
+impl ShutdownSignalWatch for SignalWatch {
+    async fn recv(&self) -> ShutdownSignal {
+        match self.0.wait().await {
+            signals::Stop::Drain => ShutdownSignal::GracefulTerminate,
+            signals::Stop::Now => ShutdownSignal::FastShutdown,
+        }
+    }
 }
 
 struct TriggerWatch(watch::Receiver<Option<bool>>, Arc<App>);

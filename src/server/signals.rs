@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::ConfigErrors;
@@ -24,15 +22,24 @@ use crate::proxy::App;
 /// How often a drain looks whether requests are still in flight.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
 
+/// How the process is to stop (`server.rs` tells pingora).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// Stop accepting, let requests in flight finish.
+    Drain,
+    /// Stop now.
+    Now,
+}
+
 pub(super) struct ProcessSignals {
     pub app: Arc<App>,
     /// The file SIGHUP re-reads; `None`: SIGHUP is logged and ignored.
     pub config_path: Option<PathBuf>,
 }
 
-#[async_trait]
-impl ShutdownSignalWatch for ProcessSignals {
-    async fn recv(&self) -> ShutdownSignal {
+impl ProcessSignals {
+    /// Handles signals until one says stop (SIGHUP reloads and goes on waiting).
+    pub(super) async fn wait(&self) -> Stop {
         let kinds = [
             SignalKind::terminate(),
             SignalKind::interrupt(),
@@ -45,12 +52,12 @@ impl ShutdownSignalWatch for ProcessSignals {
                 Ok(s) => streams.push(s),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot watch signals; stopping");
-                    return ShutdownSignal::FastShutdown;
+                    return Stop::Now;
                 }
             }
         }
         let [term, int, quit, hup] = &mut streams[..] else {
-            return ShutdownSignal::FastShutdown;
+            return Stop::Now;
         };
         loop {
             tokio::select! {
@@ -58,7 +65,7 @@ impl ShutdownSignalWatch for ProcessSignals {
                 _ = quit.recv() => return self.drain("SIGQUIT"),
                 _ = int.recv() => {
                     tracing::info!("SIGINT: stopping now");
-                    return ShutdownSignal::FastShutdown;
+                    return Stop::Now;
                 }
                 _ = hup.recv() => match &self.config_path {
                     Some(path) => {
@@ -72,7 +79,7 @@ impl ShutdownSignalWatch for ProcessSignals {
 }
 
 impl ProcessSignals {
-    fn drain(&self, signal: &str) -> ShutdownSignal {
+    fn drain(&self, signal: &str) -> Stop {
         let timeout = Duration::from_secs(self.app.config.shutdown_timeout_seconds);
         tracing::info!(
             signal,
@@ -82,7 +89,7 @@ impl ProcessSignals {
         );
         self.app.begin_drain();
         exit_when_drained(self.app.clone(), timeout);
-        ShutdownSignal::GracefulTerminate
+        Stop::Drain
     }
 }
 
