@@ -86,7 +86,7 @@ fn mem(pid: u32) -> Mem {
 }
 
 fn mb(kb: u64) -> String {
-    format!("{:.1} MB", kb as f64 / 1024.0)
+    format!("{:.1} MiB", kb as f64 / 1024.0)
 }
 
 fn raise_fd_limit() {
@@ -572,7 +572,7 @@ routes:
     let last = rows.last().map_or(0, |r| r.mem.rss_kb);
     println!();
     println!(
-        "idle {} (target < 30 MB: {}); {} attempts + {} polls {} (target < 200 MB: {})",
+        "idle {} (target < 30 MiB: {}); {} attempts + {} polls {} (target < 200 MiB: {})",
         mb(idle),
         if idle < 30 * 1024 { "met" } else { "MISSED" },
         attempts,
