@@ -130,29 +130,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
-        Command::Check { config } => match scangate::config::load(&config) {
+        Command::Check { config } => match load_config(&config) {
             Ok(cfg) => {
                 println!("{}: {}", config.display(), scangate::config::summary(&cfg));
                 ExitCode::SUCCESS
             }
-            Err(errors) => {
-                eprintln!("{}: {} problem(s)", config.display(), errors.0.len());
-                for issue in &errors.0 {
-                    eprintln!("  {issue}");
-                }
-                ExitCode::from(EXIT_CONFIG)
-            }
+            Err(code) => code,
         },
         Command::Run { config } => {
-            let cfg = match scangate::config::load(&config) {
+            let cfg = match load_config(&config) {
                 Ok(cfg) => cfg,
-                Err(errors) => {
-                    eprintln!("{}: {} problem(s)", config.display(), errors.0.len());
-                    for issue in &errors.0 {
-                        eprintln!("  {issue}");
-                    }
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                Err(code) => return code,
             };
             match scangate::server::run(cfg, Some(config.clone())) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,10 @@
 #   ACCESS_LOG=on      on: scangate and the nginx proxy each log every request to a file in
 #                      the temp dir (their defaults); off: neither does
 #   SCANGATE_BIN=...   default ${CARGO_TARGET_DIR:-<repo>/target}/release/scangate
+#   BARE_BIN=...       the reference proxy, `cargo build --release --example bare_pingora`
+#                      (default ${CARGO_TARGET_DIR:-<repo>/target}/release/examples/bare_pingora):
+#                      bare pingora with an HS256 cookie check, the floor scangate is built
+#                      on; measured as one more case when the binary exists
 #   WRITE=1            same as --write: replace the "## Load: scangate vs nginx" section of
 #                      BENCHMARKS.md with the results
 #   SCANGATE_REV=...   the revision the binary was built from, for the report (default: the
@@ -40,6 +44,7 @@ BODY_BYTES=${BODY_BYTES:-100}
 ACCESS_LOG=${ACCESS_LOG:-on}
 WRITE=${WRITE:-0}
 SCANGATE_BIN=${SCANGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/scangate}
+BARE_BIN=${BARE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_pingora}
 
 for arg in "$@"; do
     case $arg in
@@ -139,7 +144,7 @@ family() {
     echo "$1 $children"
 }
 
-read -r UP_PORT NG_PORT SG_PORT ADMIN_PORT <<<"$(free_ports 4)"
+read -r UP_PORT NG_PORT SG_PORT ADMIN_PORT BARE_PORT <<<"$(free_ports 5)"
 mkdir -p "$TMP/up" "$TMP/proxy"
 BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
 USER_LINE=""
@@ -259,6 +264,16 @@ RUST_LOG=$SG_RUST_LOG "$SCANGATE_BIN" run --config "$TMP/scangate.yaml" >"$TMP/s
 SG_PID=$!
 PIDS+=("$SG_PID")
 
+BARE_PID=""
+if [[ -x $BARE_BIN ]]; then
+    BARE_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    BARE_KEY=$BARE_KEY "$BARE_BIN" "127.0.0.1:$BARE_PORT" "127.0.0.1:$UP_PORT" >"$TMP/bare.log" 2>&1 &
+    BARE_PID=$!
+    PIDS+=("$BARE_PID")
+else
+    log "no reference proxy at $BARE_BIN (cargo build --release --example bare_pingora); its case is skipped"
+fi
+
 wait_http "http://127.0.0.1:$UP_PORT/" "$UP_PID"
 wait_http "http://127.0.0.1:$NG_PORT/" "$NG_PID"
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" "$SG_PID"
@@ -298,6 +313,19 @@ fi
 COOKIE="scangate_session=$SESSION"
 log "signed in through the simulator"
 
+if [[ -n $BARE_PID ]]; then
+    wait_http "http://127.0.0.1:$BARE_PORT/" "$BARE_PID"
+    # An HS256 JWT for the reference proxy's cookie check, valid for a day.
+    BARE_COOKIE="bare=$(BARE_KEY=$BARE_KEY python3 -c '
+import base64, hashlib, hmac, json, os, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"sub": "bench-user", "exp": int(time.time()) + 86400}).encode())
+sig = hmac.new(os.environ["BARE_KEY"].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+print(f"{head}.{body}.{b64(sig)}")
+')"
+fi
+
 # --- the cases ---------------------------------------------------------------------------
 # name | url | expected status | extra header | pid whose CPU is measured
 CASES=(
@@ -308,6 +336,9 @@ CASES=(
     "scangate unauthenticated 302|$SG/app|302|Accept: text/html|sg"
     "scangate /.auth/verify|$SG/.auth/verify|200|Cookie: $COOKIE|sg"
 )
+if [[ -n $BARE_PID ]]; then
+    CASES+=("bare pingora + HS256 cookie (reference)|http://127.0.0.1:$BARE_PORT/app|200|Cookie: $BARE_COOKIE|bare")
+fi
 NGINX_CASE=1
 
 # Every case answers as expected before anything is measured.
@@ -336,6 +367,7 @@ pids_of() {
         up) family "$UP_PID" ;;
         ng) family "$NG_PID" ;;
         sg) echo "$SG_PID" ;;
+        bare) echo "$BARE_PID" ;;
     esac
 }
 
@@ -433,6 +465,13 @@ GIT_REV=${SCANGATE_REV:-$GIT_REV}
 RUSTC_V=$(rustc -V 2>/dev/null || echo "rustc not found")
 PINGORA_V=$(awk '/^name = "pingora"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock" 2>/dev/null || true)
 
+BARE_NOTE=""
+if [[ -n $BARE_PID ]]; then
+    BARE_NOTE=" **bare pingora + HS256 cookie (reference)** is \`examples/bare_pingora.rs\`: pingora
+  with a cookie check, one upstream and nothing else (no access log, no routing, no identity
+  headers), also \`threads: 1\`; the floor scangate is built on."
+fi
+
 SECTION=$(cat <<EOF
 ## Load: scangate vs nginx
 
@@ -453,7 +492,7 @@ $TABLE
 - Cases: **authenticated route** sends a valid session cookie (obtained through the
   simulator login), **unauthenticated 302** sends \`Accept: text/html\` without a cookie and
   gets the redirect to the login page (no upstream), **/.auth/verify** is forward auth with
-  the cookie (no upstream).
+  the cookie (no upstream).${BARE_NOTE}
 - Machine: $(nproc) CPUs, $CPU_MODEL, Linux $(uname -r); 1-minute load average
   $LOAD_BEFORE before the rounds and $LOAD_AFTER after them.
 - Versions: $NGINX_V, wrk $WRK_V, scangate at $GIT_REV (binary built $(date -u -r "$SCANGATE_BIN" +%Y-%m-%dT%H:%MZ)),

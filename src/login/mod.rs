@@ -14,6 +14,7 @@
 //! | `ticket.rs` | one-time tickets: issue, exchange |
 //! | `poll.rs` | the long-poll |
 //! | `poll_slots.rs` | caps on waiting long-polls, per client and in total |
+//! | `watchers.rs` | which poll waits for which attempt; one store subscription wakes them |
 //! | `phone.rs` | send code, bind phone, skip |
 //! | `limits.rs` | abuse limits: fixed windows counted in the store |
 //! | `error.rs` | [`LoginError`] |
@@ -40,6 +41,7 @@ pub mod state;
 mod ticket;
 pub mod token_cache;
 mod tokens;
+mod watchers;
 
 pub use error::LoginError;
 pub use mp::MpConfirmed;

@@ -4,12 +4,8 @@ use std::time::Duration;
 
 use prometheus::IntGauge;
 use serde::Serialize;
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
-use crate::store::Notification;
-
-use super::keys;
 use super::service::{Applied, LoginService, Result};
 use super::state::{Attempt, Status};
 
@@ -87,9 +83,9 @@ impl LoginService {
         wait: Duration,
         now: u64,
     ) -> Result<PollView> {
-        // Subscribed before the first read: a change between the read and the wait still
-        // leaves its notification in this receiver.
-        let mut notifications = self.inner.store.subscribe();
+        // Registered before the first read: a change between the read and the wait is still
+        // remembered by the registration.
+        let mut changes = self.inner.watchers.register(&self.inner.store, id);
         let started = Instant::now();
         let deadline = started + wait.min(MAX_WAIT);
         let mut waiting = None;
@@ -115,7 +111,7 @@ impl LoginService {
             let wake_at = deadline.min(Instant::now() + until_expiry);
             waiting.get_or_insert_with(|| Waiting::start(&self.inner.metrics.longpolls_waiting));
             // Whatever woke us (a change, the expiry, the deadline), the loop re-reads.
-            let _ = tokio::time::timeout_at(wake_at, changed(&mut notifications, id)).await;
+            let _ = tokio::time::timeout_at(wake_at, changes.changed()).await;
         }
     }
 
@@ -129,22 +125,6 @@ impl LoginService {
                 .login_attempt(attempt.method.as_str(), "expired"),
             Ok(Applied::Refused(..)) => {}
             Err(e) => tracing::debug!(error = %e, "cannot record an expiry"),
-        }
-    }
-}
-
-/// Returns when a notification about attempt `id` arrives, or when notifications may have
-/// been lost (a lagging receiver, or the store's resync after a reconnect): the caller
-/// re-reads either way. Never returns if the store stops publishing: the
-/// caller's deadline ends the wait.
-async fn changed(notifications: &mut broadcast::Receiver<Notification>, id: &str) {
-    loop {
-        match notifications.recv().await {
-            Ok(n) if n.channel == keys::CHANNEL && n.payload == id.as_bytes() => return,
-            Ok(n) if n.channel == crate::store::RESYNC_CHANNEL => return,
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => return,
-            Err(RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
 }

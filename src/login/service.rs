@@ -21,6 +21,7 @@ use super::limits::{self, client_key, Limit};
 use super::mp_api::MiniProgramApi;
 use super::state::{Attempt, NewAttempt, Status, TransitionError};
 use super::tokens;
+use super::watchers::Watchers;
 
 /// Compare-and-swap rounds on one attempt before giving up; each lost round means another
 /// transition applied, so more than a few only happen under a storm.
@@ -73,6 +74,8 @@ pub(super) struct Inner {
     pub(super) login: LoginConfig,
     pub(super) metrics: Metrics,
     pub(super) demo: bool,
+    /// The waiting long-polls, by attempt.
+    pub(super) watchers: Arc<Watchers>,
 }
 
 /// A new attempt, for `201` of `POST /.auth/qr`.
@@ -141,6 +144,7 @@ impl LoginService {
                 login,
                 metrics,
                 demo,
+                watchers: Arc::default(),
             }),
         }
     }

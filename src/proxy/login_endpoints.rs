@@ -49,8 +49,11 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
     if path == "/check" && get {
         return Some(cookie_check(app, req));
     }
+    // The larger endpoints are boxed: a future is as large as its largest branch, and a
+    // long-poll holds this one for up to 30 s; with them inline every waiting poll would carry
+    // the callback's ~6 KB (BENCHMARKS.md, capacity).
     if path == "/wechat/callback" && (get || post) {
-        return Some(super::callback::handle(app, req).await);
+        return Some(Box::pin(super::callback::handle(app, req)).await);
     }
     let known = matches!(
         path,
@@ -76,14 +79,14 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
         ));
     };
     let reply = match (path, post) {
-        ("/qr", true) => start(app, login, req).await,
+        ("/qr", true) => Box::pin(start(app, login, req)).await,
         ("/phone/code", true) => send_code(login, req).await,
-        ("/phone/bind", true) => bind(login, req).await,
-        ("/phone/skip", true) => skip(login, req).await,
+        ("/phone/bind", true) => Box::pin(bind(login, req)).await,
+        ("/phone/skip", true) => Box::pin(skip(login, req)).await,
         ("/session", true) => exchange(app, login, req).await,
         ("/demo/scan", true) => demo_scan(app, login, req).await,
         ("/mp/scanned", true) => mp_scanned(login, req).await,
-        ("/mp/confirm", true) => mp_confirm(login, req).await,
+        ("/mp/confirm", true) => Box::pin(mp_confirm(login, req)).await,
         ("/mp/cancel", true) => mp_cancel(login, req).await,
         (p, false) if get && p.starts_with("/qr/") => {
             let rest = &p["/qr/".len()..];
@@ -302,6 +305,25 @@ fn binding_cookie(app: &App, secret: &str) -> String {
     cookie
 }
 
+/// Whether the request at `sub_path` is a long-poll that may wait (`GET /qr/{id}?wait=N`,
+/// N > 0): the gateway then watches its connection while it waits.
+pub fn may_wait(method: &Method, sub_path: &str, query: Option<&str>) -> bool {
+    *method == Method::GET
+        && sub_path.strip_prefix("/qr/").is_some_and(|rest| {
+            !rest.is_empty() && !rest.ends_with(".svg") && !rest.ends_with(".png")
+        })
+        && !requested_wait(query).is_zero()
+}
+
+/// The long-poll's `wait` parameter: seconds, at most [`MAX_WAIT`]; absent or unparsable is 0.
+fn requested_wait(query: Option<&str>) -> Duration {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "wait")
+        .and_then(|(_, w)| w.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+        .min(MAX_WAIT)
+}
+
 async fn poll(
     app: &App,
     login: &LoginParts,
@@ -310,11 +332,7 @@ async fn poll(
 ) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let since = req.query_param("since").and_then(|s| Status::parse(&s));
-    let wait = req
-        .query_param("wait")
-        .and_then(|w| w.parse::<u64>().ok())
-        .map_or(Duration::ZERO, Duration::from_secs)
-        .min(MAX_WAIT);
+    let wait = requested_wait(req.query);
     // Only a poll that may wait holds a slot; an answer-at-once poll costs no more than any
     // other request.
     let _slot = if wait.is_zero() {
@@ -610,4 +628,35 @@ async fn demo_scan(
 fn demo_phone() -> String {
     let n: u32 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..100_000_000);
     format!("139{n:08}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_long_poll_that_asks_to_wait_may_wait() {
+        let get = Method::GET;
+        assert!(may_wait(&get, "/qr/abc", Some("since=waiting&wait=25")));
+        assert!(
+            may_wait(&get, "/qr/abc", Some("wait=99")),
+            "capped, still waits"
+        );
+        for (method, path, query) in [
+            (&get, "/qr/abc", None),
+            (&get, "/qr/abc", Some("wait=0")),
+            (&get, "/qr/abc", Some("wait=soon")),
+            (&get, "/qr/abc.svg", Some("wait=25")),
+            (&get, "/qr/abc.png", Some("wait=25")),
+            (&get, "/qr/", Some("wait=25")),
+            (&get, "/qr", Some("wait=25")),
+            (&get, "/me", Some("wait=25")),
+            (&Method::POST, "/qr/abc", Some("wait=25")),
+            (&Method::HEAD, "/qr/abc", Some("wait=25")),
+        ] {
+            assert!(!may_wait(method, path, query), "{method} {path} {query:?}");
+        }
+        assert_eq!(requested_wait(Some("wait=99")), MAX_WAIT);
+        assert_eq!(requested_wait(Some("wait=7")), Duration::from_secs(7));
+    }
 }

@@ -109,19 +109,63 @@ impl Gateway {
             .peer
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.client);
         let req = session.req_header();
-        let own = OwnRequest {
-            method: &req.method,
-            sub_path: &sub_path,
-            query: req.uri.query(),
-            headers: &req.headers,
-            host: &ctx.host,
-            client,
-            now: unix_now(),
-            navigation,
-            body,
-        };
-        let reply = endpoints::handle(&self.app, &own).await;
-        self.reply(session, ctx, reply).await
+        if !login_endpoints::may_wait(&req.method, &sub_path, req.uri.query()) {
+            let own = own_request(req, &sub_path, &ctx.host, client, navigation, body);
+            let reply = endpoints::handle(&self.app, &own).await;
+            return self.reply(session, ctx, reply).await;
+        }
+        // A long-poll may wait for half a minute: watch the connection meanwhile, so a client
+        // that leaves gives its slot and its memory back at once instead of at the deadline.
+        // Watching needs the session mutably, so this request works on a copy of its head.
+        let head = req.clone();
+        let host = ctx.host.clone();
+        let own = own_request(&head, &sub_path, &host, client, navigation, body);
+        tokio::select! {
+            reply = endpoints::handle(&self.app, &own) => self.reply(session, ctx, reply).await,
+            () = client_gone(session) => {
+                ctx.own_status = CLIENT_CLOSED_REQUEST;
+                // Nothing to write to; the connection is not reused (pingora saw it close).
+                Ok(true)
+            }
+        }
+    }
+}
+
+fn own_request<'a>(
+    req: &'a RequestHeader,
+    sub_path: &'a str,
+    host: &'a str,
+    client: std::net::IpAddr,
+    navigation: bool,
+    body: Bytes,
+) -> OwnRequest<'a> {
+    OwnRequest {
+        method: &req.method,
+        sub_path,
+        query: req.uri.query(),
+        headers: &req.headers,
+        host,
+        client,
+        now: unix_now(),
+        navigation,
+        body,
+    }
+}
+
+/// The access log's status for a request whose client left before the answer (nginx's 499).
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// Returns when the client has closed the connection (or reset the HTTP/2 stream). Bytes
+/// from a client that pipelines instead are not a close: it then waits forever, and the
+/// request ends as usual.
+async fn client_gone(session: &mut Session) {
+    if session
+        .as_downstream_mut()
+        .read_body_or_idle(true)
+        .await
+        .is_ok()
+    {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -189,7 +233,9 @@ impl ProxyHttp for Gateway {
         if app.is_own_path(&normal) {
             let sub_path = normal[app.config.auth_path.len()..].to_string();
             let navigation = navigation();
-            return self.own_endpoint(session, ctx, sub_path, navigation).await;
+            // Boxed: an own endpoint's future is several KB (every endpoint's state), and
+            // inline it would make every request's future that large, proxied ones included.
+            return Box::pin(self.own_endpoint(session, ctx, sub_path, navigation)).await;
         }
 
         let routing = app.routing();

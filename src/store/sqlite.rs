@@ -8,8 +8,13 @@
 //!   of any tokio runtime, which matters under pingora, where every service runs its own.
 //! - **WAL with `synchronous=FULL`**: each commit is fsynced, so a user who was told "bound"
 //!   survives a power cut, not only a process crash (which `NORMAL` would already survive).
-//!   The cost, one fsync per write, falls on login, logout and callbacks only; the hot path
-//!   never touches the store.
+//!   The cost falls on login, logout and callbacks only; the hot path never touches the store.
+//! - **Group commit**: the thread takes every operation already queued (up to
+//!   [`MAX_BATCH`]) into one transaction, so one fsync covers them all, and answers their
+//!   callers only after the commit. Alone, an operation costs what it did before (one
+//!   transaction, one fsync); under a burst of callbacks or logins, the fsyncs no longer queue
+//!   one behind another. Each operation is a single statement or its own savepoint, so one
+//!   that fails leaves nothing behind while the others commit.
 //! - **Expiry by comparison**: every statement filters `expires_at > now`, so an expired row is
 //!   invisible at once; the thread deletes expired rows in small batches every minute.
 //! - Keys are stored as BLOBs of their UTF-8 bytes, so any string (even with NUL) is a key and
@@ -25,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{broadcast, oneshot};
 
 use super::{
@@ -45,7 +50,20 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// `PRAGMA user_version` of the schema this code writes.
 const SCHEMA_VERSION: i64 = 1;
 
-type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+/// Operations taken into one transaction at most; a bound on how long the first of them
+/// waits for the commit.
+const MAX_BATCH: usize = 64;
+
+/// An operation for the worker. It runs inside the batch's transaction and gives back how to
+/// answer its caller once the batch's fate is known.
+type Job = Box<dyn FnOnce(&mut Worker) -> Answer + Send>;
+
+/// Sends an operation's result, or the commit's error when the batch did not commit.
+type Answer = Box<dyn FnOnce(std::result::Result<(), &CommitFailed>) + Send>;
+
+/// Why a batch's work did not last.
+#[derive(Debug, Clone)]
+struct CommitFailed(String);
 
 /// The embedded [`Store`]: a SQLite file served by one background thread.
 ///
@@ -71,7 +89,11 @@ impl SqliteStore {
         };
         let conn = open_connection(path).map_err(open_error)?;
         let (jobs, queue) = mpsc::channel();
-        let worker = Worker { conn, clock };
+        let worker = Worker {
+            conn,
+            clock,
+            commits: 0,
+        };
         std::thread::Builder::new()
             .name("scangate-sqlite".to_string())
             .spawn(move || worker.run(queue))
@@ -96,8 +118,15 @@ impl SqliteStore {
     ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |worker| {
-            // The caller may have given up (its future dropped); the result is then unwanted.
-            let _ = reply.send(op(worker));
+            let result = op(worker);
+            Box::new(move |committed| {
+                let result = match committed {
+                    Ok(()) => result,
+                    Err(failed) => Err(Error::Backend(failed.0.clone().into())),
+                };
+                // The caller may have given up (its future dropped); the result is then unwanted.
+                let _ = reply.send(result);
+            })
         });
         self.jobs.send(job).map_err(|_| worker_stopped())?;
         answer.await.map_err(|_| worker_stopped())?
@@ -189,6 +218,8 @@ fn create_private_file(path: &Path) -> io::Result<()> {
 struct Worker {
     conn: Connection,
     clock: Arc<dyn Clock>,
+    /// Batches committed so far (what the group commit saves is visible in tests).
+    commits: u64,
 }
 
 impl Worker {
@@ -196,7 +227,11 @@ impl Worker {
         let mut next_purge = Instant::now() + PURGE_INTERVAL;
         loop {
             match queue.recv_timeout(next_purge.saturating_duration_since(Instant::now())) {
-                Ok(job) => job(&mut self),
+                Ok(first) => {
+                    let mut batch = vec![first];
+                    batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+                    self.run_batch(batch);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -206,6 +241,48 @@ impl Worker {
                     tracing::warn!(error = %e, "purging expired store entries failed");
                 }
                 next_purge = Instant::now() + PURGE_INTERVAL;
+            }
+        }
+    }
+
+    /// Runs `jobs` in one transaction and answers each caller after it committed. Should
+    /// SQLite end the transaction early (it rolls back on errors such as a full disk), the
+    /// operations run so far are answered with that error and the rest start a new one.
+    fn run_batch(&mut self, jobs: Vec<Job>) {
+        let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if self.conn.is_autocommit() {
+                if !answers.is_empty() {
+                    let failed = CommitFailed("the transaction was rolled back".into());
+                    answers.drain(..).for_each(|answer| answer(Err(&failed)));
+                }
+                if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                    // Without a transaction (another process holds the lock past the busy
+                    // timeout): the operation runs on its own, committing as it goes.
+                    tracing::warn!(error = %e, "cannot begin a store transaction");
+                    job(self)(Ok(()));
+                    continue;
+                }
+            }
+            answers.push(job(self));
+        }
+        if self.conn.is_autocommit() {
+            let failed = CommitFailed("the transaction was rolled back".into());
+            answers.into_iter().for_each(|answer| answer(Err(&failed)));
+            return;
+        }
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                self.commits += 1;
+                answers.into_iter().for_each(|answer| answer(Ok(())));
+            }
+            Err(e) => {
+                let failed = CommitFailed(format!("commit failed: {e}"));
+                tracing::warn!(error = %e, batch = answers.len(), "store commit failed");
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                answers.into_iter().for_each(|answer| answer(Err(&failed)));
             }
         }
     }
@@ -379,11 +456,9 @@ impl Store for SqliteStore {
         let key = key.as_bytes().to_vec();
         self.call(move |w| {
             let now = w.now();
-            // Read, check and write under one write lock.
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
+            // Read, check and write as one: a savepoint inside the batch's transaction (which
+            // holds the write lock), rolled back when dropped on an error.
+            let tx = w.conn.savepoint().map_err(db)?;
             let current: Option<Vec<u8>> = tx
                 .prepare_cached(
                     "SELECT value FROM kv
@@ -600,6 +675,56 @@ mod tests {
         let store = crate::store::open(&cfg).await.unwrap();
         store.put("k", b"v", None).await.unwrap();
         assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_operations_share_one_commit_and_a_failing_one_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scangate.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.put("text", b"not a number", None).await.unwrap();
+        let commits = || store.call(|w| Ok(w.commits));
+        let before = commits().await.unwrap();
+
+        // The first call holds the worker; the others are sent once it runs, so they queue.
+        let (running, started) = oneshot::channel();
+        let hold = store.call(move |_| {
+            let _ = running.send(());
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(())
+        });
+        let queued = async {
+            started.await.unwrap();
+            tokio::join!(
+                store.put("a", b"1", None),
+                store.incr("text", Duration::from_secs(60)),
+                store.incr("n", Duration::from_secs(60)),
+                store.put_if_absent("b", b"2", None),
+            )
+        };
+        let (held, (put, bad_incr, incr, claimed)) = tokio::join!(hold, queued);
+        held.unwrap();
+        put.unwrap();
+        assert!(matches!(bad_incr, Err(Error::NotACounter)), "{bad_incr:?}");
+        assert_eq!(incr.unwrap(), 1);
+        assert!(claimed.unwrap());
+        // The first count's own transaction, the hold's, then one for the four queued
+        // operations (the failed one included).
+        assert_eq!(commits().await.unwrap() - before, 3);
+        // What was answered as done is in the file, seen by another connection.
+        let value = |key: &str| -> Vec<u8> {
+            raw(&path)
+                .query_row(
+                    "SELECT value FROM kv WHERE key = ?1",
+                    [key.as_bytes()],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(value("a"), b"1");
+        assert_eq!(value("n"), b"1");
+        assert_eq!(value("b"), b"2");
+        assert_eq!(value("text"), b"not a number");
     }
 
     #[test]

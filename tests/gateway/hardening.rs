@@ -128,6 +128,40 @@ async fn waiting_long_polls_are_capped_per_client() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_whose_client_left_gives_its_slot_back_at_once() {
+    use tokio::io::AsyncWriteExt;
+
+    let (_e, gw) = login_gateway("login:\n  limits:\n    long_polls_per_ip: 1\n").await;
+    let browser = Browser::new(&gw);
+    let id = browser.start("/").await;
+    let waiting = || gw.app().metrics.longpolls_waiting.get();
+    let until = |want: i64, within: Duration| async move {
+        let deadline = std::time::Instant::now() + within;
+        while waiting() != want && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        waiting()
+    };
+
+    // A client asks to wait 25 s, and hangs up once it is waiting.
+    let mut conn = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let request = format!(
+        "GET /.auth/qr/{id}?since=waiting&wait=25 HTTP/1.1\r\nHost: localhost\r\nCookie: {}\r\n\r\n",
+        browser.cookie_header()
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(until(1, Duration::from_secs(10)).await, 1, "the poll waits");
+    let left = std::time::Instant::now();
+    drop(conn);
+
+    // Noticed at once, not at the poll's deadline 25 s later (generous: a shared machine).
+    assert_eq!(until(0, Duration::from_secs(10)).await, 0, "the poll ended");
+    assert!(left.elapsed() < Duration::from_secs(10));
+    // Its slot came back: the same client may wait again.
+    assert_eq!(browser.poll(&id, "waiting", 1).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_bodies_without_a_valid_signature_never_reach_the_parser() {
     let (_e, gw) = login_gateway("").await;
     let url = format!(

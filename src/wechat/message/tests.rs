@@ -268,6 +268,21 @@ fn doctype_is_refused() {
         parse(&SUBSCRIBE_QR.replace("<xml>", "<!doctype x><xml>")).unwrap_err(),
         XmlError::Doctype
     );
+    // After other declarations (CDATA sections), in any case.
+    assert_eq!(
+        parse(&format!("{SUBSCRIBE_QR}<!DocType x>")).unwrap_err(),
+        XmlError::Doctype
+    );
+    // A declaration cut short is malformed XML, not a DOCTYPE.
+    for cut in ["<!", "<!DOCTYP"] {
+        assert!(
+            matches!(
+                parse(&format!("{SUBSCRIBE_QR}{cut}")),
+                Err(XmlError::Malformed(_)) | Ok(_)
+            ),
+            "{cut}"
+        );
+    }
 }
 
 #[test]

@@ -211,7 +211,7 @@ async fn qrcode_create(State(s): Shr, Query(q): Params, body: Bytes) -> Response
     let code = random_string(22);
     let url = format!("http://weixin.qq.com/q/{code}");
     let ticket = make_ticket(&url);
-    s.lock().tickets.insert(
+    s.lock().add_ticket(
         ticket.clone(),
         QrCode {
             scene,

@@ -36,7 +36,10 @@ pub(super) struct Inner {
     /// Per appid: each account has its own current classic and stable token.
     pub classic_current: HashMap<String, String>,
     pub stable_current: HashMap<String, String>,
+    /// Kept through [`Inner::add_ticket`], which forgets long-expired ones.
     pub tickets: HashMap<String, QrCode>,
+    /// The ticket count at which [`Inner::add_ticket`] next sweeps.
+    pub next_ticket_sweep: usize,
     pub users: HashMap<String, UserRecord>,
     pub faults: HashMap<SimApi, VecDeque<i64>>,
     pub token_ttl: Duration,
@@ -70,13 +73,38 @@ pub(super) struct UserRecord {
     pub qr_scene_str: Option<String>,
 }
 
+/// How long an expired QR ticket is still known (and answers "expired" rather than
+/// "unknown"); after that it is forgotten, so a long-running demo does not grow with every
+/// login.
+pub(super) const TICKET_GRACE: Duration = Duration::from_secs(600);
+/// Tickets below which no sweep happens.
+const TICKET_SWEEP_MIN: usize = 1024;
+
 impl Inner {
+    /// Records a new QR ticket. Sweeps out tickets expired for longer than [`TICKET_GRACE`]
+    /// whenever the count has doubled since the last sweep: amortised O(1) per ticket.
+    pub fn add_ticket(&mut self, ticket: String, code: QrCode) {
+        self.add_ticket_at(ticket, code, Instant::now());
+    }
+
+    fn add_ticket_at(&mut self, ticket: String, code: QrCode, now: Instant) {
+        if self.tickets.len() >= self.next_ticket_sweep {
+            self.tickets.retain(|_, c| {
+                c.expires_at
+                    .is_none_or(|at| now.saturating_duration_since(at) < TICKET_GRACE)
+            });
+            self.next_ticket_sweep = (self.tickets.len() * 2).max(TICKET_SWEEP_MIN);
+        }
+        self.tickets.insert(ticket, code);
+    }
+
     pub fn new() -> Self {
         Inner {
             tokens: HashMap::new(),
             classic_current: HashMap::new(),
             stable_current: HashMap::new(),
             tickets: HashMap::new(),
+            next_ticket_sweep: TICKET_SWEEP_MIN,
             users: HashMap::new(),
             faults: HashMap::new(),
             token_ttl: Duration::from_secs(7200),
@@ -257,5 +285,47 @@ impl Shared {
             return Err(40125);
         }
         Ok(appid.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(expires_at: Option<Instant>) -> QrCode {
+        QrCode {
+            scene: "s".into(),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn long_expired_tickets_are_forgotten_and_the_rest_kept() {
+        let mut inner = Inner::new();
+        let start = Instant::now();
+        let now = start + TICKET_GRACE * 3;
+        let add = |inner: &mut Inner, name: &str, expires_at| {
+            inner.add_ticket_at(name.into(), code(expires_at), now);
+        };
+        add(&mut inner, "permanent", None);
+        add(
+            &mut inner,
+            "just-expired",
+            Some(now - Duration::from_secs(1)),
+        );
+        add(&mut inner, "live", Some(now + Duration::from_secs(60)));
+        for i in 0..TICKET_SWEEP_MIN * 3 {
+            add(&mut inner, &format!("old-{i}"), Some(start));
+        }
+        // Swept as it grew: never more than twice what survives a sweep, plus what came after.
+        assert!(
+            inner.tickets.len() <= TICKET_SWEEP_MIN * 2,
+            "{}",
+            inner.tickets.len()
+        );
+        for kept in ["permanent", "just-expired", "live"] {
+            assert!(inner.tickets.contains_key(kept), "{kept}");
+        }
+        assert!(!inner.tickets.contains_key("old-0"));
     }
 }
