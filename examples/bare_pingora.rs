@@ -10,7 +10,8 @@
 //! ```
 //!
 //! A request needs a cookie `bare=<HS256 JWT signed with BARE_KEY>` with a future `exp`,
-//! else 401; it is proxied with `X-Forwarded-For` and `X-User` (the token's `sub`).
+//! else 401; it is proxied with `X-Forwarded-For` and `X-User` (the token's `sub`). Like
+//! scangate it runs one worker thread on jemalloc.
 
 use std::net::SocketAddr;
 
@@ -21,6 +22,10 @@ use pingora::proxy::{http_proxy_service, ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::upstreams::peer::HttpPeer;
+
+// The allocator scangate uses, so memory and CPU compare like for like.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 struct Bare {
     upstream: SocketAddr,
@@ -108,6 +113,9 @@ fn main() {
     };
     let conf = ServerConf {
         threads: 1,
+        // SIGTERM stops it within a second (pingora's defaults wait minutes for a drain).
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);

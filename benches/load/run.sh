@@ -70,59 +70,10 @@ if [[ ! -x $SCANGATE_BIN ]]; then
     exit 2
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/scangate-load.XXXXXX")
-PIDS=()
-WRK_PID=""
-cleanup() {
-    local pid
-    for pid in $WRK_PID "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in $WRK_PID "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then
-        echo "kept $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { printf '[load] %s\n' "$*" >&2; }
-
-# N free loopback ports, all bound at once so they are distinct.
-free_ports() {
-    python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-# Waits (up to ~10 s) until a URL answers at all; fails if the process $2 died.
-wait_http() {
-    local url=$1 pid=$2 i
-    for ((i = 0; i < 100; i++)); do
-        if curl -s -o /dev/null --max-time 1 "$url"; then
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "process $pid died while starting; its log:"
-            tail -n 30 "$TMP"/*.log >&2 || true
-            return 1
-        fi
-        sleep 0.1
-    done
-    log "$url did not answer within 10 s"
-    return 1
-}
+LOG_PREFIX=load
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+bench_tmp load
 
 # utime+stime in clock ticks of a process and its direct children (nginx workers).
 cpu_ticks() {
@@ -281,49 +232,12 @@ wait_http "http://127.0.0.1:$SG_PORT/pub" "$SG_PID"
 
 # --- a session cookie, through the simulator, as README's walk-through does -----------------
 SG="http://127.0.0.1:$SG_PORT"
-JAR="$TMP/cookies.txt"
-json_field() { # $1 = field; JSON on stdin
-    python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"
-}
-QR=$(curl -sf -c "$JAR" -b "$JAR" -X POST "$SG/.auth/qr" \
-    -H 'Content-Type: application/json' -d '{"rd":"/"}')
-ID=$(json_field id <<<"$QR")
-curl -sf -b "$JAR" -X POST "$SG/.auth/demo/scan" \
-    -H 'Content-Type: application/json' -d "{\"id\":\"$ID\",\"user\":\"new\"}" >/dev/null
-TICKET=""
-for _ in 1 2 3 4 5; do
-    POLL=$(curl -sf -b "$JAR" "$SG/.auth/qr/$ID?wait=5")
-    STATUS=$(json_field status <<<"$POLL")
-    if [[ $STATUS == confirmed ]]; then
-        TICKET=$(json_field ticket <<<"$POLL")
-        break
-    fi
-done
-if [[ -z $TICKET ]]; then
-    log "the simulator login did not reach confirmed (last poll: $POLL)"
-    exit 1
-fi
-curl -sf -c "$JAR" -b "$JAR" -X POST "$SG/.auth/session" \
-    -H 'Content-Type: application/json' -d "{\"ticket\":\"$TICKET\"}" >/dev/null
-SESSION=$(awk -F'\t' '$6 == "scangate_session" { print $7 }' "$JAR")
-if [[ -z $SESSION ]]; then
-    log "no scangate_session cookie after POST /.auth/session"
-    exit 1
-fi
-COOKIE="scangate_session=$SESSION"
+COOKIE=$(simulator_login "$SG" "$TMP/cookies.txt")
 log "signed in through the simulator"
 
 if [[ -n $BARE_PID ]]; then
     wait_http "http://127.0.0.1:$BARE_PORT/" "$BARE_PID"
-    # An HS256 JWT for the reference proxy's cookie check, valid for a day.
-    BARE_COOKIE="bare=$(BARE_KEY=$BARE_KEY python3 -c '
-import base64, hashlib, hmac, json, os, time
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-body = b64(json.dumps({"sub": "bench-user", "exp": int(time.time()) + 86400}).encode())
-sig = hmac.new(os.environ["BARE_KEY"].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-print(f"{head}.{body}.{b64(sig)}")
-')"
+    BARE_COOKIE="bare=$(bare_token "$BARE_KEY")"
 fi
 
 # --- the cases ---------------------------------------------------------------------------
@@ -469,7 +383,7 @@ BARE_NOTE=""
 if [[ -n $BARE_PID ]]; then
     BARE_NOTE=" **bare pingora + HS256 cookie (reference)** is \`examples/bare_pingora.rs\`: pingora
   with a cookie check, one upstream and nothing else (no access log, no routing, no identity
-  headers), also \`threads: 1\`; the floor scangate is built on."
+  headers), also \`threads: 1\` and jemalloc; the floor scangate is built on."
 fi
 
 SECTION=$(cat <<EOF

@@ -17,6 +17,10 @@
 #
 # Environment (all optional):
 #   SOAK_SECONDS=180  SOAK_THREADS=6 (mixed traffic)  SOAK_LOGIN_THREADS=2  SAMPLE_SECONDS=3
+#   SOAK_LOGIN_RATE=50  logins per second at most (0: as fast as the threads go). Paced so
+#                       that a run is the same workload on any machine: every login leaves
+#                       ~0.6 KB in the in-process WeChat simulator (its QR tickets until they
+#                       expire, its users), which the RSS check would otherwise count
 #   SOAK_POOL=400       sessions in use at once; once that many exist, a new login's session
 #                       is only used if one was logged out
 #   SOAK_CHURN=1        every new session replaces one in use instead: fills the gateway's
@@ -32,13 +36,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # The command as given (before the defaults below), for the report.
-COMMAND_LINE="$(for v in SOAK_SECONDS SOAK_THREADS SOAK_LOGIN_THREADS SAMPLE_SECONDS SOAK_POOL SOAK_CHURN SCANGATE_THREADS SCANGATE_BIN; do
+COMMAND_LINE="$(for v in SOAK_SECONDS SOAK_THREADS SOAK_LOGIN_THREADS SOAK_LOGIN_RATE SAMPLE_SECONDS SOAK_POOL SOAK_CHURN SCANGATE_THREADS SCANGATE_BIN; do
     if [[ -n ${!v+x} ]]; then printf '%s=%s ' "$v" "${!v}"; fi
 done)benches/soak/run.sh${*:+ $*}"
 HERE="$ROOT/benches/soak"
 SOAK_SECONDS=${SOAK_SECONDS:-180}
 SOAK_THREADS=${SOAK_THREADS:-6}
 SOAK_LOGIN_THREADS=${SOAK_LOGIN_THREADS:-2}
+SOAK_LOGIN_RATE=${SOAK_LOGIN_RATE:-50}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-3}
 SOAK_POOL=${SOAK_POOL:-400}
 SOAK_CHURN=${SOAK_CHURN:-0}
@@ -66,57 +71,10 @@ if [[ ! -x $SCANGATE_BIN ]]; then
     exit 2
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/scangate-soak.XXXXXX")
-PIDS=()
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then
-        echo "kept $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { printf '[soak] %s\n' "$*" >&2; }
-
-free_ports() {
-    python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-wait_http() {
-    local url=$1 pid=$2 i
-    for ((i = 0; i < 100; i++)); do
-        if curl -s -o /dev/null --max-time 1 "$url"; then
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "process $pid died while starting; its log:"
-            tail -n 30 "$TMP"/*.log >&2 || true
-            return 1
-        fi
-        sleep 0.1
-    done
-    log "$url did not answer within 10 s"
-    return 1
-}
+LOG_PREFIX=soak
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+bench_tmp soak
 
 read -r UP_PORT SG_PORT ADMIN_PORT <<<"$(free_ports 3)"
 cat >"$TMP/scangate.yaml" <<EOF
@@ -176,7 +134,7 @@ churn=()
 if [[ $SOAK_CHURN == 1 ]]; then churn=(--churn); fi
 # In the background and waited for, so that a TERM to this script is handled at once.
 python3 "$HERE/soak.py" drive --port "$SG_PORT" --pid "$SG_PID" --seconds "$SOAK_SECONDS" \
-    --threads "$SOAK_THREADS" --login-threads "$SOAK_LOGIN_THREADS" \
+    --threads "$SOAK_THREADS" --login-threads "$SOAK_LOGIN_THREADS" --login-rate "$SOAK_LOGIN_RATE" \
     --sample-seconds "$SAMPLE_SECONDS" --pool "$SOAK_POOL" "${churn[@]}" --summary "$TMP/summary.json" \
     --markdown "$TMP/section.md" --command "$COMMAND_LINE" --machine "$MACHINE" &
 DRIVER_PID=$!

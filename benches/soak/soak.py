@@ -381,13 +381,19 @@ WEIGHTS = {
 }
 
 
-def worker(port, cookies, stats, deadline, login):
+def worker(port, cookies, stats, deadline, login, login_interval=0.0):
     c = Client(port, stats)
     kinds, weights = zip(*WEIGHTS.items())
     flows = ["returning", "new_skip", "new_sms"]
     i = 0
+    next_login = time.monotonic()
     while time.monotonic() < deadline:
         if login:
+            # Paced, so a run is the same workload on a fast machine as on a slow one.
+            pause = next_login - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            next_login = max(next_login + login_interval, time.monotonic() - 1)
             login_flow(c, cookies, stats, flows[i % len(flows)])
         else:
             one_mixed(c, cookies, stats, random.choices(kinds, weights)[0])
@@ -413,7 +419,9 @@ def drive(args):
     cookies = Cookies(cap=args.pool, churn=args.churn)
     start = time.monotonic()
     deadline = start + args.seconds
-    threads = [threading.Thread(target=worker, args=(args.port, cookies, stats, deadline, True),
+    interval = args.login_threads / args.login_rate if args.login_rate > 0 else 0.0
+    threads = [threading.Thread(target=worker,
+                                args=(args.port, cookies, stats, deadline, True, interval),
                                 daemon=True) for _ in range(args.login_threads)]
     threads += [threading.Thread(target=worker, args=(args.port, cookies, stats, deadline, False),
                                  daemon=True) for _ in range(args.threads)]
@@ -479,6 +487,7 @@ def summarise(args, stats, samples, died_at, elapsed):
     return {
         "seconds": args.seconds,
         "pool": args.pool,
+        "login_rate": args.login_rate,
         "churn": args.churn,
         "elapsed": round(elapsed, 1),
         "requests": total,
@@ -565,7 +574,9 @@ def markdown(s, command, machine):
         "Python threads (stdlib `http.client`, keep-alive), against a config with the WeChat "
         "simulator, `login.phone: optional`, a public route and a login route to a small echo "
         "upstream that reports the `X-Auth-*` headers it receives. Two threads log in "
-        "continuously (returning user; new user skipping the phone; new user binding one by SMS "
+        + (f"at up to {s['login_rate']:g} logins/s in all, paced so that the workload is the same "
+           "on any machine " if s["login_rate"] > 0 else "continuously ")
+        + "(returning user; new user skipping the phone; new user binding one by SMS "
         "code), each login from its own client address (loopback is a trusted proxy), and the others "
         "use the sessions obtained"
         + (", every new one replacing an old one (`--churn`)" if s["churn"] else
@@ -576,9 +587,10 @@ def markdown(s, command, machine):
         "expected statuses for its kind; any other status (every 5xx included) or connection error "
         "fails the run, as do a dead gateway or RSS in the last third above the RSS after warm-up "
         "(end of the first third) by more than 20 % + 5 MiB. The WeChat simulator runs inside the "
-        "gateway process and keeps every QR ticket and simulated user in memory "
-        "(`src/wechat/sim/state.rs`, never pruned), so RSS rises a little with every login in "
-        "this setup; that part is not on a production gateway's path.",
+        "gateway process and keeps every simulated user, and every QR ticket until 10 minutes "
+        "after it expired (`src/wechat/sim/state.rs`), so RSS rises a little with every login "
+        "in this setup; that part is not on a production gateway's path. The store grows with "
+        "every attempt and per-client limit counter until they expire.",
         "",
         f"Result: **{'pass' if s['ok'] else 'FAIL: ' + '; '.join(s['failures'])}**. "
         f"{s['requests']:,} requests in {s['elapsed']} s ({s['requests_per_second']:,.0f}/s), "
@@ -640,6 +652,8 @@ def main():
     d.add_argument("--seconds", type=float, default=180)
     d.add_argument("--threads", type=int, default=6, help="mixed-traffic threads")
     d.add_argument("--login-threads", type=int, default=2)
+    d.add_argument("--login-rate", type=float, default=50,
+                   help="logins per second at most, over all login threads (0: unpaced)")
     d.add_argument("--sample-seconds", type=float, default=3)
     d.add_argument("--pool", type=int, default=400, help="session cookies in use at once")
     d.add_argument("--churn", action="store_true",
