@@ -155,8 +155,9 @@ fn own_request<'a>(
 /// The access log's status for a request whose client left before the answer (nginx's 499).
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
-/// Returns when the client has closed the connection (or reset the HTTP/2 stream). Bytes
-/// from a client that pipelines instead are not a close: it then waits forever, and the
+/// Returns when the client has closed the connection or reset the HTTP/2 stream, and also
+/// when it sends bytes after its request (pingora refuses pipelining unless it is enabled):
+/// any error of pingora's idle read ends the wait. Otherwise it waits forever, and the
 /// request ends as usual.
 async fn client_gone(session: &mut Session) {
     if session
