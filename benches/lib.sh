@@ -111,3 +111,34 @@ simulator_login() {
     fi
     echo "scangate_session=$session"
 }
+
+# The revision the measured binary was built from, for a report: SCANGATE_REV when set, else
+# the work tree's HEAD, naming the folders with uncommitted changes that reach the binary.
+built_revision() {
+    local rev changed
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    changed=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null |
+        awk '{ print $NF }' | sed 's|/.*|/|' | sort -u | tr '\n' ' ' || true)
+    if [[ -n $changed ]]; then
+        rev="$rev + uncommitted changes in ${changed% }"
+    fi
+    echo "${SCANGATE_REV:-$rev}"
+}
+
+# replace_section <heading> <section file>: puts the section in BENCHMARKS.md in place of the
+# one under the same `## ` heading (up to the next one), or at the end when there is none.
+replace_section() {
+    python3 - "$ROOT/BENCHMARKS.md" "$1" "$2" <<'EOF'
+import re, sys
+path, heading, section_file = sys.argv[1], sys.argv[2], sys.argv[3]
+section = open(section_file, encoding="utf-8").read().rstrip("\n") + "\n"
+text = open(path, encoding="utf-8").read()
+pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+if pattern.search(text):
+    text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+else:
+    text = text.rstrip("\n") + "\n\n" + section
+open(path, "w", encoding="utf-8").write(text)
+EOF
+    log "wrote the section to BENCHMARKS.md"
+}

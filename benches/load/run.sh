@@ -369,13 +369,7 @@ LOAD_AFTER=$(cut -d" " -f1 /proc/loadavg)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 NGINX_V=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 WRK_V=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }')  # wrk -v exits 1
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-CHANGED=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null |
-    awk '{ print $NF }' | sed 's|/.*|/|' | sort -u | tr '\n' ' ' || true)
-if [[ -n $CHANGED ]]; then
-    GIT_REV="$GIT_REV + uncommitted changes in ${CHANGED% }"
-fi
-GIT_REV=${SCANGATE_REV:-$GIT_REV}
+GIT_REV=$(built_revision)
 RUSTC_V=$(rustc -V 2>/dev/null || echo "rustc not found")
 PINGORA_V=$(awk '/^name = "pingora"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock" 2>/dev/null || true)
 
@@ -439,17 +433,5 @@ echo "$SECTION"
 
 if [[ $WRITE == 1 ]]; then
     printf '%s\n' "$SECTION" >"$TMP/section.md"
-    python3 - "$ROOT/BENCHMARKS.md" "## Load: scangate vs nginx" "$TMP/section.md" <<'EOF'
-import re, sys
-path, heading, section_file = sys.argv[1], sys.argv[2], sys.argv[3]
-section = open(section_file, encoding="utf-8").read().rstrip("\n") + "\n"
-text = open(path, encoding="utf-8").read()
-pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w", encoding="utf-8").write(text)
-EOF
-    log "wrote the section to BENCHMARKS.md"
+    replace_section "## Load: scangate vs nginx" "$TMP/section.md"
 fi

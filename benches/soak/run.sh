@@ -118,13 +118,7 @@ wait_http "http://127.0.0.1:$UP_PORT/" "$UP_PID"
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" "$SG_PID"
 wait_http "http://127.0.0.1:$SG_PORT/pub/" "$SG_PID"
 
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-CHANGED=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null |
-    awk '{ print $NF }' | sed 's|/.*|/|' | sort -u | tr '\n' ' ' || true)
-if [[ -n $CHANGED ]]; then
-    REV="$REV + uncommitted changes in ${CHANGED% }"
-fi
-REV=${SCANGATE_REV:-$REV}
+REV=$(built_revision)
 MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r); scangate $REV"
 MACHINE="$MACHINE (binary built $(date -u -r "$SCANGATE_BIN" +%Y-%m-%dT%H:%MZ)), $(rustc -V 2>/dev/null || echo 'rustc ?'), $(python3 -V), measured $(date -u +%Y-%m-%d)"
 
@@ -169,19 +163,7 @@ fi
 
 if [[ $WRITE == 1 ]]; then
     if [[ -s $TMP/section.md ]]; then
-        python3 - "$ROOT/BENCHMARKS.md" "## Soak" "$TMP/section.md" <<'EOF'
-import re, sys
-path, heading, section_file = sys.argv[1], sys.argv[2], sys.argv[3]
-section = open(section_file, encoding="utf-8").read().rstrip("\n") + "\n"
-text = open(path, encoding="utf-8").read()
-pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w", encoding="utf-8").write(text)
-EOF
-        log "wrote the section to BENCHMARKS.md"
+        replace_section "## Soak" "$TMP/section.md"
     else
         log "no summary to write"
     fi
