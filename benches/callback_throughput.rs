@@ -41,16 +41,7 @@ use scangate::wechat::{CallbackCodec, CallbackConfig, CallbackQuery};
 use support::*;
 
 const APP_ID: &str = "wx00000000000000be";
-const TOKEN: &str = "benchtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const ORIGINAL_ID: &str = "gh_0123456789ab";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn wire() -> Wire {
     Wire::new(TOKEN, APP_ID, Some(AES_KEY)).unwrap()

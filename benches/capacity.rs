@@ -37,15 +37,6 @@ use tokio::sync::Semaphore;
 
 const APP_ID: &str = "wx00000000000000ca";
 const APP_SECRET: &str = "bench-app-secret";
-const TOKEN: &str = "benchtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn binary() -> PathBuf {
     if let Ok(bin) = std::env::var("SCANGATE_BIN") {
@@ -269,6 +260,42 @@ async fn wait_gauge(
     }
 }
 
+/// Opens one waiting long-poll per id (once the machine is quiet), waits until the gateway
+/// counts them all, and measures it: the phase's row, and the client tasks holding the polls.
+async fn park_polls(
+    listen: SocketAddr,
+    admin: SocketAddr,
+    client: &reqwest::Client,
+    cookie: Arc<String>,
+    poll_ids: &[String],
+    pid: u32,
+    attempts: usize,
+) -> (Row, Vec<tokio::task::JoinHandle<Option<u16>>>) {
+    tokio::task::block_in_place(|| wait_quiet(&[pid]));
+    let load = loadavg();
+    let opened = Instant::now();
+    let tasks = open_polls(listen, cookie, poll_ids).await;
+    let want = poll_ids.len() as f64;
+    let (waiting, _) = wait_gauge(client, admin, want, Duration::from_secs(25)).await;
+    let ramp = opened.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = metric(client, admin, "scangate_longpolls_waiting").await;
+    println!(
+        "  {waiting} polls waiting after {:.1} s",
+        ramp.as_secs_f64()
+    );
+    let row = Row {
+        phase: format!("{attempts} attempts + {still} waiting long-polls"),
+        mem: mem(pid),
+        fds: open_fds(pid),
+        note: format!(
+            "all parked {:.1} s after the first connect; load average {load}",
+            ramp.as_secs_f64()
+        ),
+    };
+    (row, tasks)
+}
+
 struct Row {
     phase: String,
     mem: Mem,
@@ -453,33 +480,18 @@ routes:
             note: String::new(),
         });
 
-        tokio::task::block_in_place(|| wait_quiet(&[pid]));
-        let load = loadavg();
-        let opened = Instant::now();
-        let tasks = open_polls(listen, cookie.clone(), &poll_ids).await;
-        let (waiting, _) = wait_gauge(&client, admin, polls as f64, Duration::from_secs(25)).await;
-        let ramp = opened.elapsed();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let still = metric(&client, admin, "scangate_longpolls_waiting").await;
-        rows.push(Row {
-            phase: format!("{} attempts + {} waiting long-polls", ids.len(), still),
-            mem: mem(pid),
-            fds: open_fds(pid),
-            note: format!("all parked {:.1} s after the first connect; load average {load}", ramp.as_secs_f64()),
-        });
-        println!("  {waiting} polls waiting after {:.1} s", ramp.as_secs_f64());
+        let (row, tasks) = park_polls(listen, admin, &client, cookie.clone(), &poll_ids, pid, ids.len()).await;
+        rows.push(row);
 
-        // The clients go away. A poll whose client closed is only noticed when it ends.
+        // The clients go away; the gateway notices each closed connection and ends its poll.
         for t in &tasks {
             t.abort();
         }
-        let closed = Instant::now();
         let (left, gone) = wait_gauge(&client, admin, 0.0, Duration::from_secs(40)).await;
         println!(
             "  clients closed: the gauge reached {left} after {:.1} s",
             gone.as_secs_f64()
         );
-        let _ = closed;
         tokio::time::sleep(Duration::from_secs(1)).await;
         rows.push(Row {
             phase: format!("{} attempts, the polls ended", ids.len()),
@@ -517,21 +529,8 @@ routes:
 
         // 10k polls again, on the newest attempts.
         let poll_ids = ids[ids.len() - polls..].to_vec();
-        tokio::task::block_in_place(|| wait_quiet(&[pid]));
-        let load = loadavg();
-        let opened = Instant::now();
-        let tasks = open_polls(listen, cookie.clone(), &poll_ids).await;
-        let (waiting, _) = wait_gauge(&client, admin, polls as f64, Duration::from_secs(25)).await;
-        let ramp = opened.elapsed();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let still = metric(&client, admin, "scangate_longpolls_waiting").await;
-        rows.push(Row {
-            phase: format!("{} attempts + {} waiting long-polls", ids.len(), still),
-            mem: mem(pid),
-            fds: open_fds(pid),
-            note: format!("all parked {:.1} s after the first connect; load average {load}", ramp.as_secs_f64()),
-        });
-        println!("  {waiting} polls waiting after {:.1} s", ramp.as_secs_f64());
+        let (row, tasks) = park_polls(listen, admin, &client, cookie.clone(), &poll_ids, pid, ids.len()).await;
+        rows.push(row);
         for t in &tasks {
             t.abort();
         }

@@ -50,16 +50,7 @@ use support::*;
 
 const APP_ID: &str = "wx00000000000000be";
 const APP_SECRET: &str = "bench-app-secret";
-const TOKEN: &str = "benchtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const RETURNING_OPENID: &str = "o_bench_returning_user";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn gateway_yaml(listen: SocketAddr, store: &str, api_base: &str) -> String {
     format!(
