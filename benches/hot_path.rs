@@ -122,7 +122,7 @@ fn headers(c: &mut Criterion) {
         b.iter_batched(
             || base.clone(),
             |mut req| {
-                policy.sanitize(&mut req);
+                policy.sanitize(&mut req, false);
                 policy.forwarded(&mut req, peer, "https", "app.example.com");
                 policy.inject(&mut req, &who, &assertion);
                 req

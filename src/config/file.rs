@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub admin_listen: Option<String>,
     /// CIDRs or IPs whose `X-Forwarded-*` headers are believed. Default: none.
     pub trusted_proxies: Vec<String>,
+    /// `{auth_path}/verify` for a proxy in front (nginx `auth_request`, Traefik, Caddy).
+    pub forward_auth: ForwardAuthFile,
     /// Serve HTTPS on `listen`. Default: plain HTTP.
     pub tls: Option<TlsFile>,
     /// Worker threads of the public service. Default 1.
@@ -71,6 +73,7 @@ impl Default for FileConfig {
             auth_path: "/.auth".to_string(),
             admin_listen: None,
             trusted_proxies: Vec::new(),
+            forward_auth: ForwardAuthFile::default(),
             tls: None,
             threads: 1,
             shutdown_timeout_seconds: 5,
@@ -82,6 +85,24 @@ impl Default for FileConfig {
             wechat: WechatFile::default(),
             login: LoginFile::default(),
             routes: Vec::new(),
+        }
+    }
+}
+
+/// `forward_auth`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuthFile {
+    /// CIDRs or IPs of the proxies that call `/verify`: only their headers naming the
+    /// request (`X-Original-URL`, `X-Forwarded-Host/-Uri/-Proto/-Method`) are believed;
+    /// `trusted_proxies` are believed too. Default loopback.
+    pub trusted: Vec<String>,
+}
+
+impl Default for ForwardAuthFile {
+    fn default() -> Self {
+        ForwardAuthFile {
+            trusted: vec!["127.0.0.0/8".to_string(), "::1".to_string()],
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     /// Peers whose `X-Forwarded-For` / `-Proto` / `-Host` are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Peers whose forward-auth headers `/verify` believes (besides `trusted_proxies`).
+    pub forward_auth_trusted: Vec<IpNet>,
     pub tls: Option<TlsConfig>,
     /// Worker threads of the public service (pingora `threads`).
     pub threads: usize,

@@ -467,6 +467,7 @@ impl Validator<'_> {
             auth_path,
             admin_listen,
             trusted_proxies,
+            forward_auth,
             tls,
             threads,
             shutdown_timeout_seconds,
@@ -500,7 +501,8 @@ impl Validator<'_> {
                 );
             }
         }
-        let trusted_proxies = self.trusted_proxies(&trusted_proxies);
+        let trusted_proxies = self.networks("trusted_proxies", &trusted_proxies);
+        let forward_auth_trusted = self.networks("forward_auth.trusted", &forward_auth.trusted);
         let tls = match tls {
             None => Some(None),
             Some(tls) => self.tls(tls).map(Some),
@@ -526,6 +528,7 @@ impl Validator<'_> {
             auth_path: auth_path?,
             admin_listen: admin_listen?,
             trusted_proxies: trusted_proxies?,
+            forward_auth_trusted: forward_auth_trusted?,
             tls: tls?,
             threads: threads?,
             shutdown_timeout_seconds: shutdown_timeout_seconds?,
@@ -614,7 +617,8 @@ impl Validator<'_> {
         Some(text.to_string())
     }
 
-    fn trusted_proxies(&mut self, entries: &[String]) -> Option<Vec<IpNet>> {
+    /// A list of CIDRs or bare IPs at `key`.
+    fn networks(&mut self, key: &str, entries: &[String]) -> Option<Vec<IpNet>> {
         self.each(entries, |v, i, entry| {
             let parsed = entry
                 .parse::<IpNet>()
@@ -623,7 +627,7 @@ impl Validator<'_> {
             match parsed {
                 Ok(net) => Some(net),
                 Err(_) => v.reject(
-                    format!("trusted_proxies[{i}]"),
+                    format!("{key}[{i}]"),
                     format!("{entry:?} is not an IP address or CIDR"),
                 ),
             }
@@ -2202,6 +2206,32 @@ login:
         assert_eq!(
             errors("trusted_proxies: ['10.0.0.0/8', 'lb.internal']"),
             ["trusted_proxies[1]: \"lb.internal\" is not an IP address or CIDR"]
+        );
+    }
+
+    #[test]
+    fn forward_auth_trusts_loopback_unless_told_otherwise() {
+        let c = ok("forward_auth: {}");
+        let shown: Vec<String> = c
+            .forward_auth_trusted
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["127.0.0.0/8", "::1/128"]);
+        let c = ok("forward_auth: {trusted: ['172.18.0.0/16']}");
+        let shown: Vec<String> = c
+            .forward_auth_trusted
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["172.18.0.0/16"]);
+        assert_eq!(
+            errors("forward_auth: {trusted: ['traefik']}"),
+            ["forward_auth.trusted[0]: \"traefik\" is not an IP address or CIDR"]
+        );
+        assert_eq!(
+            errors("forward_auth: {trusted_proxies: []}"),
+            ["forward_auth.trusted_proxies: unknown key, expected `trusted`"]
         );
     }
 

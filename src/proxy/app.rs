@@ -14,8 +14,9 @@ use pingora::upstreams::peer::HttpPeer;
 
 use super::client_ip::TrustedProxies;
 use super::headers::{BadHeaderName, HeaderPolicy};
+use super::host::RequestHost;
 use super::redirect::RedirectPolicy;
-use super::router::Router;
+use super::router::{RouteLookup, Router};
 use crate::config::{Config, Route};
 use crate::metrics::{Metrics, RouteMetrics, ROUTE_AUTH, ROUTE_NONE};
 use crate::session::{AssertionSigner, SessionManager};
@@ -163,6 +164,18 @@ impl Routing {
             redirects,
         }
     }
+
+    /// The route for a request to `host` with the normalised path `normal`: the one lookup
+    /// that both the inline gate and `/verify` decide by.
+    pub fn lookup(&self, host: &str, normal: &str) -> RouteLookup {
+        self.router.find(host, &super::path::match_path(normal))
+    }
+
+    /// True when `host` is `public_url`'s or one a route names: an origin the gateway's own
+    /// pages may be posted from.
+    pub fn serves_host(&self, host: &str) -> bool {
+        self.redirects.host_allowed(host)
+    }
 }
 
 pub struct App {
@@ -175,6 +188,10 @@ pub struct App {
     pub sessions: SessionManager,
     pub assertions: AssertionSigner,
     pub headers: HeaderPolicy,
+    /// Peers whose forward-auth headers `/verify` believes (with `trusted_proxies`).
+    pub forward_auth_trusted: TrustedProxies,
+    /// `public_url`'s host and port: the host of an HTTP/1.0 request that names none.
+    pub public_host: RequestHost,
     pub metrics: Metrics,
     pub auth_metrics: RouteMetrics,
     pub none_metrics: RouteMetrics,
@@ -209,7 +226,19 @@ impl App {
             TrustedProxies::new(config.trusted_proxies.clone()),
         )?;
         metrics.config_loaded(false, true, unix_now());
+        let authority = config
+            .public_url
+            .origin
+            .split_once("://")
+            .map_or(config.public_url.origin.as_str(), |(_, a)| a);
+        let public_host = RequestHost::parse(authority).unwrap_or(RequestHost {
+            name: config.public_url.host.clone(),
+            port: None,
+            ipv6: false,
+        });
         Ok(App {
+            forward_auth_trusted: TrustedProxies::new(config.forward_auth_trusted.clone()),
+            public_host,
             routing: ArcSwap::from_pointee(Routing::build(&config, &metrics)),
             sessions: SessionManager::new(&config.session),
             assertions,
@@ -280,12 +309,13 @@ impl App {
 /// which secrets are masked: a changed secret alone is not noticed (and needs a restart).
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     type Section = fn(&Config) -> String;
-    let sections: [(&'static str, Section); 15] = [
+    let sections: [(&'static str, Section); 16] = [
         ("listen", |c| format!("{:?}", c.listen)),
         ("public_url", |c| format!("{:?}", c.public_url)),
         ("auth_path", |c| c.auth_path.clone()),
         ("admin_listen", |c| format!("{:?}", c.admin_listen)),
         ("trusted_proxies", |c| format!("{:?}", c.trusted_proxies)),
+        ("forward_auth", |c| format!("{:?}", c.forward_auth_trusted)),
         ("tls", |c| format!("{:?}", c.tls)),
         ("threads", |c| c.threads.to_string()),
         ("shutdown_timeout_seconds", |c| {

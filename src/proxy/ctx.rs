@@ -30,8 +30,11 @@ pub struct RequestCtx {
     /// Index into `routing.routes`.
     pub route: Option<usize>,
     pub peer: Option<Peer>,
-    /// Lower-case host without port.
+    /// The host routes were matched by: lower-case, without port or trailing dot.
     pub host: String,
+    /// The `Host` to send upstream, when the client's spelling of it differs from the host
+    /// the decision was made on (or the client sent none).
+    pub upstream_host: Option<String>,
     /// The normalised path, when it differs from what the client sent: the upstream gets
     /// exactly the path the route was chosen by.
     pub rewritten_target: Option<String>,
@@ -61,6 +64,7 @@ impl RequestCtx {
             route: None,
             peer: None,
             host: String::new(),
+            upstream_host: None,
             rewritten_target: None,
             identity: None,
             claims: None,

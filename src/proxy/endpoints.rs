@@ -9,10 +9,11 @@ use http::{HeaderMap, Method};
 use serde::Serialize;
 
 use super::app::App;
+use super::forward_auth;
 use super::gate::{self, Decision};
-use super::path;
 use super::redirect::login_url;
 use super::respond::{GatewayError, Reply};
+use super::router::RouteLookup;
 use crate::identity::Identity;
 use crate::metrics::AuthDecision;
 use crate::session::Verified;
@@ -29,7 +30,10 @@ pub struct OwnRequest<'a> {
     pub headers: &'a HeaderMap,
     /// Lower-case host without port.
     pub host: &'a str,
+    /// The client, after `X-Forwarded-For` from trusted proxies.
     pub client: IpAddr,
+    /// The TCP peer (a proxy, for forward auth).
+    pub peer: Option<IpAddr>,
     pub now: u64,
     /// A top-level browser navigation (HTML answers rather than JSON).
     pub navigation: bool,
@@ -178,94 +182,54 @@ impl OwnRequest<'_> {
     }
 }
 
-/// The request a forward-auth caller (nginx `auth_request`, Traefik, Caddy) asks about.
-struct Forwarded {
-    method: Method,
-    scheme: String,
-    host: String,
-    /// Path and query as received.
-    uri: String,
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-}
-
-fn forwarded_request(req: &OwnRequest<'_>, default_scheme: &str) -> Forwarded {
-    let method = header_str(req.headers, "x-forwarded-method")
-        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
-        .unwrap_or(Method::GET);
-    if let Some(url) = header_str(req.headers, "x-original-url") {
-        // nginx: `proxy_set_header X-Original-URL $scheme://$http_host$request_uri;`
-        if let Some((scheme, rest)) = url.split_once("://") {
-            let (authority, uri) = match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, "/"),
-            };
-            return Forwarded {
-                method,
-                scheme: scheme.to_ascii_lowercase(),
-                host: authority.to_string(),
-                uri: uri.to_string(),
-            };
-        }
-        if url.starts_with('/') {
-            return Forwarded {
-                method,
-                scheme: default_scheme.to_string(),
-                host: req.host.to_string(),
-                uri: url.to_string(),
-            };
-        }
-    }
-    Forwarded {
-        method,
-        scheme: header_str(req.headers, "x-forwarded-proto")
-            .unwrap_or(default_scheme)
-            .to_ascii_lowercase(),
-        host: header_str(req.headers, "x-forwarded-host")
-            .unwrap_or(req.host)
-            .to_string(),
-        uri: header_str(req.headers, "x-forwarded-uri")
-            .unwrap_or("/")
-            .to_string(),
-    }
-}
-
 /// Forward auth: 200 with identity headers when the forwarded request may pass, 401 (or,
 /// with `?redirect=true` and a browser navigation, 302 to the login page) when it needs a
-/// session, 403 when the session is refused.
+/// session, 403 when the session is refused or no route serves the request. The request is
+/// read by [`forward_auth`](super::forward_auth)'s rules and decided exactly as the inline
+/// gate would decide it; the assertion's audience is always the route's name.
 fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
-    let fwd = forwarded_request(req, app.scheme);
-    let host = super::router::host_of(Some(&fwd.host), None);
-    let raw_path = fwd.uri.split(['?', '#']).next().unwrap_or("/");
-    let normal = match path::normalize(raw_path) {
+    let refuse = |status: u16, code: &'static str, message: String| {
+        Reply::error(
+            &GatewayError::Refused {
+                status,
+                code,
+                message,
+            },
+            false,
+        )
+    };
+    let believed = req
+        .peer
+        .is_some_and(|p| app.forward_auth_trusted.contains(p) || app.headers.trusted().contains(p));
+    let fwd = if believed {
+        forward_auth::forwarded_request(req.headers, Some(req.host), app.scheme)
+    } else {
+        Err(forward_auth::ForwardError::Untrusted)
+    };
+    let fwd = match fwd {
+        Ok(fwd) => fwd,
+        Err(e) => return refuse(e.status(), e.code(), e.to_string()),
+    };
+    let normal = match forward_auth::normal_path(&fwd) {
         Ok(p) => p,
-        Err(e) => {
-            return Reply::error(
-                &GatewayError::BadRequest {
-                    code: "bad_path",
-                    message: e.to_string(),
-                },
-                false,
-            )
-        }
+        Err(e) => return refuse(400, "bad_path", e.to_string()),
     };
     let routing = app.routing();
-    let route = routing
-        .router
-        .find(&host, &path::match_path(&normal))
-        .map(|i| &routing.routes[i]);
+    let route = match routing.lookup(&fwd.host.name, &normal) {
+        RouteLookup::Route(i) => &routing.routes[i],
+        RouteLookup::NoRoute => {
+            app.metrics.decision(AuthDecision::Forbidden);
+            return refuse(
+                403,
+                "no_route",
+                "No route serves this host and path, so no one may pass.".into(),
+            );
+        }
+        RouteLookup::Ambiguous => return Reply::error(&super::ambiguous_path(), false),
+    };
     let session = valid_session(app, req);
     let identity = session.as_ref().map(|v| v.identity.as_ref());
-    let decision = match route {
-        Some(r) => gate::decide(&r.route, identity),
-        None if identity.is_some() => Decision::Allow,
-        None => Decision::Login,
-    };
+    let decision = gate::decide(&route.route, identity);
     match decision {
         Decision::Public | Decision::Allow => {
             app.metrics.decision(if decision == Decision::Public {
@@ -275,10 +239,9 @@ fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
             });
             let mut reply = Reply::json(200, &serde_json::json!({"status": "ok"}));
             if let Some(verified) = &session {
-                let audience = route.map_or(host.as_str(), |r| r.route.name.as_str());
-                let assertion = app
-                    .assertions
-                    .assertion(&verified.claims, audience, req.now);
+                let assertion =
+                    app.assertions
+                        .assertion(&verified.claims, &route.route.name, req.now);
                 for (name, value) in app.headers.identity_pairs(&verified.identity, &assertion) {
                     reply = reply.header_named(name.clone(), value);
                 }
@@ -287,7 +250,7 @@ fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
             reply
         }
         Decision::Login => {
-            let original = format!("{}://{}{}", fwd.scheme, fwd.host, fwd.uri);
+            let original = fwd.url();
             let rd = routing.redirects.check(&original).unwrap_or("/");
             let url = format!(
                 "{}{}",

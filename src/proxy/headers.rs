@@ -1,9 +1,18 @@
 //! What the upstream receives: client-sent identity headers removed in every spelling, then
-//! ours injected; `X-Forwarded-*` set; our session cookie removed from `Cookie`.
+//! ours injected; `X-Forwarded-*` and `X-Real-IP` set; our session cookie removed from
+//! `Cookie`.
 //!
 //! Stripping always happens before injection (oauth2-proxy's rule), on every proxied
 //! request, public routes included, so an app can trust the headers without checking
 //! where they came from.
+//!
+//! Header names are compared *folded*: lower case, with every `-`, `_` and `.` removed.
+//! Upstreams map names loosely (PHP and CGI turn `.` and `-` into `_`, some frameworks
+//! ignore separators), so `X.Auth.User.Id`, `x_auth-user.id` and `XAuthUserId` all count as
+//! `X-Auth-User-Id`. Besides our own identity headers, the identity headers of other auth
+//! proxies (which an app migrated from one of them may still read) are always removed, and
+//! the URL-rewrite and forwarding headers that frameworks believe (`X-Original-URL`,
+//! `X-Forwarded-Prefix`, `X-Real-IP`, ...) are removed unless a trusted proxy sent them.
 
 use std::net::IpAddr;
 
@@ -15,12 +24,76 @@ use crate::config::IdentityHeaders;
 use crate::identity::Identity;
 use crate::session::{strip_cookie, IdentityValues};
 
+/// Identity headers of other auth proxies and frameworks (oauth2-proxy, Authelia, Pomerium,
+/// Grafana's auth proxy, Apache's `REMOTE_USER`), folded: never passed on from a client.
+const FOREIGN_IDENTITY: &[&str] = &[
+    "remoteuser",
+    "remoteemail",
+    "remotename",
+    "remotegroups",
+    "xremoteuser",
+    "xforwardeduser",
+    "xforwardedemail",
+    "xforwardedpreferredusername",
+    "xforwardedgroups",
+    "xforwardedaccesstoken",
+    "xauthrequestuser",
+    "xauthrequestemail",
+    "xauthrequestpreferredusername",
+    "xauthrequestgroups",
+    "xauthrequestaccesstoken",
+    "xwebauthuser",
+    "xpomeriumjwtassertion",
+    "xauthenticateduser",
+];
+
+/// Headers that make frameworks rewrite the URL or believe another client address or
+/// scheme, folded: passed on only from a trusted proxy. (`X-Forwarded-For/-Proto/-Host` and
+/// `Forwarded` are handled by [`HeaderPolicy::forwarded`].)
+const REWRITE_AND_FORWARDING: &[&str] = &[
+    "xoriginalurl",
+    "xoriginaluri",
+    "xrewriteurl",
+    "xoriginalhost",
+    "xoriginalmethod",
+    "xhost",
+    "xforwardedprefix",
+    "xforwardedport",
+    "xforwardedssl",
+    "xforwardedscheme",
+    "xforwardedprotocol",
+    "xforwardedserver",
+    "xforwardeduri",
+    "xforwardedmethod",
+    "xforwardedpath",
+    "xurlscheme",
+    "frontendhttps",
+    "xrealip",
+    "xclientip",
+    "trueclientip",
+    "xclusterclientip",
+];
+
+/// Folds a header name into `buf`: ASCII lower case, `-`, `_` and `.` removed. `None` when
+/// the folded name is longer than any name we compare with.
+fn fold_into<'b>(name: &str, buf: &'b mut [u8; 48]) -> Option<&'b [u8]> {
+    let mut n = 0;
+    for b in name.bytes() {
+        if matches!(b, b'-' | b'_' | b'.') {
+            continue;
+        }
+        *buf.get_mut(n)? = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(&buf[..n])
+}
+
 /// Header rules, compiled once from the config.
 #[derive(Clone, Debug)]
 pub struct HeaderPolicy {
-    /// Identity header names, lower-case with `_` folded to `-`: a client header is
-    /// stripped when its name folds to one of these.
-    strip_folded: Vec<String>,
+    /// Folded names of the headers never passed on from a client: ours and
+    /// [`FOREIGN_IDENTITY`].
+    strip_folded: Vec<Box<[u8]>>,
     drop_underscore: bool,
     names: InjectNames,
     session_cookie: String,
@@ -72,8 +145,13 @@ fn header_name(name: &str) -> Result<InjectName, BadHeaderName> {
     })
 }
 
-fn fold(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+fn fold(name: &str) -> Box<[u8]> {
+    let mut buf = [0u8; 48];
+    match fold_into(name, &mut buf) {
+        Some(folded) => folded.into(),
+        // Longer than any header a client could send us to match: keep it whole.
+        None => name.to_ascii_lowercase().into_bytes().into(),
+    }
 }
 
 impl HeaderPolicy {
@@ -84,7 +162,12 @@ impl HeaderPolicy {
         trusted: TrustedProxies,
     ) -> Result<Self, BadHeaderName> {
         Ok(HeaderPolicy {
-            strip_folded: names.all().iter().map(|n| fold(n)).collect(),
+            strip_folded: names
+                .all()
+                .iter()
+                .map(|n| fold(n))
+                .chain(FOREIGN_IDENTITY.iter().map(|n| n.as_bytes().into()))
+                .collect(),
             drop_underscore,
             names: InjectNames {
                 user_id: header_name(&names.user_id)?,
@@ -124,32 +207,34 @@ impl HeaderPolicy {
         }
     }
 
-    /// Removes every header a client must not be able to set: identity headers in any case
-    /// and with `_` or `-`, every `_` header when configured, and our session cookie.
-    pub fn sanitize(&self, req: &mut RequestHeader) {
-        let doomed: Vec<HeaderName> = req
-            .headers
-            .keys()
-            .filter(|name| {
-                let name = name.as_str();
-                (self.drop_underscore && name.contains('_')) || self.is_identity_header(name)
-            })
-            .cloned()
-            .collect();
+    /// Removes every header a client must not be able to set: identity headers (ours and
+    /// other proxies') in any spelling, URL-rewrite and forwarding headers unless `trusted`
+    /// sent them, every `_` header when configured, and our session cookie.
+    pub fn sanitize(&self, req: &mut RequestHeader, trusted: bool) {
+        let mut doomed: Vec<HeaderName> = Vec::new();
+        for name in req.headers.keys() {
+            let text = name.as_str();
+            if self.drop_underscore && text.contains('_') {
+                doomed.push(name.clone());
+                continue;
+            }
+            let mut buf = [0u8; 48];
+            let Some(folded) = fold_into(text, &mut buf) else {
+                continue;
+            };
+            let doomed_here = self.strip_folded.iter().any(|n| **n == *folded)
+                || (!trusted
+                    && REWRITE_AND_FORWARDING
+                        .iter()
+                        .any(|n| n.as_bytes() == folded));
+            if doomed_here {
+                doomed.push(name.clone());
+            }
+        }
         for name in &doomed {
             req.remove_header(name);
         }
         self.strip_session_cookie(req);
-    }
-
-    fn is_identity_header(&self, lower_name: &str) -> bool {
-        // Header names from the parser are already lower-case; only `_` needs folding.
-        if lower_name.contains('_') {
-            let folded = lower_name.replace('_', "-");
-            self.strip_folded.contains(&folded)
-        } else {
-            self.strip_folded.iter().any(|n| n == lower_name)
-        }
     }
 
     fn strip_session_cookie(&self, req: &mut RequestHeader) {
@@ -182,9 +267,11 @@ impl HeaderPolicy {
         }
     }
 
-    /// Sets `X-Forwarded-For`, `-Proto` and `-Host`. From a trusted proxy the chain is
-    /// extended and its proto/host kept; from anyone else they are replaced.
+    /// Sets `X-Forwarded-For`, `-Proto`, `-Host` and `X-Real-IP`. From a trusted proxy the
+    /// chain is extended and its proto/host kept; from anyone else they are replaced.
+    /// `X-Real-IP` is always the client as we worked it out.
     pub fn forwarded(&self, req: &mut RequestHeader, peer: Peer, scheme: &str, host: &str) {
+        let _ = req.insert_header("x-real-ip", peer.client.to_string());
         let xff = if peer.trusted {
             let prior = req
                 .headers
@@ -311,9 +398,61 @@ mod tests {
             ("X-Other_Thing", "dropped"),
             ("Accept", "text/html"),
         ]);
-        policy(&[]).sanitize(&mut req);
+        policy(&[]).sanitize(&mut req, false);
         let left: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, vec!["accept"]);
+    }
+
+    #[test]
+    fn look_alikes_with_any_separator_are_stripped_even_with_underscores_allowed() {
+        let mut p = policy(&[]);
+        p.drop_underscore = false;
+        let mut req = request(&[
+            ("X.Auth.User.Id", "admin"),
+            ("x_auth-user.id", "admin"),
+            ("XAuthUserId", "admin"),
+            ("X-AUTH--PHONE", "+1"),
+            ("Remote-User", "admin"),
+            ("remote_user", "admin"),
+            ("X-Forwarded-User", "admin"),
+            ("X-Auth-Request-Email", "a@b"),
+            ("X-WEBAUTH-USER", "admin"),
+            ("X-Auth-Users", "kept: not one of ours"),
+            ("X-Authorization-Hint", "kept"),
+        ]);
+        p.sanitize(&mut req, true);
+        let left: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
+        let mut left = left;
+        left.sort_unstable();
+        assert_eq!(left, vec!["x-auth-users", "x-authorization-hint"]);
+    }
+
+    #[test]
+    fn rewrite_and_forwarding_headers_pass_only_from_trusted_proxies() {
+        let spoofs: &[(&str, &str)] = &[
+            ("X-Original-URL", "/admin"),
+            ("X-Rewrite-URL", "/admin"),
+            ("X_Original_URL", "/admin"),
+            ("X.Original.URL", "/admin"),
+            ("X-Forwarded-Prefix", "/admin"),
+            ("X-Forwarded-Port", "443"),
+            ("X-Forwarded-Ssl", "on"),
+            ("X-Forwarded-Scheme", "https"),
+            ("X-Real-IP", "10.0.0.1"),
+            ("True-Client-IP", "10.0.0.1"),
+            ("X-Client-IP", "10.0.0.1"),
+            ("X-Original-Host", "admin.test"),
+        ];
+        let mut p = policy(&[]);
+        p.drop_underscore = false;
+        let mut req = request(spoofs);
+        req.append_header("Accept", "*/*").unwrap();
+        p.sanitize(&mut req, false);
+        let left: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["accept"]);
+        let mut req = request(spoofs);
+        p.sanitize(&mut req, true);
+        assert_eq!(req.headers.len(), spoofs.len());
     }
 
     #[test]
@@ -321,7 +460,7 @@ mod tests {
         let mut p = policy(&[]);
         p.drop_underscore = false;
         let mut req = request(&[("X-Other_Thing", "kept"), ("X_Auth_Phone", "+3")]);
-        p.sanitize(&mut req);
+        p.sanitize(&mut req, false);
         assert_eq!(values(&req, "x-other_thing"), vec!["kept"]);
         assert!(values(&req, "x_auth_phone").is_empty());
     }
@@ -329,13 +468,13 @@ mod tests {
     #[test]
     fn our_cookie_is_removed_and_others_kept() {
         let mut req = request(&[("Cookie", "a=1; scangate_session=tok; b=2")]);
-        policy(&[]).sanitize(&mut req);
+        policy(&[]).sanitize(&mut req, false);
         assert_eq!(values(&req, "cookie"), vec!["a=1; b=2"]);
         let mut req = request(&[("Cookie", "scangate_session=tok"), ("Cookie", "c=3")]);
-        policy(&[]).sanitize(&mut req);
+        policy(&[]).sanitize(&mut req, false);
         assert_eq!(values(&req, "cookie"), vec!["c=3"]);
         let mut req = request(&[("Cookie", "scangate_session=tok")]);
-        policy(&[]).sanitize(&mut req);
+        policy(&[]).sanitize(&mut req, false);
         assert!(values(&req, "cookie").is_empty());
     }
 
@@ -343,7 +482,7 @@ mod tests {
     fn inject_sets_exactly_our_values() {
         let p = policy(&[]);
         let mut req = request(&[("X-Auth-Phone", "+1 forged")]);
-        p.sanitize(&mut req);
+        p.sanitize(&mut req, false);
         let who = Identity {
             user_id: UserId::new("u_1"),
             openid: Some(OpenId::new("o_1")),
@@ -383,6 +522,7 @@ mod tests {
         assert_eq!(peer.client, "203.0.113.5".parse::<IpAddr>().unwrap());
         p.forwarded(&mut req, peer, "http", "app.example.com");
         assert_eq!(values(&req, "x-forwarded-for"), vec!["203.0.113.5"]);
+        assert_eq!(values(&req, "x-real-ip"), vec!["203.0.113.5"]);
         assert_eq!(values(&req, "x-forwarded-proto"), vec!["http"]);
         assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
         assert!(values(&req, "forwarded").is_empty());
@@ -402,6 +542,7 @@ mod tests {
             values(&req, "x-forwarded-for"),
             vec!["198.51.100.7, 10.0.0.9"]
         );
+        assert_eq!(values(&req, "x-real-ip"), vec!["198.51.100.7"]);
         assert_eq!(values(&req, "x-forwarded-proto"), vec!["https"]);
         assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
     }

@@ -9,11 +9,15 @@ pub mod app;
 mod callback;
 pub mod client_ip;
 pub mod cookie_check;
+pub mod csrf;
 pub mod ctx;
 pub mod endpoints;
 pub mod forward;
+pub mod forward_auth;
+pub mod framing;
 pub mod gate;
 pub mod headers;
+pub mod host;
 mod login_endpoints;
 pub mod path;
 pub mod redirect;
@@ -37,6 +41,16 @@ use ctx::{Handled, RequestCtx};
 use endpoints::{OwnRequest, MAX_BODY_BYTES};
 use gate::Decision;
 use respond::{GatewayError, Reply};
+use router::RouteLookup;
+
+/// The refusal of a path whose spelling a loose upstream would read as another route's.
+pub(crate) fn ambiguous_path() -> GatewayError {
+    bad_request(
+        "ambiguous_path",
+        "This path's spelling (letter case, or a segment ending in '.' or a space) would \
+         reach another route than it names; use its exact spelling.",
+    )
+}
 
 use crate::metrics::AuthDecision;
 
@@ -60,16 +74,46 @@ fn origin_form(path: &str, query: Option<&str>) -> String {
     }
 }
 
-/// Reads a request body of at most `limit` bytes; `Ok(None)` when it is larger.
-async fn read_body(session: &mut Session, limit: usize) -> pingora::Result<Option<Bytes>> {
+/// How long an own endpoint waits for the next piece of a request body, and for all of it.
+/// Our bodies are a few hundred bytes of JSON: a client that trickles them is holding a
+/// worker's connection, not uploading.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an own endpoint's body was not read.
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    Read(Box<Error>),
+}
+
+/// Reads a request body of at most `limit` bytes, each piece within [`BODY_IDLE_TIMEOUT`]
+/// and the whole within [`BODY_TOTAL_TIMEOUT`].
+async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, BodyError> {
+    let deadline = tokio::time::Instant::now() + BODY_TOTAL_TIMEOUT;
     let mut body = BytesMut::new();
-    while let Some(chunk) = session.as_downstream_mut().read_request_body().await? {
+    loop {
+        let wait =
+            BODY_IDLE_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let read = session.as_downstream_mut().read_request_body();
+        let chunk = match tokio::time::timeout(wait, read).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(Err(e)) => return Err(BodyError::Read(e)),
+            Ok(Ok(None)) => return Ok(body.freeze()),
+            Ok(Ok(Some(chunk))) => chunk,
+        };
         if body.len() + chunk.len() > limit {
-            return Ok(None);
+            return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Some(body.freeze()))
+}
+
+fn bad_request(code: &'static str, message: impl std::fmt::Display) -> GatewayError {
+    GatewayError::BadRequest {
+        code,
+        message: message.to_string(),
+    }
 }
 
 impl Gateway {
@@ -94,23 +138,59 @@ impl Gateway {
         navigation: bool,
     ) -> pingora::Result<bool> {
         ctx.handled = Handled::Own;
+        {
+            let req = session.req_header();
+            let routing = self.app.routing();
+            let own_host = ctx.host.as_str();
+            if csrf::is_cross_site(&req.method, &sub_path, &req.headers, |h| {
+                h == own_host || routing.serves_host(h)
+            }) {
+                let err = GatewayError::Refused {
+                    status: 403,
+                    code: "cross_site",
+                    message: "This request came from another site's page and was refused.".into(),
+                };
+                let reply = Reply::error(&err, navigation);
+                return self.reply(session, ctx, reply).await;
+            }
+        }
         let body = if session.req_header().method == Method::POST {
-            match read_body(session, MAX_BODY_BYTES).await? {
-                Some(body) => body,
-                None => {
+            match read_body(session, MAX_BODY_BYTES).await {
+                Ok(body) => body,
+                Err(BodyError::Read(e)) => return Err(e),
+                Err(BodyError::TooLarge) => {
                     let reply = Reply::error(&GatewayError::PayloadTooLarge, false);
                     return self.reply(session, ctx, reply).await;
+                }
+                Err(BodyError::TimedOut) => {
+                    // The rest of the body may still come: this connection cannot be reused.
+                    session.as_downstream_mut().set_keepalive(None);
+                    let err = GatewayError::Refused {
+                        status: 408,
+                        code: "request_timeout",
+                        message: "The request body did not arrive in time.".into(),
+                    };
+                    return self.reply(session, ctx, Reply::error(&err, false)).await;
                 }
             }
         } else {
             Bytes::new()
         };
-        let client = ctx
+        let (client, peer_addr) = ctx
             .peer
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.client);
+            .map_or((std::net::IpAddr::from([0, 0, 0, 0]), None), |p| {
+                (p.client, Some(p.addr))
+            });
         let req = session.req_header();
         if !login_endpoints::may_wait(&req.method, &sub_path, req.uri.query()) {
-            let own = own_request(req, &sub_path, &ctx.host, client, navigation, body);
+            let own = own_request(
+                req,
+                &sub_path,
+                &ctx.host,
+                (client, peer_addr),
+                navigation,
+                body,
+            );
             let reply = endpoints::handle(&self.app, &own).await;
             return self.reply(session, ctx, reply).await;
         }
@@ -119,7 +199,14 @@ impl Gateway {
         // Watching needs the session mutably, so this request works on a copy of its head.
         let head = req.clone();
         let host = ctx.host.clone();
-        let own = own_request(&head, &sub_path, &host, client, navigation, body);
+        let own = own_request(
+            &head,
+            &sub_path,
+            &host,
+            (client, peer_addr),
+            navigation,
+            body,
+        );
         tokio::select! {
             reply = endpoints::handle(&self.app, &own) => self.reply(session, ctx, reply).await,
             () = client_gone(session) => {
@@ -135,7 +222,7 @@ fn own_request<'a>(
     req: &'a RequestHeader,
     sub_path: &'a str,
     host: &'a str,
-    client: std::net::IpAddr,
+    (client, peer): (std::net::IpAddr, Option<std::net::IpAddr>),
     navigation: bool,
     body: Bytes,
 ) -> OwnRequest<'a> {
@@ -146,6 +233,7 @@ fn own_request<'a>(
         headers: &req.headers,
         host,
         client,
+        peer,
         now: unix_now(),
         navigation,
         body,
@@ -190,26 +278,52 @@ impl ProxyHttp for Gateway {
     ) -> pingora::Result<bool> {
         let app = &*self.app;
         let req = session.req_header();
-        ctx.host = router::host_of(
-            req.headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok()),
-            req.uri.authority().map(|a| a.as_str()),
-        );
+        // Only answers of our own need it: computed when one is written, not per request.
+        let navigation = || gate::is_browser_navigation(&req.method, &req.headers);
         if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
             ctx.peer = Some(app.headers.peer(addr.ip(), req));
         }
-        // Only answers of our own need it: computed when one is written, not per request.
+
+        // The one host the route is chosen by, and the one the upstream is told.
+        let host = host::request_host(
+            req.headers
+                .get_all(http::header::HOST)
+                .iter()
+                .map(|v| v.as_bytes()),
+            req.uri.authority().map(|a| a.as_str()),
+            req.version == http::Version::HTTP_10,
+            &app.public_host,
+        );
+        let host = match host {
+            Ok(h) => h,
+            Err(e) => {
+                ctx.handled = Handled::Unrouted;
+                let reply = Reply::error(&bad_request("bad_host", e), navigation());
+                return self.reply(session, ctx, reply).await;
+            }
+        };
+        let canonical = host.header_value();
+        if req.headers.get(http::header::HOST).map(|v| v.as_bytes()) != Some(canonical.as_bytes()) {
+            ctx.upstream_host = Some(canonical);
+        }
+        ctx.host = host.name;
+        if let Err(e) = framing::check(&req.headers) {
+            ctx.handled = Handled::Unrouted;
+            // The body's length is in doubt: do not read on from this connection.
+            session.as_downstream_mut().set_keepalive(None);
+            let req = session.req_header();
+            let navigation = gate::is_browser_navigation(&req.method, &req.headers);
+            let reply = Reply::error(&bad_request("bad_framing", e), navigation);
+            return self.reply(session, ctx, reply).await;
+        }
+        let req = session.req_header();
         let navigation = || gate::is_browser_navigation(&req.method, &req.headers);
 
         // Absolute-form targets are kept verbatim by pingora; we always send origin-form.
         let absolute_form = !req.raw_path().starts_with(b"/");
         if !req.raw_path_is_utf8() {
             ctx.handled = Handled::Unrouted;
-            let err = GatewayError::BadRequest {
-                code: "bad_path",
-                message: "the request path is not valid UTF-8".into(),
-            };
+            let err = bad_request("bad_path", "the request path is not valid UTF-8");
             return self
                 .reply(session, ctx, Reply::error(&err, navigation()))
                 .await;
@@ -218,12 +332,12 @@ impl ProxyHttp for Gateway {
             Ok(p) => p,
             Err(e) => {
                 ctx.handled = Handled::Unrouted;
-                let err = GatewayError::BadRequest {
-                    code: "bad_path",
-                    message: e.to_string(),
-                };
                 return self
-                    .reply(session, ctx, Reply::error(&err, navigation()))
+                    .reply(
+                        session,
+                        ctx,
+                        Reply::error(&bad_request("bad_path", e), navigation()),
+                    )
                     .await;
             }
         };
@@ -240,15 +354,18 @@ impl ProxyHttp for Gateway {
         }
 
         let routing = app.routing();
-        let Some(index) = routing.router.find(&ctx.host, &path::match_path(&normal)) else {
-            ctx.handled = Handled::Unrouted;
-            return self
-                .reply(
-                    session,
-                    ctx,
-                    Reply::error(&GatewayError::NoRoute, navigation()),
-                )
-                .await;
+        let index = match routing.lookup(&ctx.host, &normal) {
+            RouteLookup::Route(index) => index,
+            RouteLookup::NoRoute => {
+                ctx.handled = Handled::Unrouted;
+                let reply = Reply::error(&GatewayError::NoRoute, navigation());
+                return self.reply(session, ctx, reply).await;
+            }
+            RouteLookup::Ambiguous => {
+                ctx.handled = Handled::Unrouted;
+                let reply = Reply::error(&ambiguous_path(), navigation());
+                return self.reply(session, ctx, reply).await;
+            }
         };
         ctx.route = Some(index);
         ctx.routing = Some(routing.clone());
@@ -350,7 +467,11 @@ impl ProxyHttp for Gateway {
         if let Some(target) = &ctx.rewritten_target {
             upstream.set_raw_path(target.as_bytes())?;
         }
-        app.headers.sanitize(upstream);
+        if let Some(host) = &ctx.upstream_host {
+            upstream.insert_header(http::header::HOST, host.as_str())?;
+        }
+        app.headers
+            .sanitize(upstream, ctx.peer.is_some_and(|p| p.trusted));
         if let Some(peer) = ctx.peer {
             app.headers.forwarded(upstream, peer, app.scheme, &ctx.host);
         }

@@ -26,6 +26,13 @@ pub enum PathError {
     ControlCharacter,
     #[error("the request path contains a malformed percent escape")]
     BadEscape,
+    /// Forward auth only: the path is not in normal form (`..`, `//`, `%2e`, ...), and the
+    /// app behind the proxy would receive it as sent, not as we would decide on it.
+    #[error(
+        "the request path is not in normal form (dot segments, empty segments or encoded \
+         unreserved characters); forward auth decides only on paths the app receives as is"
+    )]
+    NotNormal,
 }
 
 /// Normalises `raw` (the path of the request target, without query). Borrowed when the

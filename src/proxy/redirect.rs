@@ -57,11 +57,16 @@ impl RedirectPolicy {
         if !is_plain_authority(authority) {
             return None;
         }
-        let host = super::router::host_of(Some(authority), None);
-        self.host_allowed(&host).then_some(rd)
+        // An empty port (`host:`) means the scheme's default in a URL.
+        let authority = authority.strip_suffix(':').unwrap_or(authority);
+        let Ok(host) = super::host::RequestHost::parse(authority) else {
+            return None;
+        };
+        self.host_allowed(&host.name).then_some(rd)
     }
 
-    fn host_allowed(&self, host: &str) -> bool {
+    /// True for `public_url`'s host and every host a route names.
+    pub fn host_allowed(&self, host: &str) -> bool {
         host == self.public_host
             || self.hosts.iter().any(|p| match p {
                 HostPattern::Exact(h) => h == host,

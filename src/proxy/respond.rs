@@ -48,6 +48,13 @@ pub enum GatewayError {
     Unavailable {
         message: String,
     },
+    /// Refused for a reason with its own status and code (a cross-site form post, a
+    /// forward-auth call we do not believe, a body that stalled, ...).
+    Refused {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     Internal,
 }
 
@@ -103,7 +110,7 @@ impl GatewayError {
             GatewayError::BadRequest { .. } => 400,
             GatewayError::PayloadTooLarge => 413,
             GatewayError::RateLimited { .. } => 429,
-            GatewayError::Login { status, .. } => *status,
+            GatewayError::Login { status, .. } | GatewayError::Refused { status, .. } => *status,
             GatewayError::BadGateway => 502,
             GatewayError::Unavailable { .. } => 503,
             GatewayError::Internal => 500,
@@ -121,7 +128,7 @@ impl GatewayError {
             GatewayError::BadRequest { code, .. } => code,
             GatewayError::PayloadTooLarge => "payload_too_large",
             GatewayError::RateLimited { .. } => "rate_limited",
-            GatewayError::Login { code, .. } => code,
+            GatewayError::Login { code, .. } | GatewayError::Refused { code, .. } => code,
             GatewayError::BadGateway => "bad_gateway",
             GatewayError::Unavailable { .. } => "unavailable",
             GatewayError::Internal => "internal",
@@ -145,7 +152,9 @@ impl GatewayError {
             GatewayError::RateLimited {
                 retry_after_seconds,
             } => format!("Too many requests: try again in {retry_after_seconds} s."),
-            GatewayError::Login { message, .. } => message.clone(),
+            GatewayError::Login { message, .. } | GatewayError::Refused { message, .. } => {
+                message.clone()
+            }
             GatewayError::BadGateway => {
                 "The application behind the gateway is not answering.".into()
             }

@@ -1,7 +1,16 @@
 //! Route selection: first match in file order by optional host and path prefix.
 //!
 //! Pure and compiled once at config load. The path given to [`Router::find`] must already be
-//! normalised ([`super::path`]), and the host lower-cased without port ([`host_of`]).
+//! normalised ([`super::path`]), and the host parsed ([`super::host`]).
+//!
+//! Many upstreams read a path more loosely than we match it: Express, ASP.NET and IIS
+//! ignore case, IIS drops trailing dots and spaces of a segment. So `/ADMIN/users` or
+//! `/admin./users` would be served as `/admin/users` while matching a looser route than
+//! `/admin`. Every path is therefore also matched in its *folded* form (ASCII lower case,
+//! trailing `.` and `%20` of each segment removed); when the exact and the folded form
+//! choose different routes, the spelling is ambiguous and the request is refused
+//! ([`RouteLookup::Ambiguous`]) rather than guessed at. Spellings that fold to the same
+//! route as they match (`/Docs/Intro` under `/`) pass unchanged.
 
 use crate::config::{HostPattern, Route};
 
@@ -9,33 +18,97 @@ use crate::config::{HostPattern, Route};
 struct Entry {
     host: Option<HostPattern>,
     prefix: String,
+    /// `prefix` folded like a request path ([`fold_path`]).
+    folded_prefix: String,
+}
+
+/// What the routing table says about a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteLookup {
+    /// The index of the route, in file order.
+    Route(usize),
+    /// No route matches this host and path.
+    NoRoute,
+    /// The path's exact and folded spellings match different routes (or only one of them
+    /// matches a route): refused, so that no upstream reads it as the other.
+    Ambiguous,
 }
 
 /// The compiled routing table.
 #[derive(Clone, Debug)]
 pub struct Router {
     entries: Vec<Entry>,
+    /// Some prefix changes when folded (`/Docs`): then even an already-folded path must be
+    /// matched both ways.
+    folded_prefixes_differ: bool,
 }
 
 impl Router {
     pub fn new(routes: &[Route]) -> Router {
+        let entries: Vec<Entry> = routes
+            .iter()
+            .map(|r| Entry {
+                host: r.host.clone(),
+                prefix: r.path_prefix.clone(),
+                folded_prefix: fold_path(&r.path_prefix).into_owned(),
+            })
+            .collect();
+        let folded_prefixes_differ = entries.iter().any(|e| e.folded_prefix != e.prefix);
         Router {
-            entries: routes
-                .iter()
-                .map(|r| Entry {
-                    host: r.host.clone(),
-                    prefix: r.path_prefix.clone(),
-                })
-                .collect(),
+            entries,
+            folded_prefixes_differ,
         }
     }
 
-    /// Index of the first route matching `host` and `path`, in file order.
-    pub fn find(&self, host: &str, path: &str) -> Option<usize> {
-        self.entries
+    /// The first route matching `host` and `path` in file order, unless the path's folded
+    /// spelling would choose another.
+    pub fn find(&self, host: &str, path: &str) -> RouteLookup {
+        let exact = self
+            .entries
             .iter()
-            .position(|e| host_matches(e.host.as_ref(), host) && prefix_matches(&e.prefix, path))
+            .position(|e| host_matches(e.host.as_ref(), host) && prefix_matches(&e.prefix, path));
+        let folded = fold_path(path);
+        if matches!(folded, std::borrow::Cow::Owned(_)) || self.folded_prefixes_differ {
+            let loose = self.entries.iter().position(|e| {
+                host_matches(e.host.as_ref(), host) && prefix_matches(&e.folded_prefix, &folded)
+            });
+            if loose != exact {
+                return RouteLookup::Ambiguous;
+            }
+        }
+        exact.map_or(RouteLookup::NoRoute, RouteLookup::Route)
     }
+}
+
+/// `path` as a loose upstream reads it: ASCII letters lower-cased, and every segment's
+/// trailing dots and encoded spaces (`%20`) removed. Borrowed when nothing changes, which
+/// is the common case.
+pub fn fold_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let needs_fold = path.bytes().any(|b| b.is_ascii_uppercase())
+        || path
+            .split('/')
+            .any(|segment| segment.ends_with('.') || segment.ends_with("%20"));
+    if !needs_fold {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let mut s = segment;
+        loop {
+            if let Some(rest) = s.strip_suffix('.') {
+                s = rest;
+            } else if let Some(rest) = s.strip_suffix("%20") {
+                s = rest;
+            } else {
+                break;
+            }
+        }
+        out.push_str(&s.to_ascii_lowercase());
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn host_matches(pattern: Option<&HostPattern>, host: &str) -> bool {
@@ -57,23 +130,16 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     }
 }
 
-/// The host a request is for, lower-cased, without port or trailing dot: from the `Host`
-/// header, or the authority of an absolute-form target / HTTP/2 `:authority`.
-pub fn host_of(host_header: Option<&str>, uri_authority: Option<&str>) -> String {
-    let raw = uri_authority.or(host_header).unwrap_or("");
-    let without_port = if let Some(rest) = raw.strip_prefix('[') {
-        // [v6]:port
-        rest.split(']').next().unwrap_or("")
-    } else {
-        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
-    };
-    without_port.trim_end_matches('.').to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::RouteLookup::{Ambiguous, NoRoute};
     use super::*;
-    use crate::config::{AuthPolicy, Upstream};
+    use crate::config::{AuthPolicy, Route, Upstream};
+
+    #[allow(non_snake_case)]
+    fn Route(i: usize) -> RouteLookup {
+        RouteLookup::Route(i)
+    }
 
     fn route(name: &str, host: Option<HostPattern>, prefix: &str) -> Route {
         Route {
@@ -113,48 +179,73 @@ mod tests {
     #[test]
     fn first_match_in_file_order_wins() {
         let r = table();
-        assert_eq!(r.find("app.example.com", "/api/users"), Some(0));
-        assert_eq!(r.find("app.example.com", "/other"), Some(1));
-        assert_eq!(r.find("other.com", "/public/x"), Some(3));
-        assert_eq!(r.find("other.com", "/x"), Some(4));
+        assert_eq!(r.find("app.example.com", "/api/users"), Route(0));
+        assert_eq!(r.find("app.example.com", "/other"), Route(1));
+        assert_eq!(r.find("other.com", "/public/x"), Route(3));
+        assert_eq!(r.find("other.com", "/x"), Route(4));
+    }
+
+    #[test]
+    fn spellings_that_a_loose_upstream_reads_as_another_route_are_ambiguous() {
+        let r = table();
+        for path in [
+            "/PUBLIC/x",
+            "/Public",
+            "/public./x",
+            "/public../x",
+            "/public%20/x",
+            "/public.%20./x",
+            "/STATIC/a.css",
+        ] {
+            assert_eq!(r.find("other.com", path), Ambiguous, "{path}");
+        }
+        for path in ["/API/users", "/api./users", "/Api%20"] {
+            assert_eq!(r.find("app.example.com", path), Ambiguous, "{path}");
+        }
+        // Folding that keeps the route is no ambiguity: the route decides the same.
+        assert_eq!(r.find("other.com", "/Docs/Intro"), Route(4));
+        assert_eq!(r.find("other.com", "/x./y"), Route(4));
+        assert_eq!(r.find("app.example.com", "/OTHER"), Route(1));
+        let only = Router::new(&[route("admin", None, "/admin")]);
+        assert_eq!(only.find("x", "/ADMIN"), Ambiguous);
+        assert_eq!(only.find("x", "/admin"), Route(0));
+        assert_eq!(only.find("x", "/other"), NoRoute);
+        // Upper-case prefixes in the config fold the same way.
+        let upper = Router::new(&[route("docs", None, "/Docs"), route("all", None, "/")]);
+        assert_eq!(upper.find("x", "/Docs/a"), Route(0));
+        assert_eq!(upper.find("x", "/docs/a"), Ambiguous);
+    }
+
+    #[test]
+    fn fold_path_lowercases_and_drops_trailing_dots_and_spaces() {
+        assert_eq!(fold_path("/a/b"), "/a/b");
+        assert!(matches!(fold_path("/a/b"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(fold_path("/ADMIN./Users%20"), "/admin/users");
+        assert_eq!(fold_path("/a.b/c..d"), "/a.b/c..d");
+        assert_eq!(fold_path("/x%20%20./"), "/x/");
     }
 
     #[test]
     fn wildcard_host_needs_a_label_before_the_suffix() {
         let r = table();
-        assert_eq!(r.find("a.b.example.com", "/"), Some(1));
-        assert_eq!(r.find("example.com", "/"), Some(4));
-        assert_eq!(r.find("badexample.com", "/"), Some(4));
+        assert_eq!(r.find("a.b.example.com", "/"), Route(1));
+        assert_eq!(r.find("example.com", "/"), Route(4));
+        assert_eq!(r.find("badexample.com", "/"), Route(4));
     }
 
     #[test]
     fn prefixes_match_whole_segments() {
         let r = table();
-        assert_eq!(r.find("x", "/public"), Some(3));
-        assert_eq!(r.find("x", "/publicity"), Some(4));
-        assert_eq!(r.find("x", "/static/a.css"), Some(2));
-        assert_eq!(r.find("x", "/static"), Some(4));
-        assert_eq!(r.find("app.example.com", "/apix"), Some(1));
+        assert_eq!(r.find("x", "/public"), Route(3));
+        assert_eq!(r.find("x", "/publicity"), Route(4));
+        assert_eq!(r.find("x", "/static/a.css"), Route(2));
+        assert_eq!(r.find("x", "/static"), Route(4));
+        assert_eq!(r.find("app.example.com", "/apix"), Route(1));
     }
 
     #[test]
     fn no_route_without_a_catch_all() {
         let r = Router::new(&[route("only", None, "/only")]);
-        assert_eq!(r.find("x", "/"), None);
-    }
-
-    #[test]
-    fn host_is_lowercased_without_port() {
-        assert_eq!(
-            host_of(Some("App.Example.COM:8080"), None),
-            "app.example.com"
-        );
-        assert_eq!(host_of(Some("example.com."), None), "example.com");
-        assert_eq!(host_of(Some("[::1]:8080"), None), "::1");
-        assert_eq!(
-            host_of(Some("ignored"), Some("h2.example.com")),
-            "h2.example.com"
-        );
-        assert_eq!(host_of(None, None), "");
+        assert_eq!(r.find("x", "/"), NoRoute);
     }
 }

@@ -69,8 +69,7 @@ async fn route_is_chosen_by_the_normalised_path_which_is_also_sent_upstream() {
         "/public/..;/admin",
         "//public/../admin",
         "http://gateway.test/public/../admin",
-        // Case, query strings and fragments never make a path public.
-        "/PUBLIC/x",
+        // Query strings and fragments never make a path public.
         "/admin?/public",
         "/admin?x=/public/",
         "/public%23/../admin",
@@ -82,6 +81,11 @@ async fn route_is_chosen_by_the_normalised_path_which_is_also_sent_upstream() {
             "{sneaky} must land on the protected route"
         );
     }
+    // Case never makes a path public: a spelling that a case-insensitive upstream would
+    // read as the public route is refused.
+    let resp = raw_get(gw.addr, "/PUBLIC/x", &[]).await;
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json()["error"], "ambiguous_path");
     // The login page is asked to return to the path the decision was made on.
     let resp = raw_get(gw.addr, "/public/%2e%2e/admin?x=1", &["Accept: text/html"]).await;
     assert_eq!(resp.status, 302);

@@ -1,0 +1,134 @@
+//! Cross-site requests to the gateway's own browser endpoints.
+//!
+//! `POST {auth_path}/logout`, `/qr`, `/session`, `/phone/*` act on the browser's cookies.
+//! SameSite=Lax keeps our cookies off a cross-site POST, but the answer may still *set* or
+//! *clear* cookies (a forced logout, a login started in the victim's browser). So a POST
+//! that a browser marks as cross-site (`Sec-Fetch-Site: cross-site`), or whose `Origin` is
+//! neither this host nor a host the gateway serves, is refused. Requests without either
+//! header are not from a browser page and pass. The WeChat callback and the Mini Program's
+//! endpoints are called by WeChat's servers and the Mini Program, not by pages, and are
+//! exempt.
+
+use http::{HeaderMap, Method};
+
+/// True when the request to `sub_path` (below `auth_path`) must be refused as cross-site.
+/// `host_allowed` says whether a host name is this request's own or one the gateway serves.
+pub fn is_cross_site(
+    method: &Method,
+    sub_path: &str,
+    headers: &HeaderMap,
+    host_allowed: impl Fn(&str) -> bool,
+) -> bool {
+    if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+        return false;
+    }
+    if sub_path.starts_with("/wechat/") || sub_path.starts_with("/mp/") {
+        return false;
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    let mut origins = headers.get_all(http::header::ORIGIN).iter();
+    let (Some(origin), None) = (origins.next(), origins.next()) else {
+        // No Origin: not a page's request (browsers send it on every POST). Two: forged.
+        return headers.get_all(http::header::ORIGIN).iter().count() > 1;
+    };
+    let Some(host) = origin_host(origin.as_bytes()) else {
+        // `Origin: null` (sandboxed frames, file://, redirects across sites) or garbage.
+        return true;
+    };
+    !host_allowed(&host)
+}
+
+/// The host name of an `Origin` value (`https://app.example.com:8443` → `app.example.com`).
+fn origin_host(origin: &[u8]) -> Option<String> {
+    let origin = std::str::from_utf8(origin).ok()?;
+    let (scheme, authority) = origin.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    super::host::RequestHost::parse(authority)
+        .ok()
+        .map(|h| h.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn ours(host: &str) -> bool {
+        host == "app.test" || host.ends_with(".app.test")
+    }
+
+    #[test]
+    fn cross_site_posts_to_browser_endpoints_are_refused() {
+        let post = Method::POST;
+        for (pairs, refused) in [
+            (&[][..], false),
+            (&[("origin", "http://app.test")], false),
+            (&[("origin", "https://www.app.test:8443")], false),
+            (&[("sec-fetch-site", "same-origin")], false),
+            (
+                &[
+                    ("sec-fetch-site", "same-site"),
+                    ("origin", "https://x.app.test"),
+                ],
+                false,
+            ),
+            (&[("sec-fetch-site", "none")], false),
+            (&[("origin", "https://evil.test")], true),
+            (&[("origin", "https://app.test.evil.test")], true),
+            (&[("origin", "null")], true),
+            (&[("origin", "file://")], true),
+            (
+                &[("origin", "http://app.test"), ("origin", "http://app.test")],
+                true,
+            ),
+            (&[("sec-fetch-site", "cross-site")], true),
+            (
+                &[
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "http://app.test"),
+                ],
+                true,
+            ),
+        ] {
+            for path in ["/logout", "/qr", "/session", "/phone/code", "/phone/bind"] {
+                assert_eq!(
+                    is_cross_site(&post, path, &headers(pairs), ours),
+                    refused,
+                    "{path} {pairs:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reads_and_server_to_server_endpoints_are_exempt() {
+        let evil = headers(&[
+            ("origin", "https://evil.test"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert!(!is_cross_site(&Method::GET, "/login", &evil, ours));
+        assert!(!is_cross_site(
+            &Method::POST,
+            "/wechat/callback",
+            &evil,
+            ours
+        ));
+        assert!(!is_cross_site(&Method::POST, "/mp/confirm", &evil, ours));
+        assert!(is_cross_site(&Method::DELETE, "/logout", &evil, ours));
+    }
+}
