@@ -457,3 +457,97 @@ pub fn parse_raw(bytes: &[u8]) -> Raw {
         body: body.to_string(),
     }
 }
+
+/// Sends `request` (a whole HTTP/1.x request, as written) on a fresh connection and reads
+/// the response until the server closes it (send `Connection: close`).
+pub async fn raw_request(addr: SocketAddr, request: &str) -> Raw {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "no answer to {request:?}");
+    parse_raw(&out)
+}
+
+// === nginx (forward auth behind a real nginx) ===
+
+/// An nginx started for one test: its own prefix directory, config, pid and logs in a temp
+/// dir, in the foreground, on a port picked at runtime; stopped when dropped.
+pub struct Nginx {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx_binary() -> Option<std::path::PathBuf> {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()]);
+    candidates
+        .map(|dir| dir.join("nginx"))
+        .find(|path| path.is_file())
+}
+
+impl Nginx {
+    /// Starts nginx with `server` (the body of one `server { }` block, `{listen}` filled in).
+    /// `None`, with one line saying so, when nginx is not installed; CI sets
+    /// `SCANGATE_TEST_REQUIRE_NGINX=1`, which makes a missing nginx a failure.
+    pub async fn start(test: &str, http: &str, server: &str) -> Option<Nginx> {
+        let Some(binary) = nginx_binary() else {
+            assert!(
+                std::env::var_os("SCANGATE_TEST_REQUIRE_NGINX").is_none(),
+                "nginx is required (SCANGATE_TEST_REQUIRE_NGINX is set) but not installed"
+            );
+            eprintln!("skipped {test}: nginx is not installed (apt-get install nginx)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let p = dir.path().display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
+             error_log {p}/error.log warn;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  \
+             proxy_temp_path {p}/proxy;\n  fastcgi_temp_path {p}/fastcgi;\n  \
+             uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n{http}\n  \
+             server {{\n    listen {addr};\n{server}\n  }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new(binary)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let mut nginx = Nginx {
+            addr,
+            child,
+            _dir: dir,
+        };
+        for _ in 0..400 {
+            if TcpStream::connect(addr).await.is_ok() {
+                return Some(nginx);
+            }
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                let log = std::fs::read_to_string(nginx._dir.path().join("error.log"))
+                    .unwrap_or_default();
+                panic!("nginx exited ({status}):\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("nginx does not listen on {addr}");
+    }
+}
