@@ -8,6 +8,8 @@
 //! | `wechat::signature` | `signature` / `msg_signature` parameters |
 //! | `session` | the `Cookie` header and the session token in it |
 //! | `proxy::redirect::RedirectPolicy` | `rd` |
+//! | `proxy::host::RequestHost` | `Host`, absolute-form authorities |
+//! | `proxy::forward_auth` | `X-Original-URL`, `X-Forwarded-Host/-Uri` |
 //! | `identity::Phone` | phone numbers users type |
 //! | `config::from_yaml` | the config file |
 //!
@@ -569,6 +571,7 @@ proptest! {
 const SESSION_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const COOKIE: &str = "scangate_session";
 const T0: u64 = 1_700_000_000;
+const ISSUER: &str = "https://app.example.com";
 
 fn sessions() -> SessionManager {
     SessionManager::new(&SessionConfig {
@@ -576,6 +579,7 @@ fn sessions() -> SessionManager {
         cookie_name: COOKIE.into(),
         cookie_domain: None,
         cookie_secure: true,
+        issuer: ISSUER.into(),
         ttl_seconds: 3600,
         idle_timeout_seconds: None,
         assertion_key_file: None,
@@ -692,6 +696,7 @@ proptest! {
             cookie_name: COOKIE.into(),
             cookie_domain: None,
             cookie_secure: true,
+            issuer: ISSUER.into(),
             ttl_seconds: 3600,
             idle_timeout_seconds: None,
             assertion_key_file: None,
@@ -1087,5 +1092,73 @@ proptest! {
     #[test]
     fn config_mutations_are_a_typed_answer(text in mutated_config()) {
         assert_typed_config_answer(&text)?;
+    }
+}
+
+// === hosts and forward-auth headers ===
+
+const HOST_FRAGMENTS: &[&str] = &[
+    "app",
+    "example",
+    "com",
+    ".",
+    "..",
+    ":",
+    "[",
+    "]",
+    "::1",
+    "127.0.0.1",
+    "@",
+    "%2e",
+    "%00",
+    "-",
+    "_",
+    "8080",
+    "99999",
+    " ",
+    "\t",
+    "APP",
+    "xn--",
+    "/",
+    "?",
+    "#",
+];
+
+proptest! {
+    #![proptest_config(cases(512))]
+
+    /// Every host is refused or canonical: its header value parses back to itself.
+    #[test]
+    fn host_parse_is_refusal_or_canonical(raw in built_from(HOST_FRAGMENTS, 12)) {
+        use scangate::proxy::host::RequestHost;
+        if let Ok(host) = RequestHost::parse(&raw) {
+            let value = host.header_value();
+            let again = RequestHost::parse(&value).unwrap();
+            prop_assert_eq!(&again, &host);
+            prop_assert_eq!(again.header_value(), value.clone());
+            prop_assert!(!host.name.ends_with('.') && host.name == host.name.to_ascii_lowercase());
+            prop_assert!(!value.contains(['@', '/', '?', '#', ' ', '%']));
+        }
+    }
+
+    /// Whatever forward-auth headers say, the answer is a typed error or a request whose
+    /// host parses and whose target starts with `/`.
+    #[test]
+    fn forwarded_request_is_typed(
+        original in proptest::option::of(built_from(&["http://", "https://", "/", "a.test", "..", "?", "#", "@", "[::1]", ":80", "%2e"], 8)),
+        host in proptest::option::of(built_from(HOST_FRAGMENTS, 6)),
+        uri in proptest::option::of(built_from(&["/", "..", "?x", "admin", "%2f", "//"], 6)),
+    ) {
+        use http::{HeaderMap, HeaderValue};
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("x-original-url", &original), ("x-forwarded-host", &host), ("x-forwarded-uri", &uri)] {
+            if let Some(v) = value.as_ref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(name, v);
+            }
+        }
+        if let Ok(f) = scangate::proxy::forward_auth::forwarded_request(&headers, Some("gw.test"), "http") {
+            prop_assert!(f.uri.starts_with('/'));
+            prop_assert!(scangate::proxy::host::RequestHost::parse(&f.host.header_value()).is_ok());
+        }
     }
 }
