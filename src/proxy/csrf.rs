@@ -58,15 +58,7 @@ fn origin_host(origin: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
+    use crate::proxy::test_headers::headers;
 
     fn ours(host: &str) -> bool {
         host == "app.test" || host.ends_with(".app.test")

@@ -241,15 +241,8 @@ pub fn normal_path(fwd: &Forwarded) -> Result<String, path::PathError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::test_headers::headers;
     use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
 
     fn read(pairs: &[(&'static str, &'static str)]) -> Result<Forwarded, ForwardError> {
         forwarded_request(&headers(pairs), Some("127.0.0.1:8080"), "http")

@@ -39,15 +39,7 @@ pub fn check(headers: &HeaderMap) -> Result<(), FramingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
+    use crate::proxy::test_headers::headers;
 
     #[test]
     fn one_length_once() {

@@ -98,7 +98,7 @@ mod tests {
     use super::*;
     use crate::config::Upstream;
     use crate::identity::{LoginMethod, Phone, UserId};
-    use http::HeaderValue;
+    use crate::proxy::test_headers::headers;
 
     fn route(auth: AuthPolicy) -> Route {
         Route {
@@ -179,14 +179,6 @@ mod tests {
         );
         r.allow_users.push(UserId::new("u1"));
         assert_eq!(decide(&r, Some(&who(None))), Decision::Allow);
-    }
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_static(v));
-        }
-        h
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod path;
 pub mod redirect;
 pub mod respond;
 pub mod router;
+#[cfg(test)]
+mod test_headers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -157,7 +159,8 @@ impl Gateway {
         let body = if session.req_header().method == Method::POST {
             match read_body(session, MAX_BODY_BYTES).await {
                 Ok(body) => body,
-                Err(BodyError::Read(e)) => return Err(e),
+                // A client that hangs up mid-body is the client's fault, not a 500 of ours.
+                Err(BodyError::Read(e)) => return Err(e.into_down()),
                 Err(BodyError::TooLarge) => {
                     let reply = Reply::error(&GatewayError::PayloadTooLarge, false);
                     return self.reply(session, ctx, reply).await;
@@ -554,6 +557,16 @@ impl ProxyHttp for Gateway {
             error_code: code,
             can_reuse_downstream: false,
         }
+    }
+
+    /// Clients' own faults (hang-ups, resets, unreadable requests) are not the gateway's
+    /// errors: logged at DEBUG here instead of pingora's ERROR line.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        let client = crate::log_bridge::is_client_fault(e.esource().as_str(), e.etype().as_str());
+        if client {
+            tracing::debug!(error = %e, "client fault");
+        }
+        client
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
