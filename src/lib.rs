@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod identity;
+pub mod log_bridge;
 pub mod login;
 pub mod metrics;
 pub mod pages;

@@ -108,11 +108,10 @@ fn load_config(path: &std::path::Path) -> Result<scangate::config::Config, ExitC
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    // pingora logs through `log`; bridge it into tracing. Its debug and trace records are
-    // dropped at the bridge: they would otherwise reach tracing's filter on every request.
-    let _ = tracing_log::LogTracer::builder()
-        .with_max_level(tracing_log::log::LevelFilter::Info)
-        .init();
+    // pingora logs through `log`; bridge it into tracing, with the records of clients' own
+    // faults lowered to DEBUG. Its debug and trace records are dropped where they are made:
+    // they would otherwise reach tracing's filter on every request.
+    let _ = scangate::log_bridge::init(tracing_log::log::LevelFilter::Info);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour codes only for a terminal: in a file or a log collector they are noise, and
     // writing them costs time on every access-log line.

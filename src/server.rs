@@ -1,8 +1,9 @@
 //! Composition root: a validated [`Config`] in, a running pingora server out.
 //!
 //! Builds the [`App`] (router, sessions, assertion key, header rules, metrics), the public
-//! proxy service (TCP or TLS with HTTP/2 by ALPN) and the admin service, then runs them
-//! until SIGTERM/SIGINT ([`run`]) or until a test says stop ([`spawn`]).
+//! proxy service (TCP or TLS with HTTP/2 by ALPN, its connections guarded by
+//! `header_deadline`) and the admin service, then runs them until SIGTERM/SIGINT ([`run`]) or
+//! until a test says stop ([`spawn`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
 use pingora::listeners::tls::TlsSettings;
-use pingora::proxy::http_proxy_service_with_name;
+use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::listening::Service;
@@ -26,6 +27,8 @@ use crate::proxy::{App, Gateway};
 use crate::session::{persist, AssertionSigner};
 use std::time::Duration;
 
+mod header_deadline;
+mod pingora_answers;
 mod signals;
 mod wiring;
 
@@ -241,10 +244,13 @@ fn build_server(
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut public = http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(app.clone()),
-        "scangate public",
+    // pingora's proxy, each connection guarded: the head of every request must arrive within
+    // `client_header_timeout_seconds`, and pingora's own bare answers become our JSON.
+    let proxy = http_proxy(&server.configuration, Gateway::new(app.clone()));
+    let head_limit = Duration::from_secs(config.client_header_timeout_seconds);
+    let mut public = Service::new(
+        "scangate public".to_string(),
+        header_deadline::HeadDeadline::proxy(proxy, head_limit),
     );
     let listen = config.listen.to_string();
     match &config.tls {

@@ -25,7 +25,9 @@ use proptest::prelude::*;
 
 use scangate::config::env::MapEnv;
 use scangate::config::{from_yaml, HostPattern, Secret, SessionConfig};
-use scangate::identity::{Identity, LoginMethod, OpenId, Phone, UnionId, UserId};
+use scangate::identity::{
+    Identity, LoginMethod, OpenId, Phone, PhoneError, UnionId, UserId, ZERO_KEEPING_CODES,
+};
 use scangate::proxy::redirect::RedirectPolicy;
 use scangate::session::{find_cookie, strip_cookie, SessionManager};
 use scangate::wechat::callback::{CallbackCodec, CallbackConfig, CallbackQuery};
@@ -941,6 +943,74 @@ proptest! {
         } else {
             prop_assert_eq!(parsed.unwrap().as_str().to_string(), format!("+86{national}"));
         }
+    }
+
+    /// Whatever is typed, a number that reads as +86 is exactly a Chinese mobile after it:
+    /// one phone, one spelling, so no second account for the same phone.
+    #[test]
+    fn plus_86_is_always_followed_by_exactly_a_chinese_mobile(
+        input in prop_oneof![
+            built_from(PHONE_FRAGMENTS, 10),
+            "(\\+86|0086|\\+ 86)[0-9 ().-]{0,18}",
+        ],
+    ) {
+        if let Ok(phone) = Phone::parse(&input) {
+            if let Some(national) = phone.as_str().strip_prefix("+86") {
+                prop_assert_eq!(national.len(), 11, "{:?} -> {}", input, phone.as_str());
+                prop_assert!(national.starts_with('1'), "{:?} -> {}", input, phone.as_str());
+            }
+        }
+    }
+
+    /// `+86 0137…` and `+86 13700009999 0` are refused, not new numbers.
+    #[test]
+    fn a_trunk_zero_or_an_extra_digit_after_plus_86_is_refused(
+        national in "1[3-9][0-9]{9}",
+        prefix in prop::sample::select(&["+86", "+86 ", "0086", "+86-", "+86 (", "00 86 "][..]),
+        zeros in "0{1,2}",
+        extra in "[0-9]{1,2}",
+        sep in prop::sample::select(&["", " ", "-", ")"][..]),
+    ) {
+        prop_assert_eq!(
+            Phone::parse(&format!("{prefix}{zeros}{sep}{national}")),
+            Err(PhoneError::TrunkPrefix)
+        );
+        prop_assert_eq!(
+            Phone::parse(&format!("{prefix}{national}{sep}{extra}")),
+            Err(PhoneError::NotChineseMobile)
+        );
+        prop_assert_eq!(
+            Phone::parse(&format!("{prefix}{}", &national[..10])),
+            Err(PhoneError::NotChineseMobile)
+        );
+    }
+
+    /// E.164 leaves the national trunk prefix out: `+44 020…` is refused, `+44 20…` kept.
+    #[test]
+    fn a_trunk_zero_is_refused_where_numbers_do_not_begin_with_zero(
+        cc in prop::sample::select(
+            &["1", "7", "20", "33", "44", "49", "61", "81", "82", "852", "853", "886", "971"][..]
+        ),
+        rest in "[1-9][0-9]{6,9}",
+    ) {
+        prop_assert_eq!(Phone::parse(&format!("+{cc} 0{rest}")), Err(PhoneError::TrunkPrefix));
+        prop_assert_eq!(Phone::parse(&format!("00{cc}0{rest}")), Err(PhoneError::TrunkPrefix));
+        prop_assert_eq!(
+            Phone::parse(&format!("+{cc} {rest}")).map(|p| p.as_str().to_string()),
+            Ok(format!("+{cc}{rest}"))
+        );
+    }
+
+    /// Where national numbers do begin with 0 (Italy's landlines, ...), it is kept.
+    #[test]
+    fn numbers_that_begin_with_zero_keep_it_where_the_country_does(
+        cc in prop::sample::select(&ZERO_KEEPING_CODES[..]),
+        rest in "[0-9]{6,10}",
+    ) {
+        prop_assert_eq!(
+            Phone::parse(&format!("+{cc} 0{rest}")).map(|p| p.as_str().to_string()),
+            Ok(format!("+{cc}0{rest}"))
+        );
     }
 }
 

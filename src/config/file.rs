@@ -52,6 +52,9 @@ pub struct FileConfig {
     pub threads: u64,
     /// Seconds SIGTERM waits for in-flight requests. Default 5.
     pub shutdown_timeout_seconds: u64,
+    /// Seconds a client has for a request's head (request line and headers), from its first
+    /// byte (nginx `client_header_timeout`). Default 10.
+    pub client_header_timeout_seconds: u64,
     /// Drop client request headers whose name contains `_`. Default true.
     pub drop_underscore_headers: bool,
     /// One `access` log line per request. Default true.
@@ -77,6 +80,7 @@ impl Default for FileConfig {
             tls: None,
             threads: 1,
             shutdown_timeout_seconds: 5,
+            client_header_timeout_seconds: 10,
             drop_underscore_headers: true,
             access_log: true,
             store: StoreFile::default(),

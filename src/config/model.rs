@@ -32,6 +32,8 @@ pub struct Config {
     pub threads: usize,
     /// How long SIGTERM waits for in-flight requests before exiting.
     pub shutdown_timeout_seconds: u64,
+    /// How long a client may take to send a request's head, from its first byte.
+    pub client_header_timeout_seconds: u64,
     /// Drop every client request header whose name contains `_` (nginx's default, and the
     /// reason `X_Auth_Phone` cannot become `X-Auth-Phone` behind a CGI-style app).
     pub drop_underscore_headers: bool,
@@ -110,6 +112,9 @@ pub struct SessionConfig {
     pub cookie_domain: Option<String>,
     /// `Secure` attribute: true when `public_url` is https.
     pub cookie_secure: bool,
+    /// `public_url`'s origin: the session token's `iss`. A token of another deployment (or
+    /// another `public_url`) is refused even when it shares the secret.
+    pub issuer: String,
     /// Absolute lifetime of a session from login.
     pub ttl_seconds: u64,
     /// A session unused for this long ends; `None` = no idle timeout.

@@ -471,6 +471,7 @@ impl Validator<'_> {
             tls,
             threads,
             shutdown_timeout_seconds,
+            client_header_timeout_seconds,
             drop_underscore_headers,
             access_log,
             store,
@@ -514,6 +515,13 @@ impl Validator<'_> {
         };
         let shutdown_timeout_seconds =
             self.at_least_one("shutdown_timeout_seconds", shutdown_timeout_seconds);
+        let client_header_timeout_seconds = self.within(
+            "client_header_timeout_seconds",
+            client_header_timeout_seconds,
+            1,
+            3600,
+            "seconds",
+        );
         let store = self.store(store);
         let session = self.session(session, public_url.as_ref());
         let identity_headers = self.identity_headers(identity_headers);
@@ -532,6 +540,7 @@ impl Validator<'_> {
             tls: tls?,
             threads: threads?,
             shutdown_timeout_seconds: shutdown_timeout_seconds?,
+            client_header_timeout_seconds: client_header_timeout_seconds?,
             drop_underscore_headers,
             access_log,
             store: store?,
@@ -845,6 +854,8 @@ impl Validator<'_> {
             cookie_name: cookie_name?,
             cookie_domain: cookie_domain?,
             cookie_secure: public_url.is_some_and(|u| u.https),
+            // Without a public_url the config is refused anyway (that key says why).
+            issuer: public_url?.origin.clone(),
             ttl_seconds: ttl_seconds?,
             idle_timeout_seconds: (idle_timeout_seconds > 0).then_some(idle_timeout_seconds),
             assertion_key_file: assertion_key_file?,
@@ -2114,6 +2125,9 @@ login:
             (u.origin.as_str(), u.host.as_str(), u.https),
             ("http://127.0.0.1:8080", "127.0.0.1", false)
         );
+        // The origin is the session token's issuer, however the URL was spelt.
+        let c = ok("public_url: 'HTTPS://App.Example.COM:443/'");
+        assert_eq!(c.session.issuer, "https://app.example.com");
     }
 
     #[test]
@@ -2265,6 +2279,26 @@ login:
             ]
         );
         assert_eq!(ok("threads: 4").threads, 4);
+    }
+
+    #[test]
+    fn client_header_timeout_is_between_one_second_and_an_hour() {
+        assert_eq!(ok("{}").client_header_timeout_seconds, 10);
+        assert_eq!(
+            ok("client_header_timeout_seconds: 1").client_header_timeout_seconds,
+            1
+        );
+        assert_eq!(
+            errors("{client_header_timeout_seconds: 0, threads: 0}"),
+            [
+                "threads: must be at least 1",
+                "client_header_timeout_seconds: must be between 1 and 3600 seconds"
+            ]
+        );
+        assert_eq!(
+            errors("client_header_timeout_seconds: 3601"),
+            ["client_header_timeout_seconds: must be between 1 and 3600 seconds"]
+        );
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! per request (the key expires with its window), no read-modify-write race, and the answer
 //! to a refused caller is exact: "come back when this window ends".
 
+use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::error::LoginError;
 use super::service::Result;
+use crate::identity::Phone;
 use crate::store::Store;
 
 /// One limit: at most `max` events per `window_seconds` for one subject.
@@ -45,14 +47,47 @@ impl Limit {
     }
 }
 
+/// Whom a limit counts. Typed, so that a phone number can only reach a log line masked.
+#[derive(Clone, Copy, Debug)]
+pub enum Subject<'a> {
+    /// A client as [`client_key`] gives it.
+    Client(&'a str),
+    /// A phone number (the SMS limits per number).
+    Phone(&'a Phone),
+}
+
+impl Subject<'_> {
+    /// The text counted in the store key.
+    fn key(&self) -> &str {
+        match self {
+            Subject::Client(client) => client,
+            Subject::Phone(phone) => phone.as_str(),
+        }
+    }
+}
+
+/// For logs: a client as it is, a phone masked as in the audit log (`+86138****8000`).
+impl fmt::Display for Subject<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Client(client) => f.write_str(client),
+            Subject::Phone(phone) => f.write_str(&phone.masked()),
+        }
+    }
+}
+
 /// Counts one event of `subject` against each limit in turn and refuses at the first one
 /// that is exceeded, with the seconds until its window ends. Limits are checked in the order
 /// given; an event refused by one limit has still been counted by the earlier ones, which is
 /// what an abuser hammering the endpoint deserves.
-pub async fn charge(store: &dyn Store, checks: &[(Option<Limit>, &str)], now: u64) -> Result<()> {
+pub async fn charge(
+    store: &dyn Store,
+    checks: &[(Option<Limit>, Subject<'_>)],
+    now: u64,
+) -> Result<()> {
     for (limit, subject) in checks {
         let Some(limit) = limit else { continue };
-        let (key, left) = limit.window(subject, now);
+        let (key, left) = limit.window(subject.key(), now);
         let count = store.incr(&key, Duration::from_secs(left)).await?;
         if count > limit.max {
             if count == limit.max + 1 {
@@ -116,7 +151,8 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let per_minute = limit(2, 60);
         let per_hour = Limit::per("h", Some(3), 3600);
-        let checks = [(per_minute, "ip"), (per_hour, "ip")];
+        let ip = Subject::Client("ip");
+        let checks = [(per_minute, ip), (per_hour, ip)];
         charge(&store, &checks, 600).await.unwrap();
         charge(&store, &checks, 601).await.unwrap();
         match charge(&store, &checks, 630).await {
@@ -134,9 +170,46 @@ mod tests {
             other => panic!("expected rate limited, got {other:?}"),
         }
         // Another subject is unaffected; an off limit never refuses.
-        charge(&store, &[(per_minute, "other")], 661).await.unwrap();
+        charge(&store, &[(per_minute, Subject::Client("other"))], 661)
+            .await
+            .unwrap();
         for _ in 0..10 {
-            charge(&store, &[(None, "ip")], 661).await.unwrap();
+            charge(&store, &[(None, ip)], 661).await.unwrap();
         }
+    }
+
+    #[test]
+    fn a_phone_subject_counts_the_full_number_and_shows_it_masked() {
+        let phone = Phone::parse("13800138000").unwrap();
+        let subject = Subject::Phone(&phone);
+        assert_eq!(subject.key(), "+8613800138000");
+        assert_eq!(subject.to_string(), "+86138****8000");
+        assert_eq!(format!("{subject:?}"), "Phone(Phone(+86138****8000))");
+        assert_eq!(Subject::Client("10.0.0.1").to_string(), "10.0.0.1");
+    }
+
+    #[tokio::test]
+    async fn the_rate_limit_warning_never_shows_a_full_phone_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let phone = Phone::parse("+86 138 0013 8000").unwrap();
+        let checks = [(
+            Limit::per("sms_phone_h", Some(1), HOUR),
+            Subject::Phone(&phone),
+        )];
+        let logs = crate::login::test_logs::capture();
+        charge(&store, &checks, 7200).await.unwrap();
+        let refused = charge(&store, &checks, 7201).await;
+        assert!(
+            matches!(refused, Err(LoginError::RateLimited { .. })),
+            "{refused:?}"
+        );
+        let text = logs.text();
+        // The warning was written (so this test can fail), naming the limit and the masked
+        // number, and the number appears nowhere in full.
+        assert!(text.contains("rate limit reached"), "{text}");
+        assert!(text.contains("sms_phone_h"), "{text}");
+        assert!(text.contains("+86138****8000"), "{text}");
+        assert!(!text.contains("13800138000"), "{text}");
     }
 }

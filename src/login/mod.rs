@@ -55,4 +55,6 @@ pub use state::{Attempt, Status, TransitionError};
 pub use ticket::{Confirmed, Exchanged};
 
 #[cfg(test)]
+pub(crate) mod test_logs;
+#[cfg(test)]
 mod tests;

@@ -2,10 +2,13 @@
 //! confirmed (who they are, and maybe their WeChat-verified number), or declined.
 //!
 //! The phone holds no browser binding: the scene it read from the code is its capability. So
-//! whatever is wrong with a scene (unknown, another method's, expired, already past the
-//! phone's part) these calls answer the same [`LoginError::SceneInvalid`], saying which only in
-//! the log, and every call counts against its client address's budget, so scenes cannot be
-//! probed.
+//! no answer tells whether a scene names an attempt. `scanned` and `cancel` answer every scene
+//! alike, live or not (unknown, another method's, expired, already past the phone's part):
+//! they only act when there is something to act on. `confirm` first has WeChat check the
+//! caller's `wx.login` code, so a made-up code gets the same refusal whatever the scene; only
+//! a caller WeChat vouches for learns that its scene is no longer valid
+//! ([`LoginError::SceneInvalid`], one answer for every reason). Why a scene was not acted on
+//! is said only in the log, and every call counts against its client address's budget first.
 
 use std::future;
 use std::net::IpAddr;
@@ -15,7 +18,7 @@ use crate::wechat;
 use crate::wechat::client::MpPhone;
 
 use super::error::LoginError;
-use super::limits::{self, client_key, Limit};
+use super::limits::{self, client_key, Limit, Subject};
 use super::service::{Applied, LoginService, MiniProgramDeps, Result};
 use super::state::{Attempt, Status};
 
@@ -35,27 +38,28 @@ pub struct MpConfirmed {
 
 impl LoginService {
     /// The Mini Program page opened with `scene`: a waiting attempt becomes `scanned` (the
-    /// computer shows "confirm on your phone"). Again on a scanned attempt: `Ok`, nothing
-    /// changes. From `client_ip`, counted against its budget.
+    /// computer shows "confirm on your phone"). Any other scene (scanned already, unknown,
+    /// expired, further on, another method's) is left as it is, with the same `Ok`: a dead
+    /// code is found out at confirm. From `client_ip`, counted against its budget.
     ///
-    /// Errors: [`LoginError::SceneInvalid`], [`LoginError::RateLimited`].
+    /// Errors: [`LoginError::RateLimited`]; [`LoginError::SceneInvalid`] when the Mini
+    /// Program is not configured at all.
     pub async fn mp_scanned(&self, scene: &str, client_ip: IpAddr, now: u64) -> Result<()> {
         self.limit_mp_call(client_ip, now).await?;
-        const FROM: &[Status] = &[Status::Waiting, Status::Scanned];
-        let (_, attempt) = self.mp_attempt(scene, FROM, now, "scanned").await?;
-        if attempt.status == Status::Scanned {
+        self.mini_program("scanned")?;
+        const FROM: &[Status] = &[Status::Waiting];
+        let Some(attempt) = self.live_attempt(scene, FROM, now, "scanned").await? else {
             return Ok(());
-        }
+        };
         match self.apply(&attempt.id, now, |a| a.scanned(now)).await? {
             Applied::Done(_) => {
                 self.inner.metrics.login_attempt(METHOD, "scanned");
                 tracing::info!(attempt = %attempt.id, "mini program code scanned");
-                Ok(())
             }
-            // A racing call of the same page got there first.
-            Applied::Refused(_, current) if current.status_at(now) == Status::Scanned => Ok(()),
-            Applied::Refused(_, current) => Err(scene_refused(&current, now, "scanned")),
+            // A racing call of the same page (or a confirm) got there first.
+            Applied::Refused(_, current) => not_acted_on(&current, now, "scanned"),
         }
+        Ok(())
     }
 
     /// The user confirmed on the phone. `js_code` (from `wx.login`) tells WeChat's openid and
@@ -65,8 +69,11 @@ impl LoginService {
     /// unionid, linking this openid) is confirmed, a new one registered or asked for a phone
     /// on the computer. Applies once: a second confirmation finds the scene no longer valid.
     ///
-    /// Errors: [`LoginError::SceneInvalid`], [`LoginError::RateLimited`],
-    /// [`LoginError::MpCodeInvalid`] for a code WeChat refuses (used, expired, made up),
+    /// The `wx.login` code is checked with WeChat before the scene is looked at, so whether
+    /// the scene is live is told only to a caller WeChat vouches for.
+    ///
+    /// Errors: [`LoginError::RateLimited`], [`LoginError::MpCodeInvalid`] for a code WeChat
+    /// refuses (used, expired, made up), [`LoginError::SceneInvalid`] (after a good code),
     /// [`LoginError::PhoneTaken`] for a verified number bound to another user,
     /// [`LoginError::Disabled`] (the attempt is cancelled), [`LoginError::Wechat`].
     /// If WeChat cannot tell the number for another reason, the login goes on without it.
@@ -79,18 +86,21 @@ impl LoginService {
         now: u64,
     ) -> Result<MpConfirmed> {
         self.limit_mp_call(client_ip, now).await?;
-        const FROM: &[Status] = &[Status::Waiting, Status::Scanned];
-        let (mp, attempt) = self.mp_attempt(scene, FROM, now, "confirm").await?;
+        let mp = self.mini_program("confirm")?;
         let session = mp
             .api
             .code_to_session(checked_code(js_code)?)
             .await
-            .map_err(|e| code_refused(e, &attempt, "jscode2session"))?;
+            .map_err(|e| code_refused(e, None, "jscode2session"))?;
         if session.openid.is_empty() {
             return Err(LoginError::Wechat(wechat::Error::Decode(
                 "jscode2session answered no openid".into(),
             )));
         }
+        const FROM: &[Status] = &[Status::Waiting, Status::Scanned];
+        let Some(attempt) = self.live_attempt(scene, FROM, now, "confirm").await? else {
+            return Err(LoginError::SceneInvalid);
+        };
         let openid = OpenId::new(session.openid);
         let unionid = session.unionid.filter(|u| !u.is_empty()).map(UnionId::new);
         let (scanner, known) = self
@@ -131,47 +141,63 @@ impl LoginService {
     }
 
     /// The user declined on the phone: a non-final attempt becomes `cancelled` (the computer
-    /// shows it). Errors: [`LoginError::SceneInvalid`], [`LoginError::RateLimited`].
+    /// shows it). Any other scene is left as it is, with the same `Ok`: the login the page
+    /// names does not go on either way.
+    ///
+    /// Errors: [`LoginError::RateLimited`]; [`LoginError::SceneInvalid`] when the Mini
+    /// Program is not configured at all.
     pub async fn mp_cancel(&self, scene: &str, client_ip: IpAddr, now: u64) -> Result<()> {
         self.limit_mp_call(client_ip, now).await?;
+        self.mini_program("cancel")?;
         const FROM: &[Status] = &[Status::Waiting, Status::Scanned, Status::NeedPhone];
-        let (_, attempt) = self.mp_attempt(scene, FROM, now, "cancel").await?;
+        let Some(attempt) = self.live_attempt(scene, FROM, now, "cancel").await? else {
+            return Ok(());
+        };
         match self.apply(&attempt.id, now, |a| a.cancel(now)).await? {
             Applied::Done(_) => {
                 self.inner.metrics.login_attempt(METHOD, "cancelled");
                 tracing::info!(attempt = %attempt.id, "mini program login declined on the phone");
-                Ok(())
             }
-            Applied::Refused(_, current) => Err(scene_refused(&current, now, "cancel")),
+            Applied::Refused(_, current) => not_acted_on(&current, now, "cancel"),
         }
+        Ok(())
+    }
+
+    /// The Mini Program side, or [`LoginError::SceneInvalid`] when it is not configured.
+    fn mini_program(&self, call: &'static str) -> Result<&MiniProgramDeps> {
+        self.inner.mini_program.as_ref().ok_or_else(|| {
+            tracing::info!(call, reason = "not configured", "mini program call refused");
+            LoginError::SceneInvalid
+        })
     }
 
     /// The Mini Program attempt `scene` names, if it is in one of the statuses `from` now;
-    /// [`LoginError::SceneInvalid`] otherwise, whatever the reason (logged, with `call`).
-    async fn mp_attempt(
+    /// `None` otherwise, whatever the reason (logged, with `call`).
+    async fn live_attempt(
         &self,
         scene: &str,
         from: &[Status],
         now: u64,
         call: &'static str,
-    ) -> Result<(&MiniProgramDeps, Attempt)> {
-        let Some(mp) = &self.inner.mini_program else {
-            tracing::info!(call, reason = "not configured", "mini program call refused");
-            return Err(LoginError::SceneInvalid);
-        };
+    ) -> Result<Option<Attempt>> {
         let Some((_, attempt)) = self.load(scene).await? else {
             // The scene is the caller's text: not logged.
-            tracing::info!(call, reason = "unknown scene", "mini program call refused");
-            return Err(LoginError::SceneInvalid);
+            tracing::info!(
+                call,
+                reason = "unknown scene",
+                "mini program call not acted on"
+            );
+            return Ok(None);
         };
         if attempt.method != LoginMethod::MiniProgram || attempt.scene != scene {
-            tracing::info!(call, attempt = %attempt.id, reason = "not a mini program attempt", "mini program call refused");
-            return Err(LoginError::SceneInvalid);
+            tracing::info!(call, attempt = %attempt.id, reason = "not a mini program attempt", "mini program call not acted on");
+            return Ok(None);
         }
         if !from.contains(&attempt.status_at(now)) {
-            return Err(scene_refused(&attempt, now, call));
+            not_acted_on(&attempt, now, call);
+            return Ok(None);
         }
-        Ok((mp, attempt))
+        Ok(Some(attempt))
     }
 
     /// The number behind a phone-button code, or `None` when WeChat cannot tell it now (the
@@ -186,7 +212,7 @@ impl LoginService {
         let answer = match mp.api.phone_number(checked_code(code)?).await {
             Ok(answer) => answer,
             Err(e) if is_code_refused(&e) => {
-                return Err(code_refused(e, attempt, "getuserphonenumber"))
+                return Err(code_refused(e, Some(attempt), "getuserphonenumber"))
             }
             Err(e) => {
                 tracing::warn!(attempt = %attempt.id, error = %e, "WeChat cannot tell the phone number; going on without it");
@@ -210,14 +236,21 @@ impl LoginService {
             inner.login.limits.mini_program_per_ip_per_minute,
             limits::MINUTE,
         );
-        limits::charge(&*inner.store, &[(limit, &client_key(client_ip))], now).await
+        let client = client_key(client_ip);
+        limits::charge(&*inner.store, &[(limit, Subject::Client(&client))], now).await
     }
 }
 
-/// Logs why `attempt` refused a Mini Program call and gives the one answer for all reasons.
-fn scene_refused(attempt: &Attempt, now: u64, call: &'static str) -> LoginError {
+/// Logs why `attempt` was not acted on by a Mini Program call (its status).
+fn not_acted_on(attempt: &Attempt, now: u64, call: &'static str) {
     let status = attempt.status_at(now);
-    tracing::info!(call, attempt = %attempt.id, %status, "mini program call refused");
+    tracing::info!(call, attempt = %attempt.id, %status, "mini program call not acted on");
+}
+
+/// Logs why a confirmation found `attempt` no longer valid and gives the one answer for all
+/// reasons.
+fn scene_refused(attempt: &Attempt, now: u64, call: &'static str) -> LoginError {
+    not_acted_on(attempt, now, call);
     LoginError::SceneInvalid
 }
 
@@ -228,9 +261,10 @@ fn is_code_refused(e: &wechat::Error) -> bool {
 
 /// A WeChat error of a code-taking call: the caller's fault when the code was refused, else
 /// WeChat's.
-fn code_refused(e: wechat::Error, attempt: &Attempt, api: &'static str) -> LoginError {
+fn code_refused(e: wechat::Error, attempt: Option<&Attempt>, api: &'static str) -> LoginError {
     if is_code_refused(&e) {
-        tracing::info!(attempt = %attempt.id, api, error = %e, "WeChat refused a Mini Program code");
+        let attempt = attempt.map_or("-", |a| a.id.as_str());
+        tracing::info!(attempt, api, error = %e, "WeChat refused a Mini Program code");
         LoginError::MpCodeInvalid
     } else {
         LoginError::Wechat(e)

@@ -10,7 +10,7 @@ use crate::users::User;
 
 use super::error::LoginError;
 use super::keys;
-use super::limits::{self, client_key, Limit, DAY, HOUR};
+use super::limits::{self, client_key, Limit, Subject, DAY, HOUR};
 use super::service::{decode, encode, Applied, LoginService, Result};
 use super::state::{Attempt, Status};
 use super::ticket::Confirmed;
@@ -54,12 +54,21 @@ impl LoginService {
     /// Sends a six-digit code to `phone` for the browser's `need_phone` attempt.
     ///
     /// Refused with [`LoginError::BadPhone`] for a number that cannot be read,
-    /// [`LoginError::PhoneTaken`] for a number bound to another user (now, rather than after the
-    /// code), [`LoginError::RateLimited`] within [`keys::RESEND_COOLDOWN_SECONDS`] of the
+    /// [`LoginError::RateLimited`] within [`keys::RESEND_COOLDOWN_SECONDS`] of the
     /// previous code or past a `login.limits` budget (per client IP and per number, hourly and
     /// daily; the number's limits hold across attempts, against SMS bombing). A new code
     /// replaces the previous one (and its tries). If the provider fails, the code is withdrawn
     /// so the user can ask again at once.
+    ///
+    /// Nothing here depends on whether the number is bound to someone: a number another user
+    /// holds gets its code like any other, and the answer is the same. Saying "taken" here
+    /// would let anyone list the registered numbers (one call each, no SMS sent); whoever
+    /// holds the phone learns it at [`bind_phone`](Self::bind_phone), once the code proves the
+    /// phone is theirs. Sending the code anyway (rather than answering alike but sending
+    /// nothing) is kinder to the real owner, who is usually on a second WeChat account and is
+    /// then told why at once instead of waiting for an SMS that never comes; and it is safer,
+    /// as no time spent on the provider tells the two apart. It costs no more SMS than any
+    /// other number: the same limits count it.
     pub async fn send_code(
         &self,
         id: &str,
@@ -72,8 +81,8 @@ impl LoginService {
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
         let phone = Phone::parse(phone).map_err(LoginError::BadPhone)?;
-        self.check_phone_free(&attempt, &phone).await?;
 
+        // The cooldown depends on this browser's attempt only, never on the number.
         let key = keys::code(id);
         let previous = inner.store.get(&key).await?;
         if let Some(raw) = &previous {
@@ -90,19 +99,19 @@ impl LoginService {
         let checks = [
             (
                 Limit::per("sms_ip_h", limits.sms_per_ip_per_hour, HOUR),
-                ip.as_str(),
+                Subject::Client(&ip),
             ),
             (
                 Limit::per("sms_ip_d", limits.sms_per_ip_per_day, DAY),
-                ip.as_str(),
+                Subject::Client(&ip),
             ),
             (
                 Limit::per("sms_phone_h", limits.sms_per_phone_per_hour, HOUR),
-                phone.as_str(),
+                Subject::Phone(&phone),
             ),
             (
                 Limit::per("sms_phone_d", limits.sms_per_phone_per_day, DAY),
-                phone.as_str(),
+                Subject::Phone(&phone),
             ),
         ];
         if let Err(e) = limits::charge(&*inner.store, &checks, now).await {
@@ -157,8 +166,11 @@ impl LoginService {
     /// Each wrong code (or a number other than the one the code went to) costs a try:
     /// [`LoginError::InvalidCode`] with the tries left, and the fifth kills the code
     /// ([`LoginError::CodeDead`]; so does every later try). A code past `code_ttl_seconds`, or
-    /// none at all, is [`LoginError::CodeExpired`]. A number someone else bound meanwhile is
-    /// [`LoginError::PhoneTaken`].
+    /// none at all, is [`LoginError::CodeExpired`]. A number bound to another user is
+    /// [`LoginError::PhoneTaken`], and only here, after the right code proved the caller holds
+    /// the phone (the directory refuses it atomically, so a number bound meanwhile is caught
+    /// too); the attempt stays at `need_phone`, and the code, which has done its work, is
+    /// withdrawn so that a code for another number may be asked for at once.
     pub async fn bind_phone(
         &self,
         id: &str,
@@ -172,20 +184,20 @@ impl LoginService {
         let phone = Phone::parse(phone).map_err(LoginError::BadPhone)?;
         let code_raw = self.check_code(&attempt, &phone, code, now).await?;
 
-        let user = match &attempt.user_id {
-            Some(user_id) => self.inner.users.bind_phone(user_id, &phone, now).await?,
-            None => self.register(&attempt, Some(&phone), now).await?,
+        let bound = match &attempt.user_id {
+            Some(user_id) => Ok(self.inner.users.bind_phone(user_id, &phone, now).await?),
+            None => self.register(&attempt, Some(&phone), now).await,
+        };
+        let user = match bound {
+            Err(LoginError::PhoneTaken) => {
+                self.withdraw_code(id, &code_raw).await;
+                return Err(LoginError::PhoneTaken);
+            }
+            other => other?,
         };
         let confirmed = self.confirm_phone_step(&attempt, user, now, false).await?;
         // Used: a second bind with it must not pass (the attempt is confirmed anyway).
-        if let Err(e) = self
-            .inner
-            .store
-            .compare_and_delete(&keys::code(id), &code_raw)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot delete a used code; it expires by itself");
-        }
+        self.withdraw_code(id, &code_raw).await;
         let method = attempt.method.as_str();
         self.inner.metrics.login_attempt(method, "phone_bound");
         tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone bound");
@@ -212,13 +224,16 @@ impl LoginService {
         self.confirm_phone_step(&attempt, user, now, true).await
     }
 
-    /// Refuses a number bound to a user other than the attempt's own.
-    async fn check_phone_free(&self, attempt: &Attempt, phone: &Phone) -> Result<()> {
-        match self.inner.users.find_by_phone(phone).await? {
-            Some(owner) if Some(&owner.id) != attempt.user_id.as_ref() => {
-                Err(LoginError::PhoneTaken)
-            }
-            _ => Ok(()),
+    /// Deletes the code record `raw` of attempt `id` if it is still the current one. Best
+    /// effort: a code left behind expires by itself.
+    async fn withdraw_code(&self, id: &str, raw: &[u8]) {
+        if let Err(e) = self
+            .inner
+            .store
+            .compare_and_delete(&keys::code(id), raw)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot delete a used code; it expires by itself");
         }
     }
 

@@ -17,7 +17,7 @@ use crate::wechat::WechatClient;
 
 use super::error::LoginError;
 use super::keys;
-use super::limits::{self, client_key, Limit};
+use super::limits::{self, client_key, Limit, Subject};
 use super::mp_api::MiniProgramApi;
 use super::state::{Attempt, NewAttempt, Status, TransitionError};
 use super::tokens;
@@ -176,7 +176,8 @@ impl LoginService {
             inner.login.limits.qr_per_ip_per_minute,
             limits::MINUTE,
         );
-        limits::charge(&*inner.store, &[(limit, &client_key(client_ip))], now).await?;
+        let client = client_key(client_ip);
+        limits::charge(&*inner.store, &[(limit, Subject::Client(&client))], now).await?;
         let id = tokens::random_token();
         let code = match method {
             LoginMethod::OfficialAccount => self.official_account_code(&id).await?,

@@ -428,7 +428,9 @@
       if (!r) return;
       if (r.ok && r.data.ticket) return finish(r.data.ticket);
       say(errorText(r), true);
-      if (r.data.error === "code_expired") setCooldown(0);
+      // No code to wait for: a new one may be asked for at once (phone_taken is said only
+      // after the right code, and the gateway then withdraws it).
+      if (r.data.error === "code_expired" || r.data.error === "phone_taken") setCooldown(0);
       (r.data.error === "phone_taken" ? phoneIn : codeIn).select();
     }
 

@@ -309,7 +309,7 @@ impl App {
 /// which secrets are masked: a changed secret alone is not noticed (and needs a restart).
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     type Section = fn(&Config) -> String;
-    let sections: [(&'static str, Section); 16] = [
+    let sections: [(&'static str, Section); 17] = [
         ("listen", |c| format!("{:?}", c.listen)),
         ("public_url", |c| format!("{:?}", c.public_url)),
         ("auth_path", |c| c.auth_path.clone()),
@@ -320,6 +320,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("threads", |c| c.threads.to_string()),
         ("shutdown_timeout_seconds", |c| {
             c.shutdown_timeout_seconds.to_string()
+        }),
+        ("client_header_timeout_seconds", |c| {
+            c.client_header_timeout_seconds.to_string()
         }),
         ("drop_underscore_headers", |c| {
             c.drop_underscore_headers.to_string()

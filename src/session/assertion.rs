@@ -290,6 +290,8 @@ mod tests {
 
     fn claims(sid: &str, exp: u64) -> Claims {
         Claims {
+            iss: ISSUER.into(),
+            aud: crate::session::claims::SESSION_AUDIENCE.into(),
             sub: UserId::new("u-1"),
             sid: sid.into(),
             openid: Some(OpenId::new("o-1")),

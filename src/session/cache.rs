@@ -169,6 +169,8 @@ mod tests {
 
     fn claims(exp: u64) -> Arc<Claims> {
         Arc::new(Claims {
+            iss: "https://app.example.com".into(),
+            aud: "scangate:session".into(),
             sub: UserId::new("u"),
             sid: "s".into(),
             openid: None,

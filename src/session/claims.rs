@@ -4,12 +4,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::{Identity, LoginMethod, OpenId, Phone, UnionId, UserId};
 
+/// The `aud` of every session token. Never the name of a route (route names have no `:`), so
+/// a session token can never pass for an identity assertion, whose `aud` is a route's name.
+pub const SESSION_AUDIENCE: &str = "scangate:session";
+
 /// What a session cookie says about its holder. Times are Unix seconds.
 ///
 /// `sid` names the session (revocation works on it); it survives a sliding refresh, as does
-/// `auth_time`, while `iat` and `exp` move on.
+/// `auth_time`, while `iat` and `exp` move on. `iss` and `aud` bind the token to one
+/// deployment and one use; a token without them is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// The deployment that issued the token: its `public_url` origin.
+    pub iss: String,
+    /// Always [`SESSION_AUDIENCE`].
+    pub aud: String,
     /// Our user id.
     pub sub: UserId,
     /// Random session id: 128 bits, URL-safe base64 without padding.
@@ -58,6 +67,8 @@ mod tests {
 
     fn claims(phone: Option<&str>) -> Claims {
         Claims {
+            iss: "https://app.example.com".into(),
+            aud: SESSION_AUDIENCE.into(),
             sub: UserId::new("u1"),
             sid: "s".into(),
             openid: Some(OpenId::new("o1")),
@@ -76,9 +87,27 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(
             json,
-            r#"{"sub":"u1","sid":"s","openid":"o1","method":"official_account","iat":10,"exp":20,"auth_time":5}"#
+            r#"{"iss":"https://app.example.com","aud":"scangate:session","sub":"u1","sid":"s","openid":"o1","method":"official_account","iat":10,"exp":20,"auth_time":5}"#
         );
         assert_eq!(serde_json::from_str::<Claims>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn a_token_payload_without_iss_or_aud_is_not_claims() {
+        // What versions before iss/aud wrote: it no longer reads, so such sessions end.
+        let old = r#"{"sub":"u1","sid":"s","openid":"o1","method":"official_account","iat":10,"exp":20,"auth_time":5}"#;
+        assert!(serde_json::from_str::<Claims>(old).is_err());
+        let no_aud = r#"{"iss":"https://app.example.com","sub":"u1","sid":"s","method":"official_account","iat":10,"exp":20,"auth_time":5}"#;
+        assert!(serde_json::from_str::<Claims>(no_aud).is_err());
+        let no_iss = r#"{"aud":"scangate:session","sub":"u1","sid":"s","method":"official_account","iat":10,"exp":20,"auth_time":5}"#;
+        assert!(serde_json::from_str::<Claims>(no_iss).is_err());
+    }
+
+    #[test]
+    fn debug_masks_the_phone() {
+        let debug = format!("{:?}", claims(Some("+8613800138000")));
+        assert!(debug.contains("+86138****8000"), "{debug}");
+        assert!(!debug.contains("13800138000"), "{debug}");
     }
 
     #[test]

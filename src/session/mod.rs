@@ -2,7 +2,9 @@
 //! upstream receives.
 //!
 //! - The session cookie is an HS256 JWT (claims in [`Claims`]), HttpOnly, SameSite=Lax,
-//!   `Secure` when `public_url` is https. Verification is in-process and cached; no store is
+//!   `Secure` when `public_url` is https. Its `iss` is the `public_url` origin and its `aud`
+//!   [`SESSION_AUDIENCE`]: a token minted by another deployment that shares the secret, or
+//!   one without them, is refused. Verification is in-process and cached; no store is
 //!   touched per request.
 //! - Revocation (`/.auth/logout`) adds the session id to an in-process set until the latest
 //!   expiry any token of that session can have.
@@ -21,7 +23,7 @@ mod revocation;
 mod values;
 
 pub use assertion::{AssertionError, AssertionSigner};
-pub use claims::Claims;
+pub use claims::{Claims, SESSION_AUDIENCE};
 pub use cookie::{find_cookie, strip_cookie};
 pub use revocation::RevocationSet;
 pub use values::IdentityValues;
@@ -47,6 +49,10 @@ pub enum SessionError {
     Expired,
     #[error("session was revoked")]
     Revoked,
+    /// Signed with our secret but issued by another deployment (`iss`) or for another use
+    /// (`aud`).
+    #[error("session token was issued for another deployment or use")]
+    Foreign,
 }
 
 /// A session that passed verification. Its `Debug` output leaves out the refreshed token.
@@ -74,6 +80,8 @@ impl std::fmt::Debug for Verified {
 /// Issues and verifies session tokens for one gateway configuration.
 pub struct SessionManager {
     key: Hs256,
+    /// `iss` of the tokens we issue and accept: the `public_url` origin.
+    issuer: String,
     cookie_name: String,
     cookie_domain: Option<String>,
     cookie_secure: bool,
@@ -88,6 +96,7 @@ impl SessionManager {
     pub fn new(cfg: &SessionConfig) -> Self {
         SessionManager {
             key: Hs256::new(cfg.secret.expose().as_bytes()),
+            issuer: cfg.issuer.clone(),
             cookie_name: cfg.cookie_name.clone(),
             cookie_domain: cfg.cookie_domain.clone(),
             cookie_secure: cfg.cookie_secure,
@@ -103,9 +112,12 @@ impl SessionManager {
     }
 
     /// Mints a session for a freshly logged-in identity: a new random `sid`,
-    /// `auth_time = iat = now`, `exp = min(now + ttl, now + idle)`.
+    /// `auth_time = iat = now`, `exp = min(now + ttl, now + idle)`, our `iss` and
+    /// [`SESSION_AUDIENCE`].
     pub fn issue(&self, identity: &Identity, now: u64) -> (String, Claims) {
         let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: SESSION_AUDIENCE.to_string(),
             sub: identity.user_id.clone(),
             sid: new_sid(),
             openid: identity.openid.clone(),
@@ -119,8 +131,8 @@ impl SessionManager {
         (self.key.sign(&claims), claims)
     }
 
-    /// Verifies a token (signature, expiry, revocation), using the cache of recently
-    /// verified tokens, and decides whether it needs a sliding refresh.
+    /// Verifies a token (signature, `iss` and `aud`, expiry, revocation), using the cache of
+    /// recently verified tokens, and decides whether it needs a sliding refresh.
     ///
     /// Expiry is the token's `exp`, further capped by the current `ttl`/idle settings, so
     /// shortening them in the config also shortens sessions already handed out.
@@ -133,6 +145,10 @@ impl SessionManager {
             return Ok(self.verified(claims, identity, values, now));
         }
         let claims: Claims = self.key.verify(token)?;
+        // Only tokens that pass this are cached, so the cached path needs no second look.
+        if claims.iss != self.issuer || claims.aud != SESSION_AUDIENCE {
+            return Err(SessionError::Foreign);
+        }
         self.check(&claims, now)?;
         let claims = Arc::new(claims);
         let identity = Arc::new(claims.identity());
@@ -240,6 +256,7 @@ impl SessionManager {
 impl std::fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionManager")
+            .field("issuer", &self.issuer)
             .field("cookie_name", &self.cookie_name)
             .field("cookie_domain", &self.cookie_domain)
             .field("cookie_secure", &self.cookie_secure)
@@ -268,6 +285,7 @@ mod tests {
     use crate::identity::{LoginMethod, OpenId, Phone, UnionId, UserId};
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+    const ISSUER: &str = "https://app.example.com";
 
     fn config(ttl: u64, idle: Option<u64>) -> SessionConfig {
         SessionConfig {
@@ -275,6 +293,7 @@ mod tests {
             cookie_name: "scangate_session".into(),
             cookie_domain: None,
             cookie_secure: false,
+            issuer: ISSUER.into(),
             ttl_seconds: ttl,
             idle_timeout_seconds: idle,
             assertion_key_file: None,
@@ -355,6 +374,8 @@ mod tests {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[SESSION_AUDIENCE]);
         let data = jsonwebtoken::decode::<Claims>(
             &token,
             &DecodingKey::from_secret(SECRET.as_bytes()),
@@ -363,8 +384,163 @@ mod tests {
         .unwrap();
         assert_eq!(data.claims, claims);
         let p = payload(&token);
+        assert_eq!(p["iss"], ISSUER);
+        assert_eq!(p["aud"], "scangate:session");
         assert_eq!(p["phone"], "+8613800138000");
         assert_eq!(p["method"], "mini_program");
+    }
+
+    fn manager_for(issuer: &str) -> SessionManager {
+        let mut cfg = config(3600, None);
+        cfg.issuer = issuer.into();
+        SessionManager::new(&cfg)
+    }
+
+    #[test]
+    fn a_token_of_another_deployment_sharing_the_secret_is_refused() {
+        let staging = manager_for("https://staging.example.com");
+        let (token, _) = staging.issue(&identity(), 1000);
+        assert!(staging.verify(&token, 1001).is_ok());
+        let production = manager(3600, None);
+        assert_eq!(
+            production.verify(&token, 1001).unwrap_err(),
+            SessionError::Foreign
+        );
+        // Same host, another scheme or port: another origin, another deployment.
+        for other in ["http://app.example.com", "https://app.example.com:8443"] {
+            assert_eq!(
+                manager_for(other).verify(&token, 1001).unwrap_err(),
+                SessionError::Foreign,
+                "{other}"
+            );
+        }
+        // Refused every time, not only before a cache could have kept it.
+        assert_eq!(
+            production.verify(&token, 1002).unwrap_err(),
+            SessionError::Foreign
+        );
+        let (ours, _) = production.issue(&identity(), 1000);
+        assert!(production.verify(&ours, 1001).is_ok());
+    }
+
+    #[test]
+    fn tokens_without_our_iss_and_aud_are_refused_even_when_signed_with_our_secret() {
+        let m = manager(3600, None);
+        let (token, _) = m.issue(&identity(), 1000);
+        let good = payload(&token);
+        let key = Hs256::new(SECRET.as_bytes());
+        let with = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+            let mut p = good.clone();
+            edit(p.as_object_mut().unwrap());
+            key.sign(&p)
+        };
+        // Re-signing the untouched payload passes: the cases below fail for their change only.
+        assert!(m.verify(&with(&|_| {}), 1001).is_ok());
+        let cases: [(&str, String, SessionError); 6] = [
+            (
+                "a session from before iss/aud (ends once on upgrade)",
+                with(&|p| {
+                    p.remove("iss");
+                    p.remove("aud");
+                }),
+                SessionError::Malformed,
+            ),
+            (
+                "no iss",
+                with(&|p| {
+                    p.remove("iss");
+                }),
+                SessionError::Malformed,
+            ),
+            (
+                "no aud",
+                with(&|p| {
+                    p.remove("aud");
+                }),
+                SessionError::Malformed,
+            ),
+            (
+                "a route's name as aud (what an assertion carries)",
+                with(&|p| {
+                    p.insert("aud".into(), "app".into());
+                }),
+                SessionError::Foreign,
+            ),
+            (
+                "aud as a list",
+                with(&|p| {
+                    p.insert("aud".into(), serde_json::json!([SESSION_AUDIENCE]));
+                }),
+                SessionError::Malformed,
+            ),
+            (
+                "another issuer",
+                with(&|p| {
+                    p.insert("iss".into(), "https://evil.example".into());
+                }),
+                SessionError::Foreign,
+            ),
+        ];
+        for (what, token, want) in cases {
+            assert_eq!(m.verify(&token, 1001).unwrap_err(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn an_assertion_is_not_a_session_and_a_session_is_not_an_assertion() {
+        let m = manager(3600, None);
+        let (session, claims) = m.issue(&identity(), 1000);
+        let (signer, _) = AssertionSigner::generate(ISSUER);
+        let assertion = signer.assertion(&claims, "app", 1001);
+        // The assertion offered as a session cookie: ES256 is never tried as HS256.
+        assert_eq!(
+            m.verify(&assertion, 1001).unwrap_err(),
+            SessionError::BadSignature
+        );
+        // Even if both were signed with one key, the aud would tell them apart (`auth_time`,
+        // which only sessions carry, added so that the aud is the one difference left).
+        let mut lookalike = payload(&assertion);
+        lookalike["auth_time"] = 1000.into();
+        let resigned = Hs256::new(SECRET.as_bytes()).sign(&lookalike);
+        assert_eq!(
+            m.verify(&resigned, 1001).unwrap_err(),
+            SessionError::Foreign
+        );
+        lookalike["aud"] = SESSION_AUDIENCE.into();
+        let resigned = Hs256::new(SECRET.as_bytes()).sign(&lookalike);
+        assert!(
+            m.verify(&resigned, 1001).is_ok(),
+            "the aud was the difference"
+        );
+
+        // The session token offered to an app as an assertion: refused by the ES256 key of the
+        // JWKS, and by the audience check even with the key that did sign it.
+        let jwks: serde_json::Value = serde_json::from_str(signer.jwks_json()).unwrap();
+        let jwk = &jwks["keys"][0];
+        let key =
+            DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
+                .unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&["app"]);
+        validation.validate_exp = false;
+        assert!(jsonwebtoken::decode::<serde_json::Value>(&session, &key, &validation).is_err());
+        let mut same_key = Validation::new(Algorithm::HS256);
+        same_key.validate_exp = false;
+        same_key.set_issuer(&[ISSUER]);
+        same_key.set_audience(&["app"]);
+        let wrong_aud = jsonwebtoken::decode::<serde_json::Value>(
+            &session,
+            &DecodingKey::from_secret(SECRET.as_bytes()),
+            &same_key,
+        );
+        assert!(
+            matches!(
+                wrong_aud.as_ref().map_err(|e| e.kind()),
+                Err(jsonwebtoken::errors::ErrorKind::InvalidAudience)
+            ),
+            "{wrong_aud:?}"
+        );
     }
 
     #[test]
@@ -669,6 +845,7 @@ mod tests {
         let m = manager(3600, Some(600));
         let debug = format!("{m:?}");
         assert!(!debug.contains(SECRET), "{debug}");
+        assert!(debug.contains(ISSUER), "{debug}");
         assert!(debug.contains("scangate_session"));
 
         let (token, _) = m.issue(&identity(), 0);

@@ -17,8 +17,10 @@ pub struct User {
     /// Shared by all apps of one WeChat Open Platform account; `None` when WeChat gave none.
     #[serde(default)]
     pub unionid: Option<UnionId>,
-    /// E.164.
-    #[serde(default)]
+    /// E.164. A number an earlier version stored and [`Phone::parse`] now refuses (`+86`
+    /// with a trunk `0` or an extra digit) reads as none: the user is asked for a number
+    /// again at the next login instead of being locked out by an unreadable record.
+    #[serde(default, deserialize_with = "phone_or_none")]
     pub phone: Option<Phone>,
     /// Unix seconds.
     pub created_at: u64,
@@ -35,6 +37,12 @@ impl User {
     pub fn openid(&self, app_id: &str) -> Option<&OpenId> {
         self.openids.get(app_id)
     }
+}
+
+/// A stored phone, or `None` when it is not one that [`Phone::parse`] accepts today.
+fn phone_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Phone>, D::Error> {
+    let stored = Option::<String>::deserialize(d)?;
+    Ok(stored.and_then(|s| Phone::parse(&s).ok()))
 }
 
 /// RFC 4648 base32, lowercase: URL-safe, case-insensitive readers cannot confuse two ids.
@@ -103,5 +111,22 @@ mod tests {
         let old = r#"{"id":"u_b","created_at":1}"#;
         let read: User = serde_json::from_str(old).unwrap();
         assert!(read.openids.is_empty() && read.phone.is_none() && !read.disabled);
+    }
+
+    #[test]
+    fn a_number_stored_before_stricter_parsing_reads_as_none_not_as_a_broken_record() {
+        for legacy in ["+86013700009999", "+861370000999900", "+4402079460958"] {
+            let json = format!(r#"{{"id":"u_c","phone":"{legacy}","created_at":1}}"#);
+            let read: User = serde_json::from_str(&json).unwrap();
+            assert_eq!(read.phone, None, "{legacy}");
+        }
+        let json = r#"{"id":"u_c","phone":"+8613700009999","created_at":1}"#;
+        let read: User = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            read.phone.as_ref().map(Phone::as_str),
+            Some("+8613700009999")
+        );
+        let json = r#"{"id":"u_c","phone":null,"created_at":1}"#;
+        assert_eq!(serde_json::from_str::<User>(json).unwrap().phone, None);
     }
 }

@@ -259,6 +259,20 @@ shutdown_timeout_seconds: 1
     )
 }
 
+/// The `public_url` of a gateway started by [`Gateway::start_in`]: the same across restarts.
+pub const RESTARTED: &str = "http://gateway.test";
+
+/// A config tweak making the gateway an instance of the deployment at `origin` (on the host
+/// `gateway.test`, over http). Each test gateway is otherwise its own deployment
+/// (`http://gateway.test:<port>`); instances and restarts of one deployment share their
+/// `public_url`, and only they accept each other's session cookies (`iss`).
+pub fn deployment(origin: &str) -> impl Fn(&mut scangate::config::Config) + '_ {
+    move |c| {
+        c.public_url.origin = origin.to_string();
+        c.session.issuer = origin.to_string();
+    }
+}
+
 pub fn env() -> MapEnv {
     MapEnv::new().var("TEST_SECRET", SECRET)
 }
@@ -269,17 +283,22 @@ impl Gateway {
         Self::start_with(extra, |_| {}).await
     }
 
-    /// Starts a gateway whose store lives in `data` (which outlives it: restart tests).
+    /// Starts a gateway whose store lives in `data` (which outlives it: restart tests). Every
+    /// start is the same deployment ([`RESTARTED`]), as a restarted gateway is.
     pub async fn start_in(data: &std::path::Path, extra: &str) -> Gateway {
-        Self::start_impl(None, data.to_str().unwrap(), extra, |_| {}).await
+        Self::start_impl(None, data.to_str().unwrap(), extra, deployment(RESTARTED)).await
     }
 
     /// Starts a gateway on a listen address chosen beforehand (when a simulator must know
-    /// its callback URL first).
-    pub async fn start_at(listen: SocketAddr, extra: &str) -> Gateway {
+    /// its callback URL first), with the config changed by `tweak` after parsing.
+    pub async fn start_at_with(
+        listen: SocketAddr,
+        extra: &str,
+        tweak: impl Fn(&mut scangate::config::Config),
+    ) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let mut gw =
-            Self::start_impl(Some(listen), dir.path().to_str().unwrap(), extra, |_| {}).await;
+            Self::start_impl(Some(listen), dir.path().to_str().unwrap(), extra, tweak).await;
         gw._dir = Some(dir);
         gw
     }

@@ -16,4 +16,7 @@ mod owning;
 mod process;
 mod redis;
 mod routing;
+mod security_accounts;
+mod security_gate;
+mod security_protocol;
 mod wechat_cli;

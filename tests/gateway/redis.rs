@@ -17,6 +17,8 @@ use crate::harness::*;
 
 const APP_ID: &str = "wx00000000000000bb";
 const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+/// The `public_url` both instances share.
+const CLUSTER: &str = "http://gateway.test:8080";
 
 struct Cluster {
     redis: RedisServer,
@@ -67,8 +69,9 @@ async fn cluster() -> Option<Cluster> {
     .await
     .unwrap();
     let yaml = instance_yaml(&redis, &sim, app.addr);
-    let a = Gateway::start(&yaml).await;
-    let b = Gateway::start_at(b_listen, &yaml).await;
+    // Two instances of one deployment: one public_url, so each accepts the other's sessions.
+    let a = Gateway::start_with(&yaml, deployment(CLUSTER)).await;
+    let b = Gateway::start_at_with(b_listen, &yaml, deployment(CLUSTER)).await;
     Some(Cluster {
         redis,
         sim,

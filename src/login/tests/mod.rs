@@ -308,6 +308,11 @@ impl Fixture {
         self.sms.sent.lock().unwrap().last().unwrap().1.clone()
     }
 
+    /// The number the last code was sent to.
+    pub fn last_number(&self) -> Phone {
+        self.sms.sent.lock().unwrap().last().unwrap().0.clone()
+    }
+
     pub fn codes_sent(&self) -> usize {
         self.sms.sent.lock().unwrap().len()
     }

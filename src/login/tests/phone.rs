@@ -286,24 +286,51 @@ async fn bad_numbers_are_refused_with_the_reason() {
     );
 }
 
-#[tokio::test]
-async fn a_number_bound_to_another_user_is_refused_before_any_code() {
-    let (f, s) = at_need_phone("o-second").await;
+/// Registers a user who holds `number`.
+async fn taken(f: &Fixture, owner: &str, number: &str) {
     f.users
         .register(
             APP_ID,
-            &OpenId::new("o-first"),
+            &OpenId::new(owner),
             None,
-            Some(&phone("13800138018")),
+            Some(&phone(number)),
             unix_now(),
         )
         .await
         .unwrap();
-    let taken = f
+}
+
+#[tokio::test]
+async fn a_number_bound_to_another_user_gets_its_code_and_is_refused_only_after_it() {
+    let (f, s) = at_need_phone("o-second").await;
+    taken(&f, "o-first", "13800138018").await;
+    let now = unix_now();
+    // The same answer as for any number, and the code goes to the phone like any other.
+    let sent = f
         .login
-        .send_code(&s.id, &s.browser_secret, "13800138018", TEST_IP, unix_now())
+        .send_code(&s.id, &s.browser_secret, "13800138018", TEST_IP, now)
+        .await
+        .unwrap();
+    assert_eq!(sent, SentCode { demo_code: None });
+    assert_eq!(f.codes_sent(), 1);
+    assert_eq!(f.last_number(), phone("13800138018"));
+    let code = f.last_code();
+    // Without the code, nothing is said about the number either.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let guessed = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138018", wrong, now)
         .await;
-    let Err(err) = taken else {
+    assert!(
+        matches!(guessed, Err(LoginError::InvalidCode { tries_left: 4 })),
+        "{guessed:?}"
+    );
+    // With it (the phone is the caller's), the number is said to be taken.
+    let Err(err) = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138018", &code, now)
+        .await
+    else {
         panic!("expected phone_taken");
     };
     assert_eq!(err.code(), "phone_taken");
@@ -311,7 +338,174 @@ async fn a_number_bound_to_another_user_is_refused_before_any_code() {
         err.to_string().contains("already bound to another"),
         "{err}"
     );
+    assert_eq!(
+        f.status(&s).await.status,
+        Status::NeedPhone,
+        "another number may be tried"
+    );
+    let nobody = f
+        .users
+        .find_by_openid(APP_ID, &OpenId::new("o-second"))
+        .await
+        .unwrap();
+    assert!(nobody.is_none(), "a refused number creates nobody");
+    // The code did its work: another number may get a code at once (no resend cooldown),
+    // and binds.
+    f.bind(&s, "13800138028", now).await;
+    assert_eq!(f.codes_sent(), 2);
+}
+
+#[tokio::test]
+async fn taken_and_free_numbers_are_charged_alike_before_anything_else() {
+    // One code per number per hour, two per client: a taken number spends both budgets like
+    // a free one, and is refused by them like a free one.
+    let limits = crate::config::Limits {
+        sms_per_ip_per_hour: Some(2),
+        sms_per_phone_per_hour: Some(1),
+        ..crate::config::Limits::default()
+    };
+    let f = fixture_with(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    taken(&f, "o-owner", "13800138040").await;
+    let now = unix_now();
+    let mut answers = Vec::new();
+    for (i, number) in ["13800138040", "13800138041", "13800138040", "13800138041"]
+        .iter()
+        .enumerate()
+    {
+        let s = f.start().await;
+        f.scan(&s, &new_user(&format!("o-prober-{i}"))).await;
+        let answer = f
+            .login
+            .send_code(&s.id, &s.browser_secret, number, TEST_IP, now)
+            .await;
+        answers.push(answer.map_err(|e| e.code()));
+    }
+    let sent = Ok(SentCode { demo_code: None });
+    assert_eq!(
+        answers,
+        [sent.clone(), sent, Err("rate_limited"), Err("rate_limited")],
+    );
+    assert_eq!(f.codes_sent(), 2);
+    // From another client, the taken number's own budget still refuses it, as a free one's.
+    let other = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 40));
+    for (i, number) in ["13800138040", "13800138041"].iter().enumerate() {
+        let s = f.start().await;
+        f.scan(&s, &new_user(&format!("o-elsewhere-{i}"))).await;
+        let again = f
+            .login
+            .send_code(&s.id, &s.browser_secret, number, other, now)
+            .await;
+        assert!(
+            matches!(again, Err(LoginError::RateLimited { .. })),
+            "{number}: {again:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn national_prefixes_and_extra_digits_are_not_new_numbers() {
+    let (f, s) = at_need_phone("o-spelling").await;
+    taken(&f, "o-holder", "13700009999").await;
+    for (typed, reason) in [
+        ("+86 0137 0000 9999", "has a 0 after the country code"),
+        ("0086 013700009999", "has a 0 after the country code"),
+        ("+86 13700009999 0", "is not a Chinese mobile number"),
+        ("+86 1370000999 99", "is not a Chinese mobile number"),
+        ("013700009999", "has 12 digits"),
+    ] {
+        let refused = f
+            .login
+            .send_code(&s.id, &s.browser_secret, typed, TEST_IP, unix_now())
+            .await;
+        let Err(err) = refused else {
+            panic!("{typed}: expected bad_phone, got {refused:?}");
+        };
+        assert_eq!(err.code(), "bad_phone", "{typed}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("the phone number {reason}")),
+            "{typed}: {err}"
+        );
+    }
     assert_eq!(f.codes_sent(), 0);
+}
+
+#[tokio::test]
+async fn no_log_line_holds_a_full_phone_number() {
+    let limits = crate::config::Limits {
+        sms_per_phone_per_hour: Some(1),
+        ..crate::config::Limits::default()
+    };
+    let f = fixture_with(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    taken(&f, "o-known", "13800138050").await;
+    let logs = crate::login::test_logs::capture();
+    let now = unix_now();
+    // A code, a wrong try, the refusal of a taken number, the SMS provider failing, and a
+    // rate-limited number: every log line the phone step writes.
+    let s = f.start().await;
+    f.scan(&s, &new_user("o-logged")).await;
+    f.login
+        .send_code(&s.id, &s.browser_secret, "13800138050", TEST_IP, now)
+        .await
+        .unwrap();
+    let code = f.last_code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let _ = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138050", wrong, now)
+        .await;
+    let _ = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138050", &code, now)
+        .await;
+    f.fail_sms(true);
+    let later = now + keys::RESEND_COOLDOWN_SECONDS;
+    let failed = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138051", TEST_IP, later)
+        .await;
+    assert!(matches!(failed, Err(LoginError::Sms(_))), "{failed:?}");
+    f.fail_sms(false);
+    let limited = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138050", TEST_IP, later)
+        .await;
+    assert!(
+        matches!(limited, Err(LoginError::RateLimited { .. })),
+        "{limited:?}"
+    );
+    f.bind(&s, "13800138052", later + keys::RESEND_COOLDOWN_SECONDS)
+        .await;
+
+    let text = logs.text();
+    // The lines were written (this test can fail), with the numbers masked...
+    for expected in [
+        "phone code sent",
+        "cannot send a phone code",
+        "rate limit reached",
+        "code refused by a rate limit",
+        "phone bound",
+        "+86138****8050",
+        "+86138****8051",
+        "+86138****8052",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    // ...and never in full, in any spelling.
+    for number in ["13800138050", "13800138051", "13800138052", "138001380"] {
+        assert!(!text.contains(number), "{number} in:\n{text}");
+    }
 }
 
 #[tokio::test]
