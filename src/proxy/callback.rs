@@ -10,8 +10,8 @@ use std::time::Duration;
 use rand::RngCore;
 
 use super::app::{App, CallbackParts, LoginParts};
-use super::endpoints::OwnRequest;
 use super::forward::{self, Forwarder};
+use super::own_request::OwnRequest;
 use super::respond::Reply;
 use crate::login::Scan;
 use crate::replies::Incoming;
@@ -35,10 +35,12 @@ fn refused(app: &App, req: &OwnRequest<'_>, kind: &'static str, e: &CallbackErro
         CallbackError::BadSignature | CallbackError::BadMsgSignature => 403,
         _ => 400,
     };
-    Reply::json(
+    let err = super::respond::GatewayError::Refused {
         status,
-        &serde_json::json!({"error": "bad_callback", "message": e.to_string()}),
-    )
+        code: "bad_callback",
+        message: e.to_string(),
+    };
+    Reply::error(&err, false)
 }
 
 pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {

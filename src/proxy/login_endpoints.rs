@@ -1,16 +1,15 @@
 //! The login endpoints under `auth_path`: the hosted page and widget, QR attempts and their
-//! long-poll, phone binding, the ticket-for-session exchange, the WeChat callback, and (with
-//! the simulator) the demo scan. Plain async functions over [`OwnRequest`]; every error goes
-//! through `respond.rs`.
+//! long-poll, phone binding, the ticket-for-session exchange, the Mini Program page's calls,
+//! and (with the simulator) the demo scan. Plain async functions over [`OwnRequest`],
+//! dispatched by `endpoints.rs`; every error goes through `respond.rs`.
 
 use std::time::Duration;
 
-use http::Method;
 use serde::Deserialize;
 
 use super::app::{App, LoginParts};
 use super::cookie_check;
-use super::endpoints::{OwnRequest, UserView};
+use super::own_request::{OwnRequest, UserView};
 use super::respond::{GatewayError, Reply};
 use crate::identity::LoginMethod;
 use crate::login::{LoginError, Status};
@@ -24,91 +23,20 @@ use crate::login::MAX_WAIT;
 /// live, late enough that a flood does not turn into a busy loop.
 const POLL_RETRY_SECONDS: u64 = 3;
 
-/// Answers `sub_path` when it is a login endpoint; `None` when it is not one.
-pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Option<Reply> {
-    let get = req.method == Method::GET || req.method == Method::HEAD;
-    let post = req.method == Method::POST;
-    let path = req.sub_path;
-    if path == "/login" && get {
-        return Some(login_page(app, req));
-    }
-    if path == "/sdk.js" && get {
-        let version = req.query_param("v");
-        return Some(
-            Reply::text(
-                200,
-                "application/javascript; charset=utf-8",
-                pages::sdk_js(),
-            )
-            .header(
-                "cache-control",
-                pages::sdk_cache_control(version.as_deref()),
-            ),
-        );
-    }
-    if path == "/check" && get {
-        return Some(cookie_check(app, req));
-    }
-    // The larger endpoints are boxed: a future is as large as its largest branch, and a
-    // long-poll holds this one for up to 30 s; with them inline every waiting poll would carry
-    // the callback's ~6 KB (BENCHMARKS.md, capacity).
-    if path == "/wechat/callback" && (get || post) {
-        return Some(Box::pin(super::callback::handle(app, req)).await);
-    }
-    let known = matches!(
-        path,
-        "/qr"
-            | "/phone/code"
-            | "/phone/bind"
-            | "/phone/skip"
-            | "/session"
-            | "/demo/scan"
-            | "/mp/scanned"
-            | "/mp/confirm"
-            | "/mp/cancel"
-    ) || path.starts_with("/qr/");
-    if !known {
-        return None;
-    }
-    let Some(login) = &app.login else {
-        return Some(Reply::error(
-            &GatewayError::Unavailable {
-                message: "Login is not configured on this gateway.".into(),
-            },
-            false,
-        ));
-    };
-    let reply = match (path, post) {
-        ("/qr", true) => Box::pin(start(app, login, req)).await,
-        ("/phone/code", true) => send_code(login, req).await,
-        ("/phone/bind", true) => Box::pin(bind(login, req)).await,
-        ("/phone/skip", true) => Box::pin(skip(login, req)).await,
-        ("/session", true) => exchange(app, login, req).await,
-        ("/demo/scan", true) => demo_scan(app, login, req).await,
-        ("/mp/scanned", true) => mp_scanned(login, req).await,
-        ("/mp/confirm", true) => Box::pin(mp_confirm(login, req)).await,
-        ("/mp/cancel", true) => mp_cancel(login, req).await,
-        (p, false) if get && p.starts_with("/qr/") => {
-            let rest = &p["/qr/".len()..];
-            if let Some(id) = rest.strip_suffix(".svg") {
-                qr_image(login, req, id).await
-            } else if let Some(id) = rest.strip_suffix(".png") {
-                mini_program_code(login, req, id).await
-            } else {
-                poll(app, login, req, rest).await
-            }
-        }
-        _ => Err(GatewayError::MethodNotAllowed),
-    };
-    Some(reply.unwrap_or_else(|e| {
-        if matches!(e, GatewayError::RateLimited { .. }) {
-            crate::audit::rate_limited(path, req.client);
-        }
-        Reply::error(&e, false)
-    }))
+pub(super) fn sdk(req: &OwnRequest<'_>) -> Reply {
+    let version = req.query_param("v");
+    Reply::text(
+        200,
+        "application/javascript; charset=utf-8",
+        pages::sdk_js(),
+    )
+    .header(
+        "cache-control",
+        pages::sdk_cache_control(version.as_deref()),
+    )
 }
 
-fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
+pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
     let rd = req
         .query_param("rd")
         .and_then(|rd| app.checked_rd(&rd))
@@ -142,7 +70,7 @@ fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
 /// `GET /check?rd=`: the first stop after a login. With the session cookie: on to `rd`. Without
 /// it: a page saying why the cookie did not stick (never back to the login page, which would
 /// loop).
-fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
+pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
     let rd = req
         .query_param("rd")
         .and_then(|rd| app.checked_rd(&rd))
@@ -212,11 +140,7 @@ fn browser_secret<'a>(req: &'a OwnRequest<'_>) -> Option<&'a str> {
 /// The browser's binding secret, or the error every binding-protected endpoint gives
 /// without one (the same as for an unknown attempt: never tell which).
 fn require_browser<'a>(req: &'a OwnRequest<'_>) -> Result<&'a str, GatewayError> {
-    browser_secret(req).ok_or_else(|| login_error(LoginError::NotFound))
-}
-
-pub fn login_error(e: LoginError) -> GatewayError {
-    GatewayError::from_login(e)
+    browser_secret(req).ok_or_else(|| GatewayError::from(LoginError::NotFound))
 }
 
 #[derive(Deserialize)]
@@ -227,7 +151,11 @@ struct StartBody {
     rd: Option<String>,
 }
 
-async fn start(app: &App, login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn start(
+    app: &App,
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
     let body: StartBody = if req.body.is_empty() {
         StartBody {
             method: None,
@@ -265,14 +193,13 @@ async fn start(app: &App, login: &LoginParts, req: &OwnRequest<'_>) -> Result<Re
     };
     // Starting a login ends any session this browser had (session fixation): the old
     // session is revoked and its cookie cleared, whoever logs in next.
-    if let Some(user_id) = super::endpoints::end_session(app, req).await {
+    if let Some(user_id) = super::session_endpoints::end_session(app, req).await {
         crate::audit::revoke(&user_id, "login_started", req.client);
     }
     let started = login
         .service
         .start(method, rd, browser_secret(req), req.client, req.now)
-        .await
-        .map_err(login_error)?;
+        .await?;
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
     // image WeChat made.
@@ -305,18 +232,8 @@ fn binding_cookie(app: &App, secret: &str) -> String {
     cookie
 }
 
-/// Whether the request at `sub_path` is a long-poll that may wait (`GET /qr/{id}?wait=N`,
-/// N > 0): the gateway then watches its connection while it waits.
-pub fn may_wait(method: &Method, sub_path: &str, query: Option<&str>) -> bool {
-    *method == Method::GET
-        && sub_path.strip_prefix("/qr/").is_some_and(|rest| {
-            !rest.is_empty() && !rest.ends_with(".svg") && !rest.ends_with(".png")
-        })
-        && !requested_wait(query).is_zero()
-}
-
 /// The long-poll's `wait` parameter: seconds, at most [`MAX_WAIT`]; absent or unparsable is 0.
-fn requested_wait(query: Option<&str>) -> Duration {
+pub(super) fn requested_wait(query: Option<&str>) -> Duration {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(k, _)| k == "wait")
         .and_then(|(_, w)| w.parse::<u64>().ok())
@@ -324,7 +241,7 @@ fn requested_wait(query: Option<&str>) -> Duration {
         .min(MAX_WAIT)
 }
 
-async fn poll(
+pub(super) async fn poll(
     app: &App,
     login: &LoginParts,
     req: &OwnRequest<'_>,
@@ -353,37 +270,28 @@ async fn poll(
     let view = tokio::select! {
         view = login.service.poll(id, browser, since, wait, req.now) => view,
         () = app.drained() => login.service.poll(id, browser, since, Duration::ZERO, req.now).await,
-    }
-    .map_err(login_error)?;
+    }?;
     Ok(Reply::json(200, &view))
 }
 
-async fn qr_image(
+pub(super) async fn qr_image(
     login: &LoginParts,
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
-    let content = login
-        .service
-        .qr_content(id, browser, req.now)
-        .await
-        .map_err(login_error)?;
+    let content = login.service.qr_content(id, browser, req.now).await?;
     let svg = pages::qr_svg(&content).map_err(|_| GatewayError::Internal)?;
     Ok(Reply::text(200, "image/svg+xml", svg))
 }
 
-async fn mini_program_code(
+pub(super) async fn mini_program_code(
     login: &LoginParts,
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
-    let image = login
-        .service
-        .qr_image(id, browser, req.now)
-        .await
-        .map_err(login_error)?;
+    let image = login.service.qr_image(id, browser, req.now).await?;
     Ok(Reply::text(200, image.content_type, image.bytes))
 }
 
@@ -402,17 +310,22 @@ struct ConfirmBody {
     phone_code: Option<String>,
 }
 
-async fn mp_scanned(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn mp_scanned(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
     let body: SceneBody = parse_json(req)?;
     login
         .service
         .mp_scanned(&body.scene, req.client, req.now)
-        .await
-        .map_err(login_error)?;
+        .await?;
     Ok(Reply::json(200, &serde_json::json!({"status": "scanned"})))
 }
 
-async fn mp_confirm(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn mp_confirm(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
     let body: ConfirmBody = parse_json(req)?;
     let confirmed = login
         .service
@@ -423,21 +336,22 @@ async fn mp_confirm(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, G
             req.client,
             req.now,
         )
-        .await
-        .map_err(login_error)?;
+        .await?;
     Ok(Reply::json(
         200,
         &serde_json::json!({"status": confirmed.status.as_str()}),
     ))
 }
 
-async fn mp_cancel(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn mp_cancel(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
     let body: SceneBody = parse_json(req)?;
     login
         .service
         .mp_cancel(&body.scene, req.client, req.now)
-        .await
-        .map_err(login_error)?;
+        .await?;
     Ok(Reply::json(
         200,
         &serde_json::json!({"status": "cancelled"}),
@@ -450,14 +364,16 @@ struct CodeBody {
     phone: String,
 }
 
-async fn send_code(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn send_code(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: CodeBody = parse_json(req)?;
     let sent = login
         .service
         .send_code(&body.id, browser, &body.phone, req.client, req.now)
-        .await
-        .map_err(login_error)?;
+        .await?;
     let mut json = serde_json::json!({"status": "sent"});
     if let Some(code) = sent.demo_code {
         json["demo_code"] = code.into();
@@ -472,14 +388,13 @@ struct BindBody {
     code: String,
 }
 
-async fn bind(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn bind(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: BindBody = parse_json(req)?;
     let confirmed = login
         .service
         .bind_phone(&body.id, browser, &body.phone, &body.code, req.now)
-        .await
-        .map_err(login_error)?;
+        .await?;
     if let Ok(phone) = crate::identity::Phone::parse(&body.phone) {
         crate::audit::bind(&body.id, &phone, req.client);
     }
@@ -494,14 +409,10 @@ struct SkipBody {
     id: String,
 }
 
-async fn skip(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
+pub(super) async fn skip(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: SkipBody = parse_json(req)?;
-    let confirmed = login
-        .service
-        .skip_phone(&body.id, browser, req.now)
-        .await
-        .map_err(login_error)?;
+    let confirmed = login.service.skip_phone(&body.id, browser, req.now).await?;
     Ok(Reply::json(
         200,
         &serde_json::json!({"status": "confirmed", "ticket": confirmed.ticket}),
@@ -513,7 +424,7 @@ struct SessionBody {
     ticket: String,
 }
 
-async fn exchange(
+pub(super) async fn exchange(
     app: &App,
     login: &LoginParts,
     req: &OwnRequest<'_>,
@@ -523,8 +434,7 @@ async fn exchange(
     let exchanged = login
         .service
         .exchange(&body.ticket, browser, req.now)
-        .await
-        .map_err(login_error)?;
+        .await?;
     // A fresh session id on every login: any session the browser had before is replaced,
     // so a planted cookie cannot ride along (session fixation).
     let (token, _claims) = app.sessions.issue(&exchanged.identity, req.now);
@@ -549,7 +459,7 @@ struct DemoScanBody {
 /// WeChat (the simulator) pushes the signed, encrypted event to our own callback; for a Mini
 /// Program code, the simulated phone opens our Mini Program page, which calls `/mp/scanned`
 /// and `/mp/confirm` over HTTP exactly as `examples/miniprogram` does.
-async fn demo_scan(
+pub(super) async fn demo_scan(
     app: &App,
     login: &LoginParts,
     req: &OwnRequest<'_>,
@@ -577,18 +487,13 @@ async fn demo_scan(
     let unavailable = |e: String| GatewayError::Unavailable {
         message: format!("The simulated phone could not scan: {e}"),
     };
-    let method = login
-        .service
-        .method_of(&body.id, browser)
-        .await
-        .map_err(login_error)?;
+    let method = login.service.method_of(&body.id, browser).await?;
     match method {
         LoginMethod::OfficialAccount => {
             let ticket = login
                 .service
                 .wechat_ticket(&body.id, browser, req.now)
-                .await
-                .map_err(login_error)?;
+                .await?;
             let outcome = sim
                 .handle
                 .scan(&ticket, &user)
@@ -635,28 +540,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_long_poll_that_asks_to_wait_may_wait() {
-        let get = Method::GET;
-        assert!(may_wait(&get, "/qr/abc", Some("since=waiting&wait=25")));
-        assert!(
-            may_wait(&get, "/qr/abc", Some("wait=99")),
-            "capped, still waits"
-        );
-        for (method, path, query) in [
-            (&get, "/qr/abc", None),
-            (&get, "/qr/abc", Some("wait=0")),
-            (&get, "/qr/abc", Some("wait=soon")),
-            (&get, "/qr/abc.svg", Some("wait=25")),
-            (&get, "/qr/abc.png", Some("wait=25")),
-            (&get, "/qr/", Some("wait=25")),
-            (&get, "/qr", Some("wait=25")),
-            (&get, "/me", Some("wait=25")),
-            (&Method::POST, "/qr/abc", Some("wait=25")),
-            (&Method::HEAD, "/qr/abc", Some("wait=25")),
-        ] {
-            assert!(!may_wait(method, path, query), "{method} {path} {query:?}");
-        }
+    fn the_wait_is_capped_and_garbage_is_zero() {
         assert_eq!(requested_wait(Some("wait=99")), MAX_WAIT);
         assert_eq!(requested_wait(Some("wait=7")), Duration::from_secs(7));
+        assert_eq!(requested_wait(Some("since=x&wait=soon")), Duration::ZERO);
+        assert_eq!(requested_wait(None), Duration::ZERO);
     }
 }

@@ -11,6 +11,7 @@ pub mod client_ip;
 pub mod cookie_check;
 pub mod csrf;
 pub mod ctx;
+pub mod endpoint;
 pub mod endpoints;
 pub mod forward;
 pub mod forward_auth;
@@ -19,12 +20,15 @@ pub mod gate;
 pub mod headers;
 pub mod host;
 mod login_endpoints;
+pub mod own_request;
 pub mod path;
 pub mod redirect;
 pub mod respond;
 pub mod router;
+mod session_endpoints;
 #[cfg(test)]
 mod test_headers;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,21 +44,11 @@ use pingora::{Error, ErrorSource, ErrorType};
 use app::unix_now;
 pub use app::App;
 use ctx::{Handled, RequestCtx};
-use endpoints::{OwnRequest, MAX_BODY_BYTES};
+use endpoint::{Caller, Endpoint};
 use gate::Decision;
+use own_request::{OwnRequest, MAX_BODY_BYTES};
 use respond::{GatewayError, Reply};
 use router::RouteLookup;
-
-/// The refusal of a path whose spelling a loose upstream would read as another route's.
-pub(crate) fn ambiguous_path() -> GatewayError {
-    bad_request(
-        "ambiguous_path",
-        "This path's spelling (letter case, or a segment ending in '.' or a space) would \
-         reach another route than it names; use its exact spelling.",
-    )
-}
-
-use crate::metrics::AuthDecision;
 
 /// The public-listener service: own endpoints, the gate, and the proxy to the routes'
 /// upstreams.
@@ -140,13 +134,21 @@ impl Gateway {
         navigation: bool,
     ) -> pingora::Result<bool> {
         ctx.handled = Handled::Own;
+        let method = session.req_header().method.clone();
+        let endpoint = match Endpoint::parse(&method, &sub_path) {
+            Ok(endpoint) => endpoint,
+            Err(miss) => return self.reply(session, ctx, endpoints::miss(miss)).await,
+        };
         {
             let req = session.req_header();
             let routing = self.app.routing();
             let own_host = ctx.host.as_str();
-            if csrf::is_cross_site(&req.method, &sub_path, &req.headers, |h| {
-                h == own_host || routing.serves_host(h)
-            }) {
+            let from_pages = endpoint.caller() == Caller::Browser;
+            if from_pages
+                && csrf::is_cross_site(&method, &req.headers, |h| {
+                    h == own_host || routing.serves_host(h)
+                })
+            {
                 let err = GatewayError::Refused {
                     status: 403,
                     code: "cross_site",
@@ -156,7 +158,7 @@ impl Gateway {
                 return self.reply(session, ctx, reply).await;
             }
         }
-        let body = if session.req_header().method == Method::POST {
+        let body = if endpoint.takes_body(&method) {
             match read_body(session, MAX_BODY_BYTES).await {
                 Ok(body) => body,
                 // A client that hangs up mid-body is the client's fault, not a 500 of ours.
@@ -185,7 +187,7 @@ impl Gateway {
                 (p.client, Some(p.addr))
             });
         let req = session.req_header();
-        if !login_endpoints::may_wait(&req.method, &sub_path, req.uri.query()) {
+        if !endpoint.may_wait(&method, req.uri.query()) {
             let own = own_request(
                 req,
                 &sub_path,
@@ -194,7 +196,7 @@ impl Gateway {
                 navigation,
                 body,
             );
-            let reply = endpoints::handle(&self.app, &own).await;
+            let reply = endpoints::handle(&self.app, endpoint, &own).await;
             return self.reply(session, ctx, reply).await;
         }
         // A long-poll may wait for half a minute: watch the connection meanwhile, so a client
@@ -211,7 +213,7 @@ impl Gateway {
             body,
         );
         tokio::select! {
-            reply = endpoints::handle(&self.app, &own) => self.reply(session, ctx, reply).await,
+            reply = endpoints::handle(&self.app, endpoint, &own) => self.reply(session, ctx, reply).await,
             () = client_gone(session) => {
                 ctx.own_status = CLIENT_CLOSED_REQUEST;
                 // Nothing to write to; the connection is not reused (pingora saw it close).
@@ -366,7 +368,7 @@ impl ProxyHttp for Gateway {
             }
             RouteLookup::Ambiguous => {
                 ctx.handled = Handled::Unrouted;
-                let reply = Reply::error(&ambiguous_path(), navigation());
+                let reply = Reply::error(&GatewayError::ambiguous_path(), navigation());
                 return self.reply(session, ctx, reply).await;
             }
         };
@@ -383,46 +385,30 @@ impl ProxyHttp for Gateway {
             }
             None => None,
         };
-        match gate::decide(route, verified.as_ref().map(|v| v.identity.as_ref())) {
-            decision @ (Decision::Public | Decision::Allow) => {
-                app.metrics.decision(if decision == Decision::Public {
-                    AuthDecision::Public
-                } else {
-                    AuthDecision::Allowed
-                });
-                ctx.handled = Handled::Proxied;
-                if let Some(v) = verified {
-                    ctx.set_cookie = v.refreshed.as_deref().map(|t| app.sessions.set_cookie(t));
-                    ctx.identity = Some(v.identity);
-                    ctx.values = Some(v.values);
-                    ctx.claims = Some(v.claims);
-                }
-                Ok(false)
+        let decision = gate::decide(route, verified.as_ref().map(|v| v.identity.as_ref()));
+        let navigation = navigation();
+        let refusal = respond::decision(&app.metrics, decision, navigation, navigation, || {
+            redirect::login_url(
+                &app.config.auth_path,
+                &origin_form(&normal, req.uri.query()),
+            )
+        });
+        let Some(reply) = refusal else {
+            ctx.handled = Handled::Proxied;
+            if let Some(v) = verified {
+                ctx.set_cookie = v.refreshed.as_deref().map(|t| app.sessions.set_cookie(t));
+                ctx.identity = Some(v.identity);
+                ctx.values = Some(v.values);
+                ctx.claims = Some(v.claims);
             }
-            Decision::Login => {
-                ctx.handled = Handled::Refused;
-                let rd = origin_form(&normal, req.uri.query());
-                let login = redirect::login_url(&app.config.auth_path, &rd);
-                let reply = if navigation() {
-                    app.metrics.decision(AuthDecision::Redirected);
-                    Reply::redirect(302, &login)
-                } else {
-                    app.metrics.decision(AuthDecision::Unauthenticated);
-                    Reply::error(&GatewayError::Unauthenticated { login_url: login }, false)
-                };
-                self.reply(session, ctx, reply).await
-            }
-            Decision::Deny(reason) => {
-                ctx.handled = Handled::Refused;
-                app.metrics.decision(AuthDecision::Forbidden);
-                if let Some(v) = &verified {
-                    tracing::info!(route = %route.name, user_id = %v.identity.user_id,
-                        reason = ?reason, "request denied");
-                }
-                let reply = Reply::error(&GatewayError::Forbidden(reason), navigation());
-                self.reply(session, ctx, reply).await
-            }
+            return Ok(false);
+        };
+        ctx.handled = Handled::Refused;
+        if let (Decision::Deny(reason), Some(v)) = (decision, &verified) {
+            tracing::info!(route = %route.name, user_id = %v.identity.user_id,
+                reason = ?reason, "request denied");
         }
+        self.reply(session, ctx, reply).await
     }
 
     async fn upstream_peer(

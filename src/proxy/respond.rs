@@ -11,7 +11,47 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use serde::Serialize;
 
-use super::gate::DenyReason;
+use super::gate::{Decision, DenyReason};
+use crate::metrics::{AuthDecision, Metrics};
+
+/// The one place a gate decision becomes an answer and a metric, for the inline gate and
+/// `/verify` alike. `None` for a decision that lets the request pass (counted as public or
+/// allowed); the response for one that refuses. `login_url` is built only when a login is
+/// needed; `redirect` answers a login with 302 to it (a browser navigation), else 401 JSON
+/// naming it; `html` words a 403 as a page.
+pub fn decision(
+    metrics: &Metrics,
+    decision: Decision,
+    redirect: bool,
+    html: bool,
+    login_url: impl FnOnce() -> String,
+) -> Option<Reply> {
+    match decision {
+        Decision::Public => {
+            metrics.decision(AuthDecision::Public);
+            None
+        }
+        Decision::Allow => {
+            metrics.decision(AuthDecision::Allowed);
+            None
+        }
+        Decision::Login if redirect => {
+            metrics.decision(AuthDecision::Redirected);
+            Some(Reply::redirect(302, &login_url()))
+        }
+        Decision::Login => {
+            metrics.decision(AuthDecision::Unauthenticated);
+            let err = GatewayError::Unauthenticated {
+                login_url: login_url(),
+            };
+            Some(Reply::error(&err, false))
+        }
+        Decision::Deny(reason) => {
+            metrics.decision(AuthDecision::Forbidden);
+            Some(Reply::error(&GatewayError::Forbidden(reason), html))
+        }
+    }
+}
 
 /// Errors the gateway answers itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,11 +98,11 @@ pub enum GatewayError {
     Internal,
 }
 
-impl GatewayError {
+impl From<crate::login::LoginError> for GatewayError {
     /// The response for a login error: the user's own mistakes are 4xx with their code;
     /// failures of WeChat, the store or the SMS provider are 502/503 and logged here, with
     /// details kept out of the response.
-    pub fn from_login(e: crate::login::LoginError) -> GatewayError {
+    fn from(e: crate::login::LoginError) -> GatewayError {
         use crate::login::LoginError as L;
         let status = match &e {
             L::NotFound | L::TicketInvalid | L::SceneInvalid => 404,
@@ -98,6 +138,18 @@ impl GatewayError {
             status,
             code: e.code(),
             message: e.to_string(),
+        }
+    }
+}
+
+impl GatewayError {
+    /// The refusal of a path whose spelling a loose upstream would read as another route's.
+    pub fn ambiguous_path() -> GatewayError {
+        GatewayError::BadRequest {
+            code: "ambiguous_path",
+            message: "This path's spelling (letter case, or a segment ending in '.' or a space) \
+                      would reach another route than it names; use its exact spelling."
+                .into(),
         }
     }
 
