@@ -3,10 +3,28 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::app::{InFlight, Routing};
+use super::app::{InFlight, RouteRuntime, Routing};
 use super::headers::Peer;
-use crate::identity::Identity;
-use crate::session::{Claims, IdentityValues};
+use crate::session::Verified;
+
+/// The route a request was matched to, in the routes as they were when it started (a reload
+/// may swap them meanwhile).
+#[derive(Clone)]
+pub struct RouteRef {
+    routing: Arc<Routing>,
+    index: usize,
+}
+
+impl RouteRef {
+    /// `index` must be a route of `routing` (as [`Routing::lookup`] returns).
+    pub fn new(routing: Arc<Routing>, index: usize) -> Option<RouteRef> {
+        (index < routing.routes.len()).then_some(RouteRef { routing, index })
+    }
+
+    pub fn runtime(&self) -> &RouteRuntime {
+        &self.routing.routes[self.index]
+    }
+}
 
 /// What kind of request this turned out to be, for metrics and the access log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -27,8 +45,8 @@ pub enum Handled {
 pub struct RequestCtx {
     pub start: Instant,
     pub handled: Handled,
-    /// Index into `routing.routes`.
-    pub route: Option<usize>,
+    /// The route chosen, once one is.
+    pub route: Option<RouteRef>,
     pub peer: Option<Peer>,
     /// The host routes were matched by: lower-case, without port or trailing dot.
     pub host: String,
@@ -38,20 +56,15 @@ pub struct RequestCtx {
     /// The normalised path, when it differs from what the client sent: the upstream gets
     /// exactly the path the route was chosen by.
     pub rewritten_target: Option<String>,
-    pub identity: Option<Arc<Identity>>,
-    pub claims: Option<Arc<Claims>>,
-    /// The identity as header values (shared with the session cache).
-    pub values: Option<Arc<IdentityValues>>,
-    /// `Set-Cookie` value of a sliding refresh, added to the upstream's response.
-    pub set_cookie: Option<String>,
+    /// The session of a signed-in user on a request that goes upstream (its identity,
+    /// claims, header values, and a sliding refresh to send back).
+    pub session: Option<Verified>,
     /// Status of a response the gateway wrote itself.
     pub own_status: u16,
     pub upstream_start: Option<Instant>,
     pub upstream_header_at: Option<Instant>,
     pub connect_tries: usize,
     pub upstream_failed: bool,
-    /// The routes as they were when the request started (a reload may swap them).
-    pub routing: Option<Arc<Routing>>,
     /// Counts this request in flight while it lives.
     pub in_flight: Option<InFlight>,
 }
@@ -66,16 +79,12 @@ impl RequestCtx {
             host: String::new(),
             upstream_host: None,
             rewritten_target: None,
-            identity: None,
-            claims: None,
-            values: None,
-            set_cookie: None,
+            session: None,
             own_status: 0,
             upstream_start: None,
             upstream_header_at: None,
             connect_tries: 0,
             upstream_failed: false,
-            routing: None,
             in_flight: None,
         }
     }

@@ -23,6 +23,7 @@ mod login_endpoints;
 pub mod own_request;
 pub mod path;
 pub mod redirect;
+pub mod resolve;
 pub mod respond;
 pub mod router;
 mod session_endpoints;
@@ -43,7 +44,7 @@ use pingora::{Error, ErrorSource, ErrorType};
 
 use app::unix_now;
 pub use app::App;
-use ctx::{Handled, RequestCtx};
+use ctx::{Handled, RequestCtx, RouteRef};
 use endpoint::{Caller, Endpoint};
 use gate::Decision;
 use own_request::{OwnRequest, MAX_BODY_BYTES};
@@ -59,14 +60,6 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(app: Arc<App>) -> Self {
         Gateway { app }
-    }
-}
-
-/// The request target to send upstream: origin-form, with the normalised path.
-fn origin_form(path: &str, query: Option<&str>) -> String {
-    match query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_string(),
     }
 }
 
@@ -102,13 +95,6 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, BodyErr
             return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
-    }
-}
-
-fn bad_request(code: &'static str, message: impl std::fmt::Display) -> GatewayError {
-    GatewayError::BadRequest {
-        code,
-        message: message.to_string(),
     }
 }
 
@@ -273,9 +259,16 @@ impl ProxyHttp for Gateway {
         ctx
     }
 
-    /// Routes the request and runs the gate. `Ok(true)`: the gateway answered itself (own
-    /// endpoint, 302/401/403, bad path, no route); `Ok(false)`: proxy to the route's
-    /// upstream with `ctx.identity` set for a signed-in user.
+    /// Resolves the request, routes it and runs the gate, in phases:
+    ///
+    /// 1. *resolve* ([`resolve`]): host, framing and path, or a 400; own endpoints leave here;
+    /// 2. *route*: the first matching route, or 404 (`no_route`) / 400 (`ambiguous_path`);
+    /// 3. *authenticate*: the session cookie, if any, verified in-process;
+    /// 4. *decide*: the gate's decision, and for a refusal the one response
+    ///    [`respond::decision`] makes of it (302/401/403).
+    ///
+    /// `Ok(true)`: the gateway answered itself; `Ok(false)`: proxy to the route's upstream,
+    /// with `ctx.route` set and `ctx.session` set for a signed-in user.
     async fn request_filter(
         &self,
         session: &mut Session,
@@ -289,125 +282,78 @@ impl ProxyHttp for Gateway {
             ctx.peer = Some(app.headers.peer(addr.ip(), req));
         }
 
-        // The one host the route is chosen by, and the one the upstream is told.
-        let host = host::request_host(
-            req.headers
-                .get_all(http::header::HOST)
-                .iter()
-                .map(|v| v.as_bytes()),
-            req.uri.authority().map(|a| a.as_str()),
-            req.version == http::Version::HTTP_10,
-            &app.public_host,
-        );
-        let host = match host {
-            Ok(h) => h,
-            Err(e) => {
+        // 1. resolve
+        let target = match resolve::resolve(req, &app.public_host, &app.config.auth_path) {
+            Ok(target) => target,
+            Err(unresolved) => {
                 ctx.handled = Handled::Unrouted;
-                let reply = Reply::error(&bad_request("bad_host", e), navigation());
+                let reply = Reply::error(&unresolved.error, navigation());
+                if unresolved.close {
+                    session.as_downstream_mut().set_keepalive(None);
+                }
                 return self.reply(session, ctx, reply).await;
             }
         };
-        let canonical = host.header_value();
-        if req.headers.get(http::header::HOST).map(|v| v.as_bytes()) != Some(canonical.as_bytes()) {
-            ctx.upstream_host = Some(canonical);
-        }
-        ctx.host = host.name;
-        if let Err(e) = framing::check(&req.headers) {
-            ctx.handled = Handled::Unrouted;
-            // The body's length is in doubt: do not read on from this connection.
-            session.as_downstream_mut().set_keepalive(None);
-            let req = session.req_header();
-            let navigation = gate::is_browser_navigation(&req.method, &req.headers);
-            let reply = Reply::error(&bad_request("bad_framing", e), navigation);
-            return self.reply(session, ctx, reply).await;
-        }
-        let req = session.req_header();
-        let navigation = || gate::is_browser_navigation(&req.method, &req.headers);
-
-        // Absolute-form targets are kept verbatim by pingora; we always send origin-form.
-        let absolute_form = !req.raw_path().starts_with(b"/");
-        if !req.raw_path_is_utf8() {
-            ctx.handled = Handled::Unrouted;
-            let err = bad_request("bad_path", "the request path is not valid UTF-8");
-            return self
-                .reply(session, ctx, Reply::error(&err, navigation()))
-                .await;
-        }
-        let normal = match path::normalize(req.uri.path()) {
-            Ok(p) => p,
-            Err(e) => {
-                ctx.handled = Handled::Unrouted;
-                return self
-                    .reply(
-                        session,
-                        ctx,
-                        Reply::error(&bad_request("bad_path", e), navigation()),
-                    )
-                    .await;
-            }
-        };
-        if absolute_form || normal != req.uri.path() {
-            ctx.rewritten_target = Some(origin_form(&normal, req.uri.query()));
-        }
-
-        if app.is_own_path(&normal) {
-            let sub_path = normal[app.config.auth_path.len()..].to_string();
+        ctx.host = target.host;
+        ctx.upstream_host = target.upstream_host;
+        ctx.rewritten_target = target.rewritten;
+        if let Some(sub_path) = target.own {
             let navigation = navigation();
             // Boxed: an own endpoint's future is several KB (every endpoint's state), and
             // inline it would make every request's future that large, proxied ones included.
             return Box::pin(self.own_endpoint(session, ctx, sub_path, navigation)).await;
         }
 
+        // 2. route
         let routing = app.routing();
-        let index = match routing.lookup(&ctx.host, &normal) {
-            RouteLookup::Route(index) => index,
-            RouteLookup::NoRoute => {
-                ctx.handled = Handled::Unrouted;
-                let reply = Reply::error(&GatewayError::NoRoute, navigation());
-                return self.reply(session, ctx, reply).await;
-            }
-            RouteLookup::Ambiguous => {
-                ctx.handled = Handled::Unrouted;
-                let reply = Reply::error(&GatewayError::ambiguous_path(), navigation());
-                return self.reply(session, ctx, reply).await;
-            }
+        let lookup = routing.lookup(&ctx.host, &target.normal);
+        let route = match lookup {
+            RouteLookup::Route(index) => RouteRef::new(routing, index),
+            RouteLookup::NoRoute | RouteLookup::Ambiguous => None,
         };
-        ctx.route = Some(index);
-        ctx.routing = Some(routing.clone());
-        let route = &routing.routes[index].route;
+        let Some(route) = route else {
+            ctx.handled = Handled::Unrouted;
+            let err = match lookup {
+                RouteLookup::Ambiguous => GatewayError::ambiguous_path(),
+                _ => GatewayError::NoRoute,
+            };
+            let reply = Reply::error(&err, navigation());
+            return self.reply(session, ctx, reply).await;
+        };
+        let name = &route.runtime().route.name;
 
-        let now = unix_now();
-        let verified = match app.session_of(&req.headers, now) {
+        // 3. authenticate
+        let verified = match app.session_of(&req.headers, unix_now()) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
-                tracing::debug!(route = %route.name, reason = %e, "session cookie refused");
+                tracing::debug!(route = %name, reason = %e, "session cookie refused");
                 None
             }
             None => None,
         };
-        let decision = gate::decide(route, verified.as_ref().map(|v| v.identity.as_ref()));
+
+        // 4. decide
+        let identity = verified.as_ref().map(|v| v.identity.as_ref());
+        let decision = gate::decide(&route.runtime().route, identity);
         let navigation = navigation();
         let refusal = respond::decision(&app.metrics, decision, navigation, navigation, || {
             redirect::login_url(
                 &app.config.auth_path,
-                &origin_form(&normal, req.uri.query()),
+                &resolve::origin_form(&target.normal, req.uri.query()),
             )
         });
         let Some(reply) = refusal else {
             ctx.handled = Handled::Proxied;
-            if let Some(v) = verified {
-                ctx.set_cookie = v.refreshed.as_deref().map(|t| app.sessions.set_cookie(t));
-                ctx.identity = Some(v.identity);
-                ctx.values = Some(v.values);
-                ctx.claims = Some(v.claims);
-            }
+            ctx.session = verified;
+            ctx.route = Some(route);
             return Ok(false);
         };
         ctx.handled = Handled::Refused;
         if let (Decision::Deny(reason), Some(v)) = (decision, &verified) {
-            tracing::info!(route = %route.name, user_id = %v.identity.user_id,
+            tracing::info!(route = %name, user_id = %v.identity.user_id,
                 reason = ?reason, "request denied");
         }
+        ctx.route = Some(route);
         self.reply(session, ctx, reply).await
     }
 
@@ -416,10 +362,10 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        let (Some(index), Some(routing)) = (ctx.route, &ctx.routing) else {
+        let Some(route) = &ctx.route else {
             return Err(Error::explain(ErrorType::InternalError, "no route chosen"));
         };
-        let mut peer = routing.routes[index].next_peer().clone();
+        let mut peer = route.runtime().next_peer().clone();
         ctx.upstream_start
             .get_or_insert_with(std::time::Instant::now);
         if session.is_upgrade_req() {
@@ -438,8 +384,8 @@ impl ProxyHttp for Gateway {
     ) -> Box<Error> {
         // Try the route's other upstreams once each before giving up.
         ctx.connect_tries += 1;
-        if let (Some(index), Some(routing)) = (ctx.route, &ctx.routing) {
-            if ctx.connect_tries < routing.routes[index].upstream_count() {
+        if let Some(route) = &ctx.route {
+            if ctx.connect_tries < route.runtime().upstream_count() {
                 e.set_retry(true);
             }
         }
@@ -464,15 +410,13 @@ impl ProxyHttp for Gateway {
         if let Some(peer) = ctx.peer {
             app.headers.forwarded(upstream, peer, app.scheme, &ctx.host);
         }
-        if let (Some(values), Some(claims), Some(index), Some(routing)) =
-            (&ctx.values, &ctx.claims, ctx.route, &ctx.routing)
-        {
+        if let (Some(verified), Some(route)) = (&ctx.session, &ctx.route) {
             let assertion = app.assertions.assertion_header(
-                claims,
-                &routing.routes[index].route.name,
+                &verified.claims,
+                &route.runtime().route.name,
                 unix_now(),
             );
-            app.headers.inject(upstream, values, &assertion);
+            app.headers.inject(upstream, &verified.values, &assertion);
         }
         Ok(())
     }
@@ -494,8 +438,12 @@ impl ProxyHttp for Gateway {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        if let Some(cookie) = ctx.set_cookie.take() {
-            response.append_header(http::header::SET_COOKIE, cookie)?;
+        // A sliding refresh of the session rides on the upstream's answer.
+        if let Some(token) = ctx.session.as_ref().and_then(|v| v.refreshed.as_deref()) {
+            response.append_header(
+                http::header::SET_COOKIE,
+                self.app.sessions.set_cookie(token),
+            )?;
         }
         Ok(())
     }
@@ -561,8 +509,7 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map_or(ctx.own_status, |r| r.status.as_u16());
         let total = ctx.start.elapsed();
-        let routing = ctx.routing.clone().unwrap_or_else(|| app.routing());
-        let route_runtime = ctx.route.and_then(|i| routing.routes.get(i));
+        let route_runtime = ctx.route.as_ref().map(RouteRef::runtime);
         let metrics = match (ctx.handled, route_runtime) {
             (Handled::Own, _) => &app.auth_metrics,
             (_, Some(route)) => &route.metrics,
@@ -588,7 +535,7 @@ impl ProxyHttp for Gateway {
             path = %req.uri.path(),
             route,
             status,
-            user_id = ctx.identity.as_ref().map_or("-", |i| i.user_id.as_str()),
+            user_id = ctx.session.as_ref().map_or("-", |v| v.identity.user_id.as_str()),
             client = %ctx.peer.map_or_else(|| "-".to_string(), |p| p.client.to_string()),
             upstream_ms = format_args!("{upstream_ms:.1}"),
             total_ms = format_args!("{:.1}", total.as_secs_f64() * 1000.0),
