@@ -216,12 +216,10 @@ impl Metrics {
         }
     }
 
-    /// One step of the login funnel. `outcome` is one of a fixed set chosen by the login
-    /// flow (`started`, `scanned`, `need_phone`, `confirmed`, `exchanged`, `expired`,
-    /// `cancelled`, `code_sent`, `code_invalid`, ...): never user input.
-    pub fn login_attempt(&self, method: &'static str, outcome: &'static str) {
+    /// One step of the login funnel of `method` (`official_account`, `mini_program`).
+    pub fn login_attempt(&self, method: &'static str, outcome: LoginOutcome) {
         self.login_attempts
-            .with_label_values(&[method, outcome])
+            .with_label_values(&[method, outcome.as_str()])
             .inc();
     }
 
@@ -231,11 +229,10 @@ impl Metrics {
         self.wechat_api.with_label_values(&[api, outcome]).inc();
     }
 
-    /// One push to the callback: `kind` like `subscribe`, `scan`, `text`, `verify`, `unknown`;
-    /// `outcome` like `login`, `duplicate`, `ignored`, `bad_signature`.
-    pub fn wechat_callback(&self, kind: &'static str, outcome: &'static str) {
+    /// One push to the callback: `kind` like `subscribe`, `scan`, `text`, `verify`, `unknown`.
+    pub fn wechat_callback(&self, kind: &'static str, outcome: CallbackOutcome) {
         self.wechat_callbacks
-            .with_label_values(&[kind, outcome])
+            .with_label_values(&[kind, outcome.as_str()])
             .inc();
     }
 
@@ -245,6 +242,78 @@ impl Metrics {
             .position(|d| *d == decision)
             .unwrap_or(0);
         self.decisions[i].inc();
+    }
+}
+
+/// A step of the login funnel (`scangate_login_attempts_total{outcome}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Started,
+    Scanned,
+    NeedPhone,
+    CodeSent,
+    CodeInvalid,
+    PhoneBound,
+    Confirmed,
+    Exchanged,
+    Expired,
+    Cancelled,
+}
+
+impl LoginOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginOutcome::Started => "started",
+            LoginOutcome::Scanned => "scanned",
+            LoginOutcome::NeedPhone => "need_phone",
+            LoginOutcome::CodeSent => "code_sent",
+            LoginOutcome::CodeInvalid => "code_invalid",
+            LoginOutcome::PhoneBound => "phone_bound",
+            LoginOutcome::Confirmed => "confirmed",
+            LoginOutcome::Exchanged => "exchanged",
+            LoginOutcome::Expired => "expired",
+            LoginOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What became of a push to the callback (`scangate_wechat_callbacks_total{outcome}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// URL verification answered.
+    Ok,
+    Duplicate,
+    StoreError,
+    Login,
+    NotLogin,
+    LoginError,
+    Timeout,
+    ForwardedReply,
+    Forwarded,
+    ForwardFailed,
+    AutoReply,
+    Ignored,
+    /// Refused before parsing, with the error's label (`bad_signature`, `too_large`, ...).
+    Refused(&'static str),
+}
+
+impl CallbackOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackOutcome::Ok => "ok",
+            CallbackOutcome::Duplicate => "duplicate",
+            CallbackOutcome::StoreError => "store_error",
+            CallbackOutcome::Login => "login",
+            CallbackOutcome::NotLogin => "not_login",
+            CallbackOutcome::LoginError => "login_error",
+            CallbackOutcome::Timeout => "timeout",
+            CallbackOutcome::ForwardedReply => "forwarded_reply",
+            CallbackOutcome::Forwarded => "forwarded",
+            CallbackOutcome::ForwardFailed => "forward_failed",
+            CallbackOutcome::AutoReply => "auto_reply",
+            CallbackOutcome::Ignored => "ignored",
+            CallbackOutcome::Refused(label) => label,
+        }
     }
 }
 

@@ -135,6 +135,9 @@ impl From<TransitionError> for LoginError {
     }
 }
 
+/// The result of a login step.
+pub type Result<T, E = LoginError> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::error::LoginError;
-use super::service::Result;
+use super::error::{LoginError, Result};
 use crate::identity::Phone;
 use crate::store::Store;
 

@@ -10,6 +10,7 @@
 //! ([`LoginError::SceneInvalid`], one answer for every reason). Why a scene was not acted on
 //! is said only in the log, and every call counts against its client address's budget first.
 
+use crate::metrics::LoginOutcome;
 use std::future;
 use std::net::IpAddr;
 
@@ -53,7 +54,9 @@ impl LoginService {
         };
         match self.apply(&attempt.id, now, |a| a.scanned(now)).await? {
             Applied::Done(_) => {
-                self.inner.metrics.login_attempt(METHOD, "scanned");
+                self.inner
+                    .metrics
+                    .login_attempt(METHOD, LoginOutcome::Scanned);
                 tracing::info!(attempt = %attempt.id, "mini program code scanned");
             }
             // A racing call of the same page (or a confirm) got there first.
@@ -120,7 +123,7 @@ impl LoginService {
                 let metrics = &self.inner.metrics;
                 if attempt.status == Status::Waiting {
                     // The page skipped `scanned`: the funnel still counts the scan.
-                    metrics.login_attempt(METHOD, "scanned");
+                    metrics.login_attempt(METHOD, LoginOutcome::Scanned);
                 }
                 metrics.login_attempt(METHOD, outcome);
                 tracing::info!(
@@ -155,7 +158,9 @@ impl LoginService {
         };
         match self.apply(&attempt.id, now, |a| a.cancel(now)).await? {
             Applied::Done(_) => {
-                self.inner.metrics.login_attempt(METHOD, "cancelled");
+                self.inner
+                    .metrics
+                    .login_attempt(METHOD, LoginOutcome::Cancelled);
                 tracing::info!(attempt = %attempt.id, "mini program login declined on the phone");
             }
             Applied::Refused(_, current) => not_acted_on(&current, now, "cancel"),

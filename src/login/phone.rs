@@ -1,5 +1,6 @@
 //! The `need_phone` step: sending a code, binding the phone, or skipping.
 
+use crate::metrics::LoginOutcome;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -153,7 +154,7 @@ impl LoginService {
         }
         inner
             .metrics
-            .login_attempt(attempt.method.as_str(), "code_sent");
+            .login_attempt(attempt.method.as_str(), LoginOutcome::CodeSent);
         tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone code sent");
         Ok(SentCode {
             demo_code: inner.demo.then_some(code),
@@ -199,7 +200,9 @@ impl LoginService {
         // Used: a second bind with it must not pass (the attempt is confirmed anyway).
         self.withdraw_code(id, &code_raw).await;
         let method = attempt.method.as_str();
-        self.inner.metrics.login_attempt(method, "phone_bound");
+        self.inner
+            .metrics
+            .login_attempt(method, LoginOutcome::PhoneBound);
         tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone bound");
         Ok(confirmed)
     }
@@ -276,7 +279,7 @@ impl LoginService {
             }
             self.inner
                 .metrics
-                .login_attempt(attempt.method.as_str(), "code_invalid");
+                .login_attempt(attempt.method.as_str(), LoginOutcome::CodeInvalid);
             let tries_left = keys::MAX_CODE_TRIES - record.tries;
             return Err(if tries_left == 0 {
                 LoginError::CodeDead
@@ -313,7 +316,9 @@ impl LoginService {
         if user.disabled {
             if let Applied::Done(_) = self.apply(&attempt.id, now, |a| a.cancel(now)).await? {
                 let method = attempt.method.as_str();
-                self.inner.metrics.login_attempt(method, "cancelled");
+                self.inner
+                    .metrics
+                    .login_attempt(method, LoginOutcome::Cancelled);
             }
             return Err(LoginError::Disabled);
         }
@@ -334,7 +339,9 @@ impl LoginService {
         let method = attempt.method.as_str();
         match applied? {
             Applied::Done(_) => {
-                self.inner.metrics.login_attempt(method, "confirmed");
+                self.inner
+                    .metrics
+                    .login_attempt(method, LoginOutcome::Confirmed);
                 Ok(Confirmed { ticket })
             }
             Applied::Refused(_, current) if current.status == Status::Confirmed => current

@@ -1,5 +1,6 @@
 //! The long-poll: answer when the attempt's status differs from what the browser last saw.
 
+use crate::metrics::LoginOutcome;
 use std::time::Duration;
 
 use prometheus::IntGauge;
@@ -73,7 +74,7 @@ impl LoginService {
     /// (or `since` is `None`, or the status is final); otherwise waits up to `wait` (at most
     /// [`MAX_WAIT`]) for a change, and answers whatever the status is then. A waiting poll
     /// also wakes when the attempt expires. Unknown id or another browser's attempt:
-    /// [`LoginError::NotFound`](super::LoginError::NotFound). `now` is Unix seconds at the
+    /// [`LoginError::NotFound`](super::error::LoginError::NotFound). `now` is Unix seconds at the
     /// call; the wait advances it.
     pub async fn poll(
         &self,
@@ -122,7 +123,7 @@ impl LoginService {
             Ok(Applied::Done(_)) => self
                 .inner
                 .metrics
-                .login_attempt(attempt.method.as_str(), "expired"),
+                .login_attempt(attempt.method.as_str(), LoginOutcome::Expired),
             Ok(Applied::Refused(..)) => {}
             Err(e) => tracing::debug!(error = %e, "cannot record an expiry"),
         }

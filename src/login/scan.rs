@@ -1,6 +1,7 @@
 //! Scan pushes from the Official Account callback: who scanned, and where the attempt goes.
 //! The Mini Program's confirmation (`mp.rs`) reuses who-is-it and where-to-go from here.
 
+use crate::metrics::LoginOutcome;
 use std::future::Future;
 use std::time::Duration;
 
@@ -102,7 +103,7 @@ impl LoginService {
             .await?;
         match next {
             Applied::Done(next) => {
-                inner.metrics.login_attempt(method, "scanned");
+                inner.metrics.login_attempt(method, LoginOutcome::Scanned);
                 inner.metrics.login_attempt(method, outcome);
                 tracing::info!(attempt = %next.id, status = %next.status, new_follower = scan.new_follower, "login scan");
                 Ok(ScanOutcome::login(next.status))
@@ -118,7 +119,7 @@ impl LoginService {
     /// registered and confirmed with `phone: off`, else asked for a phone (skippable with
     /// `optional`). A `verified_phone` (from WeChat, no SMS needed) is bound first: to a known
     /// user without a phone, or to the new user, who is then registered at once whatever the
-    /// policy. A number bound to someone else is [`LoginError::PhoneTaken`](super::LoginError).
+    /// policy. A number bound to someone else is [`LoginError::PhoneTaken`](super::error::LoginError).
     pub(super) async fn settle_scan(
         &self,
         attempt: &Attempt,
@@ -126,7 +127,7 @@ impl LoginService {
         known: Option<User>,
         verified_phone: Option<&Phone>,
         now: u64,
-    ) -> Result<(Applied, &'static str)> {
+    ) -> Result<(Applied, LoginOutcome)> {
         let inner = &self.inner;
         let policy = inner.login.phone;
         let known = match (known, verified_phone) {
@@ -145,7 +146,7 @@ impl LoginService {
                 tracing::info!(attempt = %attempt.id, user = %user.id, "disabled user scanned; attempt cancelled");
                 (
                     self.apply(&attempt.id, now, |a| a.cancel(now)).await?,
-                    "cancelled",
+                    LoginOutcome::Cancelled,
                 )
             }
             Some(user) if policy == PhonePolicy::Required && user.phone.is_none() => {
@@ -155,11 +156,11 @@ impl LoginService {
                         a.need_phone(scanner.clone(), false, deadline, now)
                     })
                     .await?;
-                (applied, "need_phone")
+                (applied, LoginOutcome::NeedPhone)
             }
             Some(user) => (
                 self.confirm_scan(attempt, scanner, user, now).await?,
-                "confirmed",
+                LoginOutcome::Confirmed,
             ),
             None if verified_phone.is_some() || policy == PhonePolicy::Off => {
                 let user = inner
@@ -175,7 +176,7 @@ impl LoginService {
                 scanner.user_id = Some(user.id.clone());
                 (
                     self.confirm_scan(attempt, scanner, user, now).await?,
-                    "confirmed",
+                    LoginOutcome::Confirmed,
                 )
             }
             None => {
@@ -186,7 +187,7 @@ impl LoginService {
                         a.need_phone(scanner.clone(), skippable, deadline, now)
                     })
                     .await?;
-                (applied, "need_phone")
+                (applied, LoginOutcome::NeedPhone)
             }
         })
     }

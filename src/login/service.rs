@@ -3,6 +3,7 @@
 //! `ticket.rs`, the long-poll in `poll.rs`, phone codes in `phone.rs`, the Mini Program's code
 //! in `mp_code.rs` and its page's calls in `mp.rs`.
 
+use crate::metrics::LoginOutcome;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ use super::watchers::Watchers;
 /// transition applied, so more than a few only happen under a storm.
 const TRANSITION_ROUNDS: usize = 8;
 
-pub type Result<T, E = LoginError> = std::result::Result<T, E>;
+pub use super::error::Result;
 
 /// What the service is built from; each part comes from its own config section.
 pub struct LoginDeps {
@@ -207,7 +208,9 @@ impl LoginService {
             .store
             .put(&keys::attempt(&id), &encode(&attempt)?, ttl)
             .await?;
-        inner.metrics.login_attempt(method.as_str(), "started");
+        inner
+            .metrics
+            .login_attempt(method.as_str(), LoginOutcome::Started);
         Ok(Started {
             id,
             browser_secret,

@@ -1,6 +1,7 @@
 //! One-time login tickets: issued when an attempt is confirmed, exchanged once by the browser
 //! that started it.
 
+use crate::metrics::LoginOutcome;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,7 @@ impl LoginService {
         }
         inner
             .metrics
-            .login_attempt(record.method.as_str(), "exchanged");
+            .login_attempt(record.method.as_str(), LoginOutcome::Exchanged);
         Ok(Exchanged {
             identity: Identity {
                 user_id: user.id,

@@ -60,11 +60,15 @@ impl AdminApp {
                 };
                 (status, "application/json", body.to_string().into_bytes())
             }
-            _ => (
-                404,
-                "application/json",
-                br#"{"error":"not_found","message":"try /metrics, /healthz or /readyz"}"#.to_vec(),
-            ),
+            _ => {
+                let err = super::respond::GatewayError::Refused {
+                    status: 404,
+                    code: "not_found",
+                    message: "try /metrics, /healthz or /readyz".into(),
+                };
+                let reply = super::respond::Reply::error(&err, false);
+                (reply.status, reply.content_type, reply.body.to_vec())
+            }
         }
     }
 }
@@ -82,5 +86,29 @@ impl ServeHttp for AdminApp {
             .header(http::header::CACHE_CONTROL, "no-store")
             .body(body)
             .unwrap_or_else(|_| Response::new(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_answer_is_json_and_unknown_paths_say_where_to_look() {
+        let ready: ReadyCheck = Arc::new(|| ReadyReport {
+            problem: Some("store unreachable".into()),
+            warnings: vec![],
+        });
+        let admin = AdminApp::new(Registry::new(), ready);
+        let (status, kind, body) = admin.answer("/nope");
+        assert_eq!((status, kind), (404, "application/json"));
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "not_found");
+        assert!(body["message"].as_str().unwrap().contains("/readyz"));
+        let (status, _, body) = admin.answer("/readyz");
+        assert_eq!(status, 503);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["reason"], "store unreachable");
+        assert_eq!(admin.answer("/healthz").0, 200);
     }
 }

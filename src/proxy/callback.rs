@@ -14,6 +14,7 @@ use super::forward::{self, Forwarder};
 use super::own_request::OwnRequest;
 use super::respond::Reply;
 use crate::login::Scan;
+use crate::metrics::CallbackOutcome;
 use crate::replies::Incoming;
 use crate::wechat::{CallbackError, CallbackQuery, Push, PushKind};
 
@@ -28,7 +29,8 @@ fn success() -> Reply {
 }
 
 fn refused(app: &App, req: &OwnRequest<'_>, kind: &'static str, e: &CallbackError) -> Reply {
-    app.metrics.wechat_callback(kind, e.label());
+    app.metrics
+        .wechat_callback(kind, CallbackOutcome::Refused(e.label()));
     crate::audit::callback_denied(&e.to_string(), req.client);
     let status = match e {
         CallbackError::TooLarge { .. } => 413,
@@ -58,7 +60,7 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
     if req.method == http::Method::GET || req.method == http::Method::HEAD {
         return match callback.codec.verify_url(&query, req.now) {
             Ok(echostr) => {
-                app.metrics.wechat_callback("verify", "ok");
+                app.metrics.wechat_callback("verify", CallbackOutcome::Ok);
                 Reply::text(200, "text/plain; charset=utf-8", echostr)
             }
             Err(e) => refused(app, req, "verify", &e),
@@ -72,14 +74,16 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
     let kind = kind_label(&push.kind);
     match login.service.seen_before(push.dedupe_key()).await {
         Ok(true) => {
-            app.metrics.wechat_callback(kind, "duplicate");
+            app.metrics
+                .wechat_callback(kind, CallbackOutcome::Duplicate);
             return success();
         }
         Ok(false) => {}
         Err(e) => {
             // Without the store nothing can be recorded: make WeChat retry later.
             tracing::error!(error = %e, "callback dedupe failed");
-            app.metrics.wechat_callback(kind, "store_error");
+            app.metrics
+                .wechat_callback(kind, CallbackOutcome::StoreError);
             return Reply::json(
                 503,
                 &serde_json::json!({"error": "unavailable", "message": "store unavailable"}),
@@ -100,22 +104,23 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
     }
     match tokio::time::timeout(LOGIN_BUDGET, login.service.on_scan(scan, req.now)).await {
         Ok(Ok(outcome)) if outcome.login => {
-            app.metrics.wechat_callback(kind, "login");
+            app.metrics.wechat_callback(kind, CallbackOutcome::Login);
             reply_text(callback, &push, req.now)
         }
         Ok(Ok(_)) => {
-            app.metrics.wechat_callback(kind, "not_login");
+            app.metrics.wechat_callback(kind, CallbackOutcome::NotLogin);
             success()
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "login scan failed");
-            app.metrics.wechat_callback(kind, "login_error");
+            app.metrics
+                .wechat_callback(kind, CallbackOutcome::LoginError);
             forget(login, &push).await;
             success()
         }
         Err(_) => {
             tracing::warn!("login scan took longer than WeChat waits; answered success");
-            app.metrics.wechat_callback(kind, "timeout");
+            app.metrics.wechat_callback(kind, CallbackOutcome::Timeout);
             forget(login, &push).await;
             success()
         }
@@ -137,14 +142,18 @@ async fn not_login(
             .await
         {
             Ok(reply) if forward::is_message(&reply) => {
-                app.metrics.wechat_callback(kind, "forwarded_reply");
+                app.metrics
+                    .wechat_callback(kind, CallbackOutcome::ForwardedReply);
                 // Already sealed by the backend with the same Token and key: relay as is.
                 return Reply::text(200, "text/xml; charset=utf-8", reply);
             }
-            Ok(_) => app.metrics.wechat_callback(kind, "forwarded"),
+            Ok(_) => app
+                .metrics
+                .wechat_callback(kind, CallbackOutcome::Forwarded),
             Err(e) => {
                 tracing::warn!(error = %e, kind, "push not forwarded (a late reply is dropped)");
-                app.metrics.wechat_callback(kind, "forward_failed");
+                app.metrics
+                    .wechat_callback(kind, CallbackOutcome::ForwardFailed);
             }
         }
     }
@@ -156,13 +165,14 @@ async fn not_login(
     match crate::replies::reply_for(&callback.replies, incoming) {
         Some(text) => {
             if callback.forwarder.is_none() {
-                app.metrics.wechat_callback(kind, "auto_reply");
+                app.metrics
+                    .wechat_callback(kind, CallbackOutcome::AutoReply);
             }
             sealed_text(callback, push, text, req.now)
         }
         None => {
             if callback.forwarder.is_none() {
-                app.metrics.wechat_callback(kind, "ignored");
+                app.metrics.wechat_callback(kind, CallbackOutcome::Ignored);
             }
             success()
         }
