@@ -50,7 +50,7 @@ pub use mp_code::QrImage;
 pub use phone::SentCode;
 pub use poll::{PollView, MAX_WAIT};
 pub use scan::{Scan, ScanOutcome};
-pub use service::{LoginDeps, LoginService, MiniProgramDeps, Result, Started};
+pub use service::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps, Result, Started};
 pub use state::{Attempt, Status, TransitionError};
 pub use ticket::{Confirmed, Exchanged};
 

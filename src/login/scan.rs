@@ -68,7 +68,8 @@ impl LoginService {
     /// is cancelled. Scans of attempts that already moved on change nothing.
     pub async fn on_scan(&self, scan: Scan, now: u64) -> Result<ScanOutcome> {
         let inner = &self.inner;
-        let Some((client, _)) = &inner.official_account else {
+        let Some(super::service::OfficialAccountDeps { client, .. }) = &inner.official_account
+        else {
             return Ok(ScanOutcome::not_login());
         };
         let Some((_, attempt)) = self.load(&scan.scene).await? else {

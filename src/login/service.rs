@@ -30,13 +30,20 @@ const TRANSITION_ROUNDS: usize = 8;
 
 pub use super::error::Result;
 
+/// The Official Account side of logins.
+pub struct OfficialAccountDeps {
+    /// Its API client; `app_id()` names the openids it reports.
+    pub client: WechatClient,
+    /// Lifetime asked of every login QR code (`qr_expire_seconds`).
+    pub qr_expire_seconds: u32,
+}
+
 /// What the service is built from; each part comes from its own config section.
 pub struct LoginDeps {
     pub store: Arc<dyn Store>,
     pub users: UserDirectory,
-    /// The Official Account client (its `app_id()` names the openids it reports) and
-    /// `qr_expire_seconds`. `None` = the method is not configured.
-    pub official_account: Option<(WechatClient, u32)>,
+    /// `None` = the method is not configured.
+    pub official_account: Option<OfficialAccountDeps>,
     /// The Mini Program side. `None` = the method is not configured.
     pub mini_program: Option<MiniProgramDeps>,
     pub sms: Arc<dyn SmsSender>,
@@ -69,7 +76,7 @@ pub struct LoginService {
 pub(super) struct Inner {
     pub(super) store: Arc<dyn Store>,
     pub(super) users: UserDirectory,
-    pub(super) official_account: Option<(WechatClient, u32)>,
+    pub(super) official_account: Option<OfficialAccountDeps>,
     pub(super) mini_program: Option<MiniProgramDeps>,
     pub(super) sms: Arc<dyn SmsSender>,
     pub(super) login: LoginConfig,
@@ -221,7 +228,11 @@ impl LoginService {
 
     /// An Official Account QR code whose scans push `scene` back.
     async fn official_account_code(&self, scene: &str) -> Result<NewCode> {
-        let Some((client, qr_expire_seconds)) = &self.inner.official_account else {
+        let Some(OfficialAccountDeps {
+            client,
+            qr_expire_seconds,
+        }) = &self.inner.official_account
+        else {
             return Err(LoginError::MethodUnavailable);
         };
         let qr = client

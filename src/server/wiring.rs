@@ -12,7 +12,7 @@ use crate::config::{Config, MiniProgramConfig, OfficialAccountConfig, Secret};
 use crate::identity::{OpenId, Phone, UnionId};
 use crate::login::poll_slots::PollSlots;
 use crate::login::token_cache::StoreTokenCache;
-use crate::login::{LoginDeps, LoginService, MiniProgramDeps};
+use crate::login::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps};
 use crate::metrics::Metrics;
 use crate::proxy::app::{
     loopback, CallbackParts, LoginParts, SimulatorParts, DEMO_RETURNING_OPENID,
@@ -120,7 +120,10 @@ pub async fn build_login(
             })
             .map_err(|e| StartupError::Wechat(format!("official_account.encoding_aes_key: {e}")))?;
             (
-                Some((client, oa.qr_expire_seconds)),
+                Some(OfficialAccountDeps {
+                    client,
+                    qr_expire_seconds: oa.qr_expire_seconds,
+                }),
                 Some(CallbackParts {
                     codec,
                     scan_reply: oa.scan_reply.clone(),

@@ -194,7 +194,10 @@ pub async fn fixture_with(options: Options) -> Fixture {
     let login = LoginService::new(LoginDeps {
         store: store.clone(),
         users: users.clone(),
-        official_account: Some((client, options.qr_expire)),
+        official_account: Some(crate::login::OfficialAccountDeps {
+            client,
+            qr_expire_seconds: options.qr_expire,
+        }),
         mini_program: options.mini_program.then(|| MiniProgramDeps {
             api: mp.clone(),
             app_id: MP_APP_ID.into(),
