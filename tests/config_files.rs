@@ -39,25 +39,26 @@ const VARS: &[(&str, &str)] = &[
     ("SCANGATE_TLS_KEY_FILE", "/etc/scangate/tls/privkey.pem"),
 ];
 
-/// Files the configs reference and validation reads.
-const FILES: &[(&str, &str)] = &[
-    (
-        "/etc/scangate/tls/fullchain.pem",
-        "-----BEGIN CERTIFICATE-----\n",
-    ),
-    (
-        "/etc/scangate/tls/privkey.pem",
-        "-----BEGIN PRIVATE KEY-----\n",
-    ),
-];
+/// Files the configs reference and validation reads (and parses, as start-up does): a
+/// self-signed certificate and its key.
+fn files() -> Vec<(&'static str, String)> {
+    let pair = rcgen::generate_simple_self_signed(vec!["app.example.com".to_string()]).unwrap();
+    vec![
+        ("/etc/scangate/tls/fullchain.pem", pair.cert.pem()),
+        (
+            "/etc/scangate/tls/privkey.pem",
+            pair.signing_key.serialize_pem(),
+        ),
+    ]
+}
 
 fn env() -> MapEnv {
     let env = VARS
         .iter()
         .fold(MapEnv::new(), |env, (k, v)| env.var(*k, *v));
-    FILES
-        .iter()
-        .fold(env, |env, (path, content)| env.file(*path, *content))
+    files()
+        .into_iter()
+        .fold(env, |env, (path, content)| env.file(path, content))
 }
 
 fn yaml_files(dir: &str) -> Vec<PathBuf> {

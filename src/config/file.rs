@@ -2,11 +2,13 @@
 //!
 //! Every struct rejects unknown keys and fills missing keys from its `Default` impl, which
 //! is where every default of the file lives. Keys without a default (`public_url`,
-//! `session.secret`, ...) are `Option`s: whether they are required is decided in
-//! `validate.rs`, so that a missing key is reported with its path like any other problem.
+//! `session.secret`, ...) are `Option`s: whether they are required is decided by the
+//! section rules (`rules/`), so that a missing key is reported with its path like any other
+//! problem.
 //!
 //! A secret key `X` also accepts `X_file`, a path whose trimmed content is the value.
-//! Nothing here is checked beyond its YAML type; `validate.rs` turns these into `model`.
+//! Nothing here is checked beyond its YAML type (`shape.rs` reports what does not fit);
+//! `rules/` turns these into `model`.
 
 use std::fmt;
 
@@ -442,6 +444,7 @@ pub enum SmsProvider {
     #[default]
     Log,
     Webhook,
+    /// In the schema, but there is no sender yet: validation refuses it, as start-up would.
     Tencent,
 }
 

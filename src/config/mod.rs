@@ -1,56 +1,44 @@
-//! Configuration: the YAML file schema (`file`), its validation into runtime types
-//! (`validate` -> `model`), and `${VAR}` / `*_file` secret resolution (`env`).
+//! Configuration: the YAML file schema, its validation into runtime types, and what a
+//! reload cannot apply.
+//!
+//! A file goes `text -> shape -> FileConfig -> rules -> Config`:
+//!
+//! - `file.rs`: the schema, one struct per YAML mapping with its defaults ([`file`]);
+//! - `shape.rs`: stages 1 to 3, YAML syntax, shape repair (an unknown key or a wrong type is
+//!   reported and cut out, so one never hides another) and `${VAR}` substitution;
+//! - `rules/`: stage 4, one file per section (server, store, session, wechat, login,
+//!   routes) with its tests beside it; the rules refuse the values start-up would refuse,
+//!   so that `scangate check` speaks for `scangate run`;
+//! - `model.rs`: the runtime types, with the predicates that belong to them
+//!   ([`HostPattern::parse`], [`Upstream::resolve`], [`Keyword::shadows`]) ([`model`]);
+//! - `syntax.rs`: lexical predicates several sections share (tokens, host names, paths,
+//!   `http(s)://` URLs);
+//! - `env.rs`: `${VAR}` values and `*_file` contents, through [`Env`] ([`env`]);
+//! - `issues.rs`: [`ConfigIssue`], [`ConfigErrors`] and the collector every stage reports to;
+//! - `reload.rs`: [`restart_only_changes`].
 //!
 //! `load` reports **every** problem at once, each as `yaml.path: message`, and never
 //! prints a secret value.
 
 pub mod env;
 pub mod file;
+mod issues;
 pub mod model;
-mod validate;
+mod reload;
+mod rules;
+mod shape;
+mod syntax;
+#[cfg(test)]
+mod testing;
 
-use std::fmt;
 use std::path::Path;
 
 pub use env::{Env, ProcessEnv};
+pub use issues::{ConfigErrors, ConfigIssue};
 pub use model::*;
+pub use reload::restart_only_changes;
 
-/// One problem found in a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigIssue {
-    /// YAML path of the offending value: `routes[2].upstreams[0]`, `session.secret`; empty
-    /// when the problem is the file itself (unreadable, not YAML).
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-/// Every problem found in a config file; never empty.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<ConfigIssue>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, issue) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{issue}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
+use issues::Issues;
 
 /// Reads and validates the config file at `path`, taking `${VAR}` from the process
 /// environment. Relative paths inside the file are relative to the working directory.
@@ -65,8 +53,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 }
 
 /// Parses and validates YAML text; `env` resolves `${VAR}` and `*_file` keys.
+/// On failure the error lists every problem found, in a stable order.
 pub fn from_yaml(text: &str, env: &dyn Env) -> Result<Config, ConfigErrors> {
-    validate::parse_and_validate(text, env)
+    let mut issues = Issues::default();
+    let config =
+        shape::read(text, env, &mut issues).and_then(|file| rules::config(file, env, &mut issues));
+    issues.finish(config)
 }
 
 /// The one-line summary `scangate check` prints for a valid file, e.g.
@@ -139,20 +131,5 @@ routes:
             "{line}"
         );
         assert!(!line.contains("hunter2"), "{line}");
-    }
-
-    #[test]
-    fn issues_display_as_path_colon_message_one_per_line() {
-        let errors = ConfigErrors(vec![
-            ConfigIssue {
-                path: "listen".into(),
-                message: "bad".into(),
-            },
-            ConfigIssue {
-                path: String::new(),
-                message: "whole file".into(),
-            },
-        ]);
-        assert_eq!(errors.to_string(), "listen: bad\nwhole file");
     }
 }

@@ -1,19 +1,23 @@
 //! The validated runtime configuration: what the rest of the program sees.
 //!
 //! These types carry no serde and no raw strings from the file that still need checking:
-//! `validate.rs` turns the file schema (`file.rs`) into these, or reports every problem.
-//! Every duration is in seconds, as the key names say.
+//! the section rules (`rules/`) turn the file schema (`file.rs`) into these, or report
+//! every problem. Every duration is in seconds, as the key names say.
+//!
+//! Every type compares by value (`PartialEq`), secrets included, so that a reload can tell
+//! which sections changed; a [`Secret`] is still never printed.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+use super::syntax::{is_hostname, split_host_port};
 use crate::identity::{LoginMethod, Phone, UserId};
 
 /// The whole gateway configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Public listener.
     pub listen: SocketAddr,
@@ -104,7 +108,7 @@ pub enum StoreConfig {
     },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
     /// HMAC key of the session cookie, at least 32 bytes.
     pub secret: Secret,
@@ -148,7 +152,7 @@ impl IdentityHeaders {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WechatConfig {
     /// Base URL of the WeChat API, no trailing slash.
     pub api_base: String,
@@ -158,7 +162,7 @@ pub struct WechatConfig {
     pub mini_program: Option<MiniProgramConfig>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OfficialAccountConfig {
     pub app_id: String,
     pub app_secret: Secret,
@@ -187,8 +191,8 @@ pub const DEFAULT_FORWARD_TIMEOUT_MS: u64 = 4000;
 impl OfficialAccountConfig {
     /// The account with these credentials and every other key at the file's default: plain
     /// mode, 300 s QR codes, `scan_reply` "登录成功", no forwarding, no replies. For code
-    /// that builds an account without a file (the simulator); `validate.rs` checks that it
-    /// agrees with the file's defaults.
+    /// that builds an account without a file (the simulator); a test of `rules/wechat.rs`
+    /// checks that it agrees with the file's defaults.
     pub fn new(app_id: impl Into<String>, app_secret: Secret, token: Secret) -> Self {
         OfficialAccountConfig {
             app_id: app_id.into(),
@@ -235,7 +239,27 @@ pub enum KeywordMatch {
     Contains,
 }
 
-#[derive(Clone, Debug)]
+impl Keyword {
+    /// Whether every message `later` matches is matched by `self` first (first match
+    /// wins), so that `later`'s reply could never be sent. Uses the rule of
+    /// `replies::reply_for` (ASCII case ignored, nothing else folded), which `config`
+    /// cannot import.
+    pub fn shadows(&self, later: &Keyword) -> bool {
+        let (e, l) = (
+            self.keyword.to_ascii_lowercase(),
+            later.keyword.to_ascii_lowercase(),
+        );
+        match (self.matching, later.matching) {
+            // Any message containing (or equal to) `later` contains `self`.
+            (KeywordMatch::Contains, _) => l.contains(&e),
+            (KeywordMatch::Exact, KeywordMatch::Exact) => l == e,
+            // A longer message can contain `later` without being `self`.
+            (KeywordMatch::Exact, KeywordMatch::Contains) => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MiniProgramConfig {
     pub app_id: String,
     pub app_secret: Secret,
@@ -250,7 +274,7 @@ pub enum PhonePolicy {
     Off,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginConfig {
     /// Offered on the login page, in this order; never empty.
     pub methods: Vec<LoginMethod>,
@@ -295,7 +319,7 @@ impl From<&crate::config::file::LimitsFile> for Limits {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SmsConfig {
     /// Prints the code to the log (and the demo page shows it).
     Log,
@@ -332,6 +356,39 @@ pub enum HostPattern {
     Suffix(String),
 }
 
+impl HostPattern {
+    /// A route's `host`: an exact host or `*.suffix`, lowercased, without a port. The error
+    /// says why, without the key's path.
+    pub fn parse(text: &str) -> Result<HostPattern, String> {
+        let host = text.to_ascii_lowercase();
+        if host.is_empty() {
+            return Err("is empty (leave the key out to match any host)".to_string());
+        }
+        if host.contains(':') {
+            return Err(format!(
+                "{text:?} must not have a port (routes match any port)"
+            ));
+        }
+        let (suffix, name) = match host.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, host.as_str()),
+        };
+        if name.contains('*') {
+            return Err(format!(
+                "{text:?}: the only wildcard allowed is a leading *."
+            ));
+        }
+        if !is_hostname(name) {
+            return Err(format!("{text:?} is not a host name"));
+        }
+        Ok(if suffix {
+            HostPattern::Suffix(format!(".{name}"))
+        } else {
+            HostPattern::Exact(name.to_string())
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
     /// As written in the file, for logs and errors.
@@ -340,7 +397,34 @@ pub struct Upstream {
     pub addr: SocketAddr,
 }
 
-#[derive(Clone, Debug)]
+impl Upstream {
+    /// `host:port` (or `[v6]:port`), resolved now: pingora's `HttpPeer::new` panics on a
+    /// name it cannot resolve. A name with both IPv4 and IPv6 addresses takes IPv4.
+    pub fn resolve(name: &str) -> Result<Upstream, String> {
+        match split_host_port(name) {
+            Some((_, port)) if port > 0 => {}
+            _ => return Err(format!("{name:?} is not host:port")),
+        }
+        let addrs: Vec<SocketAddr> = name
+            .to_socket_addrs()
+            .map_err(|_| format!("cannot resolve {name:?}"))?
+            .collect();
+        // `localhost` often resolves to ::1 first while dev servers listen on 127.0.0.1 only;
+        // IPv4 is the safer guess when a name has both.
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied()
+            .ok_or_else(|| format!("cannot resolve {name:?}"))?;
+        Ok(Upstream {
+            name: name.to_string(),
+            addr,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
     /// Unique; used as a metrics label and as the assertion's `aud`.
     pub name: String,

@@ -274,7 +274,7 @@ impl App {
         self.routing
             .store(Arc::new(Routing::build(new, &self.metrics)));
         self.metrics.config_loaded(true, true, unix_now());
-        restart_only_changes(&self.config, new)
+        crate::config::restart_only_changes(&self.config, new)
     }
 
     /// Counts a request in flight until the guard drops.
@@ -303,42 +303,6 @@ impl App {
     pub fn is_own_path(&self, path: &str) -> bool {
         super::router::prefix_matches(&self.config.auth_path, path)
     }
-}
-
-/// The sections whose change a reload cannot apply. Compared by their `Debug` text, in
-/// which secrets are masked: a changed secret alone is not noticed (and needs a restart).
-fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
-    type Section = fn(&Config) -> String;
-    let sections: [(&'static str, Section); 17] = [
-        ("listen", |c| format!("{:?}", c.listen)),
-        ("public_url", |c| format!("{:?}", c.public_url)),
-        ("auth_path", |c| c.auth_path.clone()),
-        ("admin_listen", |c| format!("{:?}", c.admin_listen)),
-        ("trusted_proxies", |c| format!("{:?}", c.trusted_proxies)),
-        ("forward_auth", |c| format!("{:?}", c.forward_auth_trusted)),
-        ("tls", |c| format!("{:?}", c.tls)),
-        ("threads", |c| c.threads.to_string()),
-        ("shutdown_timeout_seconds", |c| {
-            c.shutdown_timeout_seconds.to_string()
-        }),
-        ("client_header_timeout_seconds", |c| {
-            c.client_header_timeout_seconds.to_string()
-        }),
-        ("drop_underscore_headers", |c| {
-            c.drop_underscore_headers.to_string()
-        }),
-        ("access_log", |c| c.access_log.to_string()),
-        ("store", |c| format!("{:?}", c.store)),
-        ("session", |c| format!("{:?}", c.session)),
-        ("identity_headers", |c| format!("{:?}", c.identity_headers)),
-        ("wechat", |c| format!("{:?}", c.wechat)),
-        ("login", |c| format!("{:?}", c.login)),
-    ];
-    sections
-        .iter()
-        .filter(|(_, text)| text(old) != text(new))
-        .map(|(name, _)| *name)
-        .collect()
 }
 
 /// Unix seconds now. The one place the proxy reads the wall clock; everything below it
@@ -374,30 +338,5 @@ pub fn loopback(listen: std::net::SocketAddr) -> std::net::SocketAddr {
         std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), listen.port())
     } else {
         listen
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::env::MapEnv;
-
-    fn config(extra: &str) -> Config {
-        let yaml = format!(
-            "public_url: http://gw.test\nsession: {{secret: \"0123456789abcdef0123456789abcdef\"}}\nwechat: {{simulate: true}}\n{extra}"
-        );
-        crate::config::from_yaml(&yaml, &MapEnv::new()).unwrap()
-    }
-
-    #[test]
-    fn a_reload_names_the_sections_only_a_restart_applies() {
-        let routes = "routes: [{name: a, upstreams: ['127.0.0.1:1']}]\n";
-        let other_routes = "routes: [{name: b, path_prefix: /b, upstreams: ['127.0.0.1:2']}]\n";
-        let old = config(routes);
-        assert!(restart_only_changes(&old, &config(other_routes)).is_empty());
-        let changed = config(&format!(
-            "{other_routes}login: {{code_ttl_seconds: 120}}\nthreads: 2\n"
-        ));
-        assert_eq!(restart_only_changes(&old, &changed), ["threads", "login"]);
     }
 }

@@ -1,0 +1,92 @@
+use crate::config::model::{PhonePolicy, SmsConfig};
+use crate::config::testing::{errors, ok};
+use crate::identity::LoginMethod;
+
+#[test]
+fn login_methods_are_known_non_empty_and_distinct() {
+    assert_eq!(
+        errors("login: {methods: []}"),
+        ["login.methods: must list at least one method"]
+    );
+    assert_eq!(
+        errors("login: {methods: [official_account, qq, official_account]}"),
+        [
+            "login.methods[1]: \"qq\" is not a login method (official_account or mini_program)",
+            "login.methods[2]: official_account is listed twice",
+        ]
+    );
+}
+
+#[test]
+fn a_login_method_needs_its_wechat_section() {
+    assert_eq!(
+        errors("login: {methods: [official_account, mini_program]}"),
+        ["login.methods[1]: mini_program needs a wechat.mini_program section (or wechat.simulate: true)"]
+    );
+}
+
+#[test]
+fn the_simulator_stands_in_for_missing_sections() {
+    let c = ok("{wechat: {simulate: true, official_account: null}, login: {methods: [mini_program, official_account]}}");
+    assert_eq!(
+        c.login.methods,
+        [LoginMethod::MiniProgram, LoginMethod::OfficialAccount]
+    );
+    assert!(c.wechat.simulate && c.wechat.official_account.is_none());
+}
+
+#[test]
+fn phone_policy_takes_its_three_values() {
+    assert_eq!(ok("login: {phone: off}").login.phone, PhonePolicy::Off);
+    assert_eq!(
+        ok("login: {phone: optional}").login.phone,
+        PhonePolicy::Optional
+    );
+}
+
+#[test]
+fn code_ttl_is_between_a_minute_and_an_hour() {
+    assert_eq!(
+        errors("login: {code_ttl_seconds: 3601}"),
+        ["login.code_ttl_seconds: must be between 60 and 3600 seconds"]
+    );
+}
+
+#[test]
+fn webhook_sms_needs_an_http_url() {
+    assert_eq!(
+        errors("login: {sms: {provider: webhook}}"),
+        ["login.sms.url: is required with provider: webhook"]
+    );
+    assert_eq!(
+        errors("login: {sms: {provider: webhook, url: 'smtp://x'}}"),
+        ["login.sms.url: must start with http:// or https://"]
+    );
+    assert!(
+        matches!(ok("login: {sms: {provider: webhook, url: 'http://127.0.0.1:7000/sms'}}").login.sms, SmsConfig::Webhook { ref url } if url == "http://127.0.0.1:7000/sms")
+    );
+}
+
+#[test]
+fn tencent_sms_needs_all_its_keys() {
+    assert_eq!(
+        errors("login: {sms: {provider: tencent, sign_name: ''}}"),
+        [
+            "login.sms.provider: tencent is not available yet; use log or webhook",
+            "login.sms.secret_id: is required (or secret_id_file)",
+            "login.sms.secret_key: is required (or secret_key_file)",
+            "login.sms.sdk_app_id: is required",
+            "login.sms.sign_name: is empty",
+            "login.sms.template_id: is required",
+        ]
+    );
+}
+
+#[test]
+fn tencent_sms_is_refused_as_start_up_refuses_it() {
+    // Every key set: the provider alone is the problem (`sms::from_config` has no sender).
+    assert_eq!(
+        errors("login: {sms: {provider: tencent, secret_id: id, secret_key: key, sdk_app_id: '1400', sign_name: S, template_id: '1'}}"),
+        ["login.sms.provider: tencent is not available yet; use log or webhook"]
+    );
+}
