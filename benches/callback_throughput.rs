@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use scangate::config::env::MapEnv;
 use scangate::store::redis_server::RedisServer;
-use scangate::wechat::sim::{event_xml, PushMode, Wire};
 use scangate::wechat::{CallbackCodec, CallbackConfig, CallbackQuery};
+use scangate::wechat_sim::{event_xml, PushMode, Wire};
 use support::*;
 
 const APP_ID: &str = "wx00000000000000be";
@@ -48,7 +48,7 @@ fn wire() -> Wire {
 }
 
 /// A safe-mode `SCAN` push for a scene that is no login attempt, sealed as WeChat does.
-fn sealed_scan(wire: &Wire, i: usize, now: u64) -> scangate::wechat::sim::SealedPush {
+fn sealed_scan(wire: &Wire, i: usize, now: u64) -> scangate::wechat_sim::SealedPush {
     let openid = format!("o_bench_follower_{:05}", i % 50_000);
     let xml = event_xml(
         ORIGINAL_ID,

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scangate::wechat::sim::{SimConfig, Simulator};
+use scangate::wechat_sim::{SimConfig, Simulator};
 use support::*;
 use tokio::sync::Semaphore;
 

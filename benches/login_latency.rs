@@ -23,7 +23,7 @@
 //!
 //! One attempt: `POST /.auth/qr` (binding cookie), `GET /.auth/qr/{id}?since=waiting&wait=25`
 //! sent and given `LOGIN_SETTLE_MS` to park, then the push. The push is built and sealed by
-//! the bench itself with the simulator's codec (`scangate::wechat::sim::Wire`, safe mode:
+//! the bench itself with the simulator's codec (`scangate::wechat_sim::Wire`, safe mode:
 //! signature, msg_signature, AES) *before* the clock starts: a `SCAN` event from a returning
 //! user (registered with a bound phone, so the scan confirms at once). t0 is taken right
 //! before the pre-built request is written to a warm keep-alive connection to the callback;
@@ -45,7 +45,7 @@ use scangate::identity::{OpenId, Phone, UnionId};
 use scangate::proxy::App;
 use scangate::server::RunningServer;
 use scangate::store::redis_server::RedisServer;
-use scangate::wechat::sim::{event_xml, PushMode, SimConfig, SimHandle, Simulator, Wire};
+use scangate::wechat_sim::{event_xml, PushMode, SimConfig, SimHandle, Simulator, Wire};
 use support::*;
 
 const APP_ID: &str = "wx00000000000000be";

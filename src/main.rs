@@ -173,7 +173,7 @@ fn main() -> ExitCode {
             data_dir,
             listen,
             admin_listen,
-        } => match scangate::demo::run(&data_dir, listen, admin_listen) {
+        } => match run_demo(&data_dir, listen, admin_listen) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("scangate demo: {e}");
@@ -181,4 +181,27 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+#[cfg(feature = "demo")]
+fn run_demo(
+    data_dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+    admin_listen: std::net::SocketAddr,
+) -> Result<(), String> {
+    scangate::demo::run(data_dir, listen, admin_listen)
+}
+
+/// A build without the `demo` feature has no demo: say so, and how to get one.
+#[cfg(not(feature = "demo"))]
+fn run_demo(
+    _data_dir: &std::path::Path,
+    _listen: std::net::SocketAddr,
+    _admin_listen: std::net::SocketAddr,
+) -> Result<(), String> {
+    Err(
+        "this scangate was built without the `demo` feature, so it has no demo \
+         (build with the default features: cargo build --release)"
+            .to_string(),
+    )
 }

@@ -39,7 +39,7 @@ use scangate::wechat::reply::text_reply;
 use scangate::wechat::signature::{
     msg_signature, signature, verify_msg_signature, verify_signature, VerifiedCallback,
 };
-use scangate::wechat::sim::{event_xml, text_xml};
+use scangate::wechat_sim::{event_xml, text_xml};
 
 fn cases(n: u32) -> ProptestConfig {
     ProptestConfig::with_cases(n)

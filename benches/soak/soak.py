@@ -588,7 +588,7 @@ def markdown(s, command, machine):
         "fails the run, as do a dead gateway or RSS in the last third above the RSS after warm-up "
         "(end of the first third) by more than 20 % + 5 MiB. The WeChat simulator runs inside the "
         "gateway process and keeps every simulated user, and every QR ticket until 10 minutes "
-        "after it expired (`src/wechat/sim/state.rs`), so RSS rises a little with every login "
+        "after it expired (`src/wechat_sim/state.rs`), so RSS rises a little with every login "
         "in this setup; that part is not on a production gateway's path. The store grows with "
         "every attempt and per-client limit counter until they expire.",
         "",

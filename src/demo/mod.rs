@@ -2,8 +2,22 @@
 //! `listen`, the demo app behind it (it shows the identity headers it receives), the built-in
 //! WeChat simulator (signed, encrypted callbacks as WeChat sends them), an embedded store in
 //! `data_dir`, and the `log` SMS provider whose codes the login page shows.
+//!
+//! All of the demo lives here, behind the default-on `demo` cargo feature (a build without it
+//! has no simulator, no demo endpoints and no axum):
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | the `scangate demo` command: its config, secret and start-up |
+//! | `app.rs` | the demo app behind the gateway, which shows the identity headers it receives |
+//! | `gateway.rs` | [`Demo`]: what `wechat.simulate: true` adds to any gateway (the simulator, the returning user, `POST /demo/scan`, codes shown on the page), plugged in through [`crate::proxy::app::DemoHooks`] |
+//!
+//! The simulator itself is [`crate::wechat_sim`].
 
 mod app;
+mod gateway;
+
+pub use gateway::{Demo, RETURNING_OPENID, RETURNING_PHONE};
 
 use std::net::SocketAddr;
 use std::path::Path;

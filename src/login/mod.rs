@@ -47,7 +47,6 @@ pub use error::LoginError;
 pub use mp::MpConfirmed;
 pub use mp_api::MiniProgramApi;
 pub use mp_code::QrImage;
-pub use phone::SentCode;
 pub use poll::{PollView, MAX_WAIT};
 pub use scan::{Scan, ScanOutcome};
 pub use service::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps, Result, Started};

@@ -21,21 +21,6 @@ use super::tokens;
 /// try of the same browser landing first.
 const CODE_ROUNDS: usize = 8;
 
-/// What `send_code` answers.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SentCode {
-    /// The code itself, only in demo mode (the demo page shows it; there is no SMS).
-    pub demo_code: Option<String>,
-}
-
-impl std::fmt::Debug for SentCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SentCode")
-            .field("demo_code", &self.demo_code.as_ref().map(|_| "***"))
-            .finish()
-    }
-}
-
 /// The current code of an attempt (JSON; field names are the storage format).
 #[derive(Clone, Serialize, Deserialize)]
 struct CodeRecord {
@@ -77,7 +62,7 @@ impl LoginService {
         phone: &str,
         client_ip: IpAddr,
         now: u64,
-    ) -> Result<SentCode> {
+    ) -> Result<()> {
         let inner = &self.inner;
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
@@ -156,9 +141,7 @@ impl LoginService {
             .metrics
             .login_attempt(attempt.method.as_str(), LoginOutcome::CodeSent);
         tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone code sent");
-        Ok(SentCode {
-            demo_code: inner.demo.then_some(code),
-        })
+        Ok(())
     }
 
     /// Checks `code` for `phone` and, if right, binds the phone (registering a new user, or

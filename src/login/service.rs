@@ -49,8 +49,6 @@ pub struct LoginDeps {
     pub sms: Arc<dyn SmsSender>,
     pub login: LoginConfig,
     pub metrics: Metrics,
-    /// `scangate demo`: phone codes are also returned to the page.
-    pub demo: bool,
 }
 
 /// The Mini Program method's part of [`LoginDeps`].
@@ -81,7 +79,6 @@ pub(super) struct Inner {
     pub(super) sms: Arc<dyn SmsSender>,
     pub(super) login: LoginConfig,
     pub(super) metrics: Metrics,
-    pub(super) demo: bool,
     /// The waiting long-polls, by attempt.
     pub(super) watchers: Arc<Watchers>,
 }
@@ -140,7 +137,6 @@ impl LoginService {
             sms,
             login,
             metrics,
-            demo,
         } = deps;
         LoginService {
             inner: Arc::new(Inner {
@@ -151,7 +147,6 @@ impl LoginService {
                 sms,
                 login,
                 metrics,
-                demo,
                 watchers: Arc::default(),
             }),
         }

@@ -134,8 +134,8 @@ impl TokenCache for StoreTokenCache {
 mod tests {
     use super::*;
     use crate::store::SqliteStore;
-    use crate::wechat::sim::{SimConfig, Simulator};
     use crate::wechat::{ApiConfig, WechatClient};
+    use crate::wechat_sim::{SimConfig, Simulator};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_instances_on_one_store_fetch_one_token() {

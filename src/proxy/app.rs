@@ -15,7 +15,9 @@ use pingora::upstreams::peer::HttpPeer;
 use super::client_ip::TrustedProxies;
 use super::headers::{BadHeaderName, HeaderPolicy};
 use super::host::RequestHost;
+use super::own_request::OwnRequest;
 use super::redirect::RedirectPolicy;
+use super::respond::{GatewayError, Reply};
 use super::router::{RouteLookup, Router};
 use crate::config::{Config, Route};
 use crate::metrics::{Metrics, RouteMetrics, ROUTE_AUTH, ROUTE_NONE};
@@ -91,37 +93,30 @@ pub struct CallbackParts {
     pub replies: crate::config::Replies,
 }
 
-/// The built-in WeChat simulator (`wechat.simulate: true`): its "phone" scans for the
-/// demo panel and for tests.
-pub struct SimulatorParts {
-    pub handle: crate::wechat::sim::SimHandle,
+/// The one seam through which the demo (`scangate demo`, `wechat.simulate: true`; the `demo`
+/// cargo feature) plugs into the gateway. The gateway knows nothing else of it: without the
+/// feature there is no implementation and [`LoginParts::demo`] is always `None`.
+#[async_trait::async_trait]
+pub trait DemoHooks: Send + Sync {
+    /// Answers one of the demo's own endpoints under `auth_path` (`POST /demo/scan`), or `None`
+    /// when `req` is not one of them (the gateway then answers 404). `browser` is the
+    /// login-binding secret of the browser that sent `req`, when it sent one. Errors go
+    /// through `respond.rs` like every other endpoint's.
+    async fn endpoint(
+        &self,
+        app: &App,
+        login: &LoginParts,
+        req: &OwnRequest<'_>,
+        browser: Option<&str>,
+    ) -> Option<Result<Reply, GatewayError>>;
+
+    /// The code just sent to `phone` (as the browser typed it), which the demo shows on the
+    /// page (`demo_code`: there is no SMS); `None` when it has none to show.
+    fn shown_code(&self, phone: &str) -> Option<String>;
+
+    /// The implementation itself, for the demo's own code and tests (downcast).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
-
-impl SimulatorParts {
-    /// The demo's returning user: already follows the account and is registered.
-    pub fn returning_user(&self) -> crate::wechat::sim::SimUser {
-        crate::wechat::sim::SimUser {
-            openid: DEMO_RETURNING_OPENID.to_string(),
-            unionid: Some("un_demo_returning".to_string()),
-            follows: true,
-        }
-    }
-
-    /// A person never seen before: a fresh openid, not following yet.
-    pub fn new_user(&self) -> crate::wechat::sim::SimUser {
-        let mut bytes = [0u8; 12];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        crate::wechat::sim::SimUser {
-            openid: format!("o_sim_{id}"),
-            unionid: Some(format!("un_sim_{id}")),
-            follows: false,
-        }
-    }
-}
-
-/// The openid of the demo's returning user.
-pub const DEMO_RETURNING_OPENID: &str = "o_demo_returning_user";
 
 /// Everything the login endpoints need.
 pub struct LoginParts {
@@ -129,7 +124,8 @@ pub struct LoginParts {
     /// The store behind the login flow (also revocations and readiness).
     pub store: std::sync::Arc<dyn crate::store::Store>,
     pub callback: Option<CallbackParts>,
-    pub simulator: Option<SimulatorParts>,
+    /// The demo's extra endpoints and shown codes, when it runs (`wechat.simulate: true`).
+    pub demo: Option<std::sync::Arc<dyn DemoHooks>>,
     /// Caps on waiting long-polls (`login.limits.long_polls_*`).
     pub polls: crate::login::poll_slots::PollSlots,
 }

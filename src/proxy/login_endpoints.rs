@@ -1,7 +1,8 @@
 //! The login endpoints under `auth_path`: the hosted page and widget, QR attempts and their
 //! long-poll, phone binding, the ticket-for-session exchange, the Mini Program page's calls,
-//! and (with the simulator) the demo scan. Plain async functions over [`OwnRequest`],
-//! dispatched by `endpoints.rs`; every error goes through `respond.rs`.
+//! and (through [`super::app::DemoHooks`], when the demo runs) the demo scan. Plain async
+//! functions over [`OwnRequest`], dispatched by `endpoints.rs`; every error goes through
+//! `respond.rs`.
 
 use std::time::Duration;
 
@@ -370,12 +371,13 @@ pub(super) async fn send_code(
 ) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: CodeBody = parse_json(req)?;
-    let sent = login
+    login
         .service
         .send_code(&body.id, browser, &body.phone, req.client, req.now)
         .await?;
     let mut json = serde_json::json!({"status": "sent"});
-    if let Some(code) = sent.demo_code {
+    // The demo shows the code on the page (there is no SMS).
+    if let Some(code) = login.demo.as_ref().and_then(|d| d.shown_code(&body.phone)) {
         json["demo_code"] = code.into();
     }
     Ok(Reply::json(202, &json))
@@ -448,91 +450,18 @@ pub(super) async fn exchange(
     Ok(Reply::json(200, &body).header("set-cookie", &app.sessions.set_cookie(&token)))
 }
 
-#[derive(Deserialize)]
-struct DemoScanBody {
-    id: String,
-    /// `new` or `returning`.
-    user: String,
-}
-
-/// Simulator only: the "phone" scans the attempt's code. For an Official Account code,
-/// WeChat (the simulator) pushes the signed, encrypted event to our own callback; for a Mini
-/// Program code, the simulated phone opens our Mini Program page, which calls `/mp/scanned`
-/// and `/mp/confirm` over HTTP exactly as `examples/miniprogram` does.
+/// `POST /demo/scan`: answered by the demo when it runs (`wechat.simulate: true`), else 404.
 pub(super) async fn demo_scan(
     app: &App,
     login: &LoginParts,
     req: &OwnRequest<'_>,
 ) -> Result<Reply, GatewayError> {
-    let Some(sim) = &login.simulator else {
+    let Some(demo) = &login.demo else {
         return Err(GatewayError::NotFound);
     };
-    let browser = require_browser(req)?;
-    let body: DemoScanBody = parse_json(req)?;
-    let returning = match body.user.as_str() {
-        "returning" => true,
-        "new" => false,
-        other => {
-            return Err(GatewayError::BadRequest {
-                code: "bad_user",
-                message: format!("user must be \"new\" or \"returning\", not {other:?}"),
-            })
-        }
-    };
-    let user = if returning {
-        sim.returning_user()
-    } else {
-        sim.new_user()
-    };
-    let unavailable = |e: String| GatewayError::Unavailable {
-        message: format!("The simulated phone could not scan: {e}"),
-    };
-    let method = login.service.method_of(&body.id, browser).await?;
-    match method {
-        LoginMethod::OfficialAccount => {
-            let ticket = login
-                .service
-                .wechat_ticket(&body.id, browser, req.now)
-                .await?;
-            let outcome = sim
-                .handle
-                .scan(&ticket, &user)
-                .await
-                .map_err(|e| unavailable(e.to_string()))?;
-            Ok(Reply::json(
-                200,
-                &serde_json::json!({"status": "scanned", "callback_status": outcome.status}),
-            ))
-        }
-        LoginMethod::MiniProgram => {
-            let base = format!("http://{}", super::app::loopback(app.config.listen));
-            let page = crate::wechat::sim::MpPage::new(&base, &app.config.auth_path);
-            let (status, answer) = page.scanned(&body.id).await;
-            if status != 200 {
-                return Err(unavailable(answer.to_string()));
-            }
-            let js_code = sim.handle.mp_login_code(&user);
-            // A new user shares a WeChat-verified phone in the same tap; the returning user
-            // is already known (by unionid, across both apps).
-            let phone_code = (!returning).then(|| sim.handle.mp_phone_code(&demo_phone()));
-            let (status, answer) = page
-                .confirm(&body.id, &js_code, phone_code.as_deref())
-                .await;
-            if status != 200 {
-                return Err(unavailable(answer.to_string()));
-            }
-            Ok(Reply::json(
-                200,
-                &serde_json::json!({"status": answer["status"]}),
-            ))
-        }
-    }
-}
-
-/// A phone number for a simulated new user: 139 and eight random digits.
-fn demo_phone() -> String {
-    let n: u32 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..100_000_000);
-    format!("139{n:08}")
+    demo.endpoint(app, login, req, browser_secret(req))
+        .await
+        .unwrap_or(Err(GatewayError::NotFound))
 }
 
 #[cfg(test)]

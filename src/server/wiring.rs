@@ -1,53 +1,22 @@
-//! Building the login side of the gateway from the config: the simulator (with
-//! `wechat.simulate`), the store, the user directory, the WeChat client and callback codec,
-//! the SMS provider and the login service.
+//! Building the login side of the gateway from the config: the demo with its simulator (with
+//! `wechat.simulate`, `crate::demo`), the store, the user directory, the WeChat client and
+//! callback codec, the SMS provider and the login service.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::distributions::{Alphanumeric, DistString};
-
 use super::StartupError;
-use crate::config::{Config, MiniProgramConfig, OfficialAccountConfig, Secret};
-use crate::identity::{OpenId, Phone, UnionId};
+use crate::config::Config;
 use crate::login::poll_slots::PollSlots;
 use crate::login::token_cache::StoreTokenCache;
 use crate::login::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps};
 use crate::metrics::Metrics;
-use crate::proxy::app::{
-    loopback, CallbackParts, LoginParts, SimulatorParts, DEMO_RETURNING_OPENID,
-};
+use crate::proxy::app::{CallbackParts, LoginParts};
 use crate::users::UserDirectory;
-use crate::wechat::sim::{SimConfig, Simulator};
 use crate::wechat::{ApiConfig, ApiObserver, CallbackCodec, CallbackConfig, WechatClient};
 
 /// WeChat API calls answer well inside the callback's 5 s, or not at all.
 const WECHAT_API_TIMEOUT: Duration = Duration::from_secs(3);
-/// The demo's returning user's phone.
-const DEMO_RETURNING_PHONE: &str = "+8619999999999";
-
-/// The Official Account the simulator plays when the config names none.
-fn simulated_account() -> OfficialAccountConfig {
-    let mut rng = rand::thread_rng();
-    OfficialAccountConfig {
-        encoding_aes_key: Some(Secret::new(Alphanumeric.sample_string(&mut rng, 43))),
-        ..OfficialAccountConfig::new(
-            "wx5ca9a7e0000000de",
-            Secret::new(Alphanumeric.sample_string(&mut rng, 32)),
-            Secret::new(Alphanumeric.sample_string(&mut rng, 32)),
-        )
-    }
-}
-
-/// The Mini Program the simulator plays when the config names none.
-fn simulated_mini_program() -> MiniProgramConfig {
-    MiniProgramConfig {
-        app_id: "wx5ca9a7e00000mp01".to_string(),
-        app_secret: Secret::new(Alphanumeric.sample_string(&mut rand::thread_rng(), 32)),
-        page: "pages/login/index".to_string(),
-        env_version: "release".to_string(),
-    }
-}
 
 fn observer(metrics: &Metrics) -> ApiObserver {
     let metrics = metrics.clone();
@@ -61,35 +30,23 @@ pub async fn build_login(
     metrics: &Metrics,
     registry: &prometheus::Registry,
 ) -> Result<LoginParts, StartupError> {
-    let mut simulator = None;
+    // The demo starts first: it points the config at the simulator.
+    #[cfg(feature = "demo")]
+    let demo = if config.wechat.simulate {
+        Some(
+            crate::demo::Demo::start(config)
+                .await
+                .map_err(StartupError::Wechat)?,
+        )
+    } else {
+        None
+    };
+    // Validation refuses it in such a build; a config made otherwise is refused here.
+    #[cfg(not(feature = "demo"))]
     if config.wechat.simulate {
-        let oa = config
-            .wechat
-            .official_account
-            .get_or_insert_with(simulated_account)
-            .clone();
-        let callback_url = format!(
-            "http://{}{}/wechat/callback",
-            loopback(config.listen),
-            config.auth_path
-        );
-        let handle = Simulator::start(SimConfig {
-            app_id: oa.app_id.clone(),
-            app_secret: oa.app_secret.expose().to_string(),
-            token: oa.token.expose().to_string(),
-            encoding_aes_key: oa.encoding_aes_key.as_ref().map(|k| k.expose().to_string()),
-            callback_url,
-        })
-        .await
-        .map_err(|e| StartupError::Wechat(format!("cannot start the simulator: {e}")))?;
-        config.wechat.api_base = handle.api_base().to_string();
-        let mp = config
-            .wechat
-            .mini_program
-            .get_or_insert_with(simulated_mini_program);
-        handle.add_mini_program(&mp.app_id, mp.app_secret.expose());
-        tracing::warn!(api_base = %config.wechat.api_base, "wechat.simulate: using the built-in WeChat simulator");
-        simulator = Some(SimulatorParts { handle });
+        return Err(StartupError::Wechat(
+            "wechat.simulate: this scangate was built without the `demo` feature, so it has no simulator".into(),
+        ));
     }
 
     let store: Arc<dyn crate::store::Store> = Arc::new(crate::store::MeteredStore::new(
@@ -142,8 +99,9 @@ pub async fn build_login(
         None => (None, None),
     };
 
-    if let (Some(_), Some(oa)) = (&simulator, &config.wechat.official_account) {
-        seed_demo_user(&users, &oa.app_id).await;
+    #[cfg(feature = "demo")]
+    if let (Some(demo), Some(oa)) = (&demo, &config.wechat.official_account) {
+        demo.seed(&users, &oa.app_id).await;
     }
 
     let mini_program = match &config.wechat.mini_program {
@@ -173,6 +131,12 @@ pub async fn build_login(
 
     let sms =
         crate::sms::from_config(&config.login.sms).map_err(|e| StartupError::Sms(e.to_string()))?;
+    // The demo page shows the codes (there is no SMS).
+    #[cfg(feature = "demo")]
+    let sms = match &demo {
+        Some(demo) => demo.showing_codes(sms),
+        None => sms,
+    };
     let service = LoginService::new(LoginDeps {
         store: store.clone(),
         users,
@@ -181,37 +145,16 @@ pub async fn build_login(
         sms,
         login: config.login.clone(),
         metrics: metrics.clone(),
-        demo: config.wechat.simulate,
     });
     let limits = &config.login.limits;
     Ok(LoginParts {
         service,
         store,
         callback,
-        simulator,
+        #[cfg(feature = "demo")]
+        demo: demo.map(|d| Arc::new(d) as Arc<dyn crate::proxy::app::DemoHooks>),
+        #[cfg(not(feature = "demo"))]
+        demo: None,
         polls: PollSlots::new(limits.long_polls_per_ip, limits.long_polls_total),
     })
-}
-
-/// The simulator's "returning user" exists with a bound phone, so the demo can show both
-/// first and repeat logins.
-async fn seed_demo_user(users: &UserDirectory, app_id: &str) {
-    let openid = OpenId::new(DEMO_RETURNING_OPENID);
-    match users.find_by_openid(app_id, &openid).await {
-        Ok(Some(_)) => return,
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot look up the demo user");
-            return;
-        }
-    }
-    let phone = Phone::parse(DEMO_RETURNING_PHONE).ok();
-    let unionid = UnionId::new("un_demo_returning");
-    let now = crate::proxy::app::unix_now();
-    if let Err(e) = users
-        .register(app_id, &openid, Some(&unionid), phone.as_ref(), now)
-        .await
-    {
-        tracing::warn!(error = %e, "cannot register the demo user");
-    }
 }

@@ -9,9 +9,11 @@
 //! A leaf module: it depends on `config` (its own section) and nothing else of ours.
 
 mod clock;
+#[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 mod metered;
 mod redis;
+#[cfg(any(test, feature = "test-util"))]
 pub mod redis_server;
 mod sqlite;
 

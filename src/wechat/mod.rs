@@ -1,6 +1,6 @@
 //! WeChat Official Account and Mini Program integration: the server API client with its
-//! access-token cache, the callback receive side (signatures, WXBizMsgCrypt, XML) and a
-//! simulator of both ends.
+//! access-token cache, and the callback receive side (signatures, WXBizMsgCrypt, XML). The
+//! simulator of both ends is `crate::wechat_sim`, outside this module and built on it.
 //!
 //! A leaf module (ARCHITECTURE.md §2): it imports nothing else of this crate; callers build
 //! [`ApiConfig`] and [`CallbackConfig`] from their own configuration. The protocol reference is
@@ -19,7 +19,6 @@
 //! | `message.rs` | push XML → [`Push`] |
 //! | `reply.rs` | reply XML builders |
 //! | `callback.rs` | GET verification, POST in plain / compatible / safe mode, reply sealing |
-//! | `sim/` | the simulated WeChat API, the "phone" (scans, messages, menu clicks, follows), the Mini Program page |
 
 pub mod breaker;
 pub mod callback;
@@ -29,7 +28,6 @@ pub mod error;
 pub mod message;
 pub mod reply;
 pub mod signature;
-pub mod sim;
 pub mod token;
 
 pub use callback::{

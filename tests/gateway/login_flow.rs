@@ -4,21 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use scangate::wechat::sim::{event_xml, SimHandle, SimUser};
+use scangate::demo::Demo;
+use scangate::wechat_sim::{event_xml, SimHandle, SimUser};
 use serde_json::json;
 
 use crate::browser::Browser;
 use crate::harness::*;
 
 fn sim(gw: &Gateway) -> &SimHandle {
-    &gw.app()
-        .login
-        .as_ref()
-        .unwrap()
-        .simulator
-        .as_ref()
-        .unwrap()
-        .handle
+    &Demo::of(gw.app()).expect("the demo runs").simulator
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,9 +77,9 @@ async fn returning_user_scans_and_is_confirmed_at_once_with_the_scan_reply() {
     let browser = Browser::new(&gw);
     let id = browser.start("/").await;
     let ticket = browser.wechat_ticket(&id).await;
-    let simulator = gw.app().login.as_ref().unwrap().simulator.as_ref().unwrap();
+    let demo = Demo::of(gw.app()).expect("the demo runs");
     let outcome = sim(&gw)
-        .scan(&ticket, &simulator.returning_user())
+        .scan(&ticket, &demo.returning_user())
         .await
         .unwrap();
     assert_eq!(outcome.status, 200);

@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use scangate::wechat::sim::{MpPage, SimHandle, SimUser};
+use scangate::demo::Demo;
+use scangate::wechat_sim::{MpPage, SimHandle, SimUser};
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
@@ -47,14 +48,7 @@ async fn gateway(phone: &str) -> (Echo, Gateway) {
 }
 
 fn sim(gw: &Gateway) -> &SimHandle {
-    &gw.app()
-        .login
-        .as_ref()
-        .unwrap()
-        .simulator
-        .as_ref()
-        .unwrap()
-        .handle
+    &Demo::of(gw.app()).expect("the demo runs").simulator
 }
 
 fn page(gw: &Gateway) -> MpPage {

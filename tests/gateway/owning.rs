@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scangate::wechat::sim::{event_xml, text_xml, SimHandle};
+use scangate::demo::Demo;
 use scangate::wechat::{CallbackCodec, CallbackConfig};
+use scangate::wechat_sim::{event_xml, text_xml, SimHandle};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -93,14 +94,7 @@ async fn gateway(aes: bool, account_extra: &str) -> (Echo, Gateway) {
 }
 
 fn sim(gw: &Gateway) -> &SimHandle {
-    &gw.app()
-        .login
-        .as_ref()
-        .unwrap()
-        .simulator
-        .as_ref()
-        .unwrap()
-        .handle
+    &Demo::of(gw.app()).expect("the demo runs").simulator
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> &'a str {

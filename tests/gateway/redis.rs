@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use scangate::store::redis_server::RedisServer;
-use scangate::wechat::sim::{SimConfig, SimHandle, SimUser, Simulator};
+use scangate::wechat_sim::{SimConfig, SimHandle, SimUser, Simulator};
 use serde_json::json;
 
 use crate::browser::Browser;
@@ -218,7 +218,7 @@ async fn a_redis_outage_keeps_signed_in_traffic_flowing_and_login_recovers_by_it
     // WeChat's push gets an answer well inside its 5 s.
     let started = Instant::now();
     let user = newcomer(4);
-    let xml = scangate::wechat::sim::event_xml(
+    let xml = scangate::wechat_sim::event_xml(
         c.sim.original_id(),
         &user.openid,
         now(),

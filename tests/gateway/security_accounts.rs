@@ -4,7 +4,8 @@
 //! page's calls never tell whether a scene exists, and no log line holds a full number.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use scangate::wechat::sim::{MpPage, SimHandle, SimUser};
+use scangate::demo::Demo;
+use scangate::wechat_sim::{MpPage, SimHandle, SimUser};
 use serde_json::{json, Value};
 
 use crate::browser::{Answer, Browser};
@@ -14,14 +15,7 @@ use crate::harness::*;
 const TAKEN: &str = "19999999999";
 
 fn sim(gw: &Gateway) -> &SimHandle {
-    &gw.app()
-        .login
-        .as_ref()
-        .unwrap()
-        .simulator
-        .as_ref()
-        .unwrap()
-        .handle
+    &Demo::of(gw.app()).expect("the demo runs").simulator
 }
 
 /// A fresh attempt of a new user, at `need_phone`, in a browser of its own.

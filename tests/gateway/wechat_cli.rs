@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use scangate::wechat::sim::{SimConfig, SimHandle, Simulator};
+use scangate::wechat_sim::{SimConfig, SimHandle, Simulator};
 
 use crate::harness::*;
 

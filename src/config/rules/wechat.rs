@@ -28,6 +28,13 @@ impl Validator<'_> {
             official_account,
             mini_program,
         } = wechat;
+        if simulate && !cfg!(feature = "demo") {
+            self.issues.add(
+                "wechat.simulate",
+                "this scangate was built without the `demo` feature, so it has no simulator \
+                 (set it to false, or build with the default features)",
+            );
+        }
         let api_base = match HttpUrl::parse(&api_base) {
             Ok(url) if url.rest.contains(['?', '#']) => {
                 self.reject("wechat.api_base", "must not have a query or fragment")

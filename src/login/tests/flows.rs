@@ -28,8 +28,7 @@ async fn new_user_scans_binds_a_phone_and_exchanges_the_ticket() {
     assert!(view.ticket.is_none());
 
     let now = unix_now();
-    let sent = f
-        .login
+    f.login
         .send_code(
             &started.id,
             &started.browser_secret,
@@ -39,10 +38,6 @@ async fn new_user_scans_binds_a_phone_and_exchanges_the_ticket() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        sent.demo_code, None,
-        "codes reach the page only in demo mode"
-    );
     let code = f.last_code();
     let confirmed = f
         .login
@@ -372,7 +367,7 @@ async fn the_mini_program_method_is_unavailable_unless_configured() {
 async fn a_wechat_failure_at_start_is_a_wechat_error() {
     let f = fixture().await;
     f.sim
-        .fail_next(crate::wechat::sim::SimApi::QrCodeCreate, 45009);
+        .fail_next(crate::wechat_sim::SimApi::QrCodeCreate, 45009);
     let started = f
         .login
         .start(
@@ -419,30 +414,6 @@ async fn the_browser_secret_is_reused_only_when_well_formed_and_never_stored() {
         "only a hash is stored: {raw}"
     );
     assert!(!format!("{first:?}").contains(&first.browser_secret));
-}
-
-#[tokio::test]
-async fn demo_mode_returns_the_code_to_the_page() {
-    let f = fixture_with(Options {
-        demo: true,
-        ..Options::default()
-    })
-    .await;
-    let started = f.start().await;
-    f.scan(&started, &new_user("o-demo")).await;
-    let sent = f
-        .login
-        .send_code(
-            &started.id,
-            &started.browser_secret,
-            "13800138006",
-            TEST_IP,
-            unix_now(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(sent.demo_code, Some(f.last_code()));
-    assert!(!format!("{sent:?}").contains(&f.last_code()));
 }
 
 #[tokio::test]

@@ -28,10 +28,10 @@ use crate::metrics::Metrics;
 use crate::sms::{SmsError, SmsSender};
 use crate::store::{SqliteStore, Store};
 use crate::users::UserDirectory;
-use crate::wechat::sim::{SimConfig, SimHandle, SimUser, Simulator};
 use crate::wechat::{
     ApiConfig, CallbackCodec, CallbackConfig, CallbackQuery, PushKind, WechatClient,
 };
+use crate::wechat_sim::{SimConfig, SimHandle, SimUser, Simulator};
 use mp_fake::FakeMp;
 
 pub const APP_ID: &str = "wx_login_test_oa";
@@ -78,7 +78,6 @@ impl SmsSender for CapturingSms {
 #[derive(Clone, Copy)]
 pub struct Options {
     pub phone: PhonePolicy,
-    pub demo: bool,
     pub qr_expire: u32,
     /// Configure the Mini Program method (with the fake API) besides the Official Account.
     pub mini_program: bool,
@@ -89,7 +88,6 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             phone: PhonePolicy::Required,
-            demo: false,
             qr_expire: QR_EXPIRE,
             mini_program: false,
             limits: crate::config::Limits::default(),
@@ -214,7 +212,6 @@ pub async fn fixture_with(options: Options) -> Fixture {
             limits: options.limits,
         },
         metrics: metrics.clone(),
-        demo: options.demo,
     });
 
     let codec = CallbackCodec::new(CallbackConfig {

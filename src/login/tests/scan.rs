@@ -3,7 +3,7 @@
 use tokio::task::JoinSet;
 
 use super::*;
-use crate::wechat::sim::SimApi;
+use crate::wechat_sim::SimApi;
 
 fn scan_of(s: &Started, openid: &str, ticket: &str) -> Scan {
     Scan {

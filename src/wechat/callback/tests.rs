@@ -1,6 +1,6 @@
 use super::*;
 use crate::wechat::message::PushKind;
-use crate::wechat::sim::{event_xml, PushMode, Reply, Wire};
+use crate::wechat_sim::{event_xml, PushMode, Reply, Wire};
 
 // Vector D (wechat-protocol.md §6.8): the official "消息推送" worked example,
 // developers.weixin.qq.com/miniprogram/dev/framework/server-ability/message-push.html.

@@ -98,7 +98,7 @@ impl WechatClient {
 mod tests {
     use super::*;
     use crate::wechat::client::ApiConfig;
-    use crate::wechat::sim::{SimApi, SimConfig, SimHandle, Simulator};
+    use crate::wechat_sim::{SimApi, SimConfig, SimHandle, Simulator};
 
     const APP_ID: &str = "wx_check_app";
     const SECRET: &str = "check-secret-value";

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::wechat::sim::{SimApi, SimConfig, SimHandle, SimUser, Simulator};
 use crate::wechat::token::MemoryTokenCache;
+use crate::wechat_sim::{SimApi, SimConfig, SimHandle, SimUser, Simulator};
 
 const APP_ID: &str = "wx_sim_app_1";
 const SECRET: &str = "s3cret-app-secret";

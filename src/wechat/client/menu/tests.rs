@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::wechat::client::ApiConfig;
-use crate::wechat::sim::{SimApi, SimConfig, SimHandle, Simulator};
+use crate::wechat_sim::{SimApi, SimConfig, SimHandle, Simulator};
 
 /// The request example of WeChat's "create a custom menu" documentation
 /// (developers.weixin.qq.com, createCustomMenu), minified, in its field order.

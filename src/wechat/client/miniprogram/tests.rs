@@ -7,8 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 use crate::wechat::client::{ApiConfig, BusyRetry};
-use crate::wechat::sim::{SimApi, SimConfig, SimHandle, SimUser, SimWxaCode, Simulator};
 use crate::wechat::token::{MemoryTokenCache, TokenCache};
+use crate::wechat_sim::{SimApi, SimConfig, SimHandle, SimUser, SimWxaCode, Simulator};
 
 const OA_APP_ID: &str = "wx_oa_app";
 const OA_SECRET: &str = "oa-secret-value";

@@ -45,7 +45,7 @@ fn module_at(p: usize, offset: usize, scale: usize, modules: usize) -> Option<us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wechat::sim::png::tests::decode_gray8;
+    use crate::wechat_sim::png::tests::decode_gray8;
 
     #[test]
     fn draws_the_scenes_qr_code_in_a_square_of_the_requested_width() {

@@ -2,6 +2,9 @@
 //! `127.0.0.1:<random port>`, and a "phone" that scans QR codes and pushes the resulting events
 //! to the gateway's callback exactly as WeChat would (signed, and encrypted in safe mode).
 //!
+//! Built on [`crate::wechat`] (its codec, signatures and XML), never the reverse: the protocol
+//! leaf does not know it exists.
+//!
 //! ```text
 //! let sim = Simulator::start(SimConfig { .. }).await?;
 //! // point the client's `api_base` at `sim.api_base()`, create a QR code through it, then:
