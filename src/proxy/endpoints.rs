@@ -28,28 +28,34 @@ pub fn miss(miss: Miss) -> Reply {
     Reply::error(&err, false)
 }
 
+/// The endpoints that need no login parts (`Endpoint::needs_login` is false).
+async fn without_login(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> Reply {
+    match endpoint {
+        Endpoint::LoginPage => login::login_page(app, req),
+        Endpoint::Sdk => login::sdk(req),
+        Endpoint::CookieCheck => login::cookie_check(app, req),
+        Endpoint::WechatCallback => Box::pin(callback::handle(app, req)).await,
+        Endpoint::Me => session_endpoints::me(app, req),
+        Endpoint::Logout => session_endpoints::logout(app, req).await,
+        Endpoint::Verify => verify::verify(app, req),
+        Endpoint::Jwks => Reply::text(
+            200,
+            "application/json",
+            Bytes::copy_from_slice(app.assertions.jwks_json().as_bytes()),
+        )
+        .header("cache-control", "public, max-age=300"),
+        // The others need the login parts and are answered by `handle`.
+        _ => Reply::error(&GatewayError::Internal, false),
+    }
+}
+
 /// Answers a request to `endpoint`.
 pub async fn handle(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> Reply {
     // The larger endpoints are boxed: a future is as large as its largest branch, and a
     // long-poll holds this one for up to 30 s; with them inline every waiting poll would carry
     // the callback's ~6 KB (BENCHMARKS.md, capacity).
-    match endpoint {
-        Endpoint::LoginPage => return login::login_page(app, req),
-        Endpoint::Sdk => return login::sdk(req),
-        Endpoint::CookieCheck => return login::cookie_check(app, req),
-        Endpoint::WechatCallback => return Box::pin(callback::handle(app, req)).await,
-        Endpoint::Me => return session_endpoints::me(app, req),
-        Endpoint::Logout => return session_endpoints::logout(app, req).await,
-        Endpoint::Verify => return verify::verify(app, req),
-        Endpoint::Jwks => {
-            return Reply::text(
-                200,
-                "application/json",
-                Bytes::copy_from_slice(app.assertions.jwks_json().as_bytes()),
-            )
-            .header("cache-control", "public, max-age=300")
-        }
-        _ => {}
+    if !endpoint.needs_login() {
+        return without_login(app, endpoint, req).await;
     }
     let Some(parts) = &app.login else {
         return Reply::error(
@@ -78,15 +84,8 @@ pub async fn handle(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> 
         Endpoint::MpScanned => login::mp_scanned(parts, req).await,
         Endpoint::MpConfirm => Box::pin(login::mp_confirm(parts, req)).await,
         Endpoint::MpCancel => login::mp_cancel(parts, req).await,
-        // Answered above.
-        Endpoint::LoginPage
-        | Endpoint::Sdk
-        | Endpoint::CookieCheck
-        | Endpoint::WechatCallback
-        | Endpoint::Me
-        | Endpoint::Logout
-        | Endpoint::Verify
-        | Endpoint::Jwks => Err(GatewayError::Internal),
+        // Endpoints that need no login parts were answered above.
+        _ => Err(GatewayError::Internal),
     };
     reply.unwrap_or_else(|e| {
         if matches!(e, GatewayError::RateLimited { .. }) {
