@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use scangate::config::env::MapEnv;
-use scangate::identity::{OpenId, Phone, UnionId};
+use scangate::identity::{AttemptId, BrowserSecret, OpenId, Phone, UnionId};
 use scangate::proxy::App;
 use scangate::server::RunningServer;
 use scangate::store::redis_server::RedisServer;
@@ -278,7 +278,11 @@ async fn worker(
             .as_ref()
             .unwrap()
             .service
-            .wechat_ticket(&id, &secret_now, unix_now())
+            .wechat_ticket(
+                &AttemptId::parse(&id).unwrap(),
+                &BrowserSecret::parse(&secret_now).unwrap(),
+                unix_now(),
+            )
             .await
             .unwrap();
         let push = seal_scan(&t, &id, &ticket);

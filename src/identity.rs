@@ -1,10 +1,16 @@
-//! Vocabulary types shared by every module: who a user is, as newtypes so that an openid can
-//! never be passed where a phone number is expected (linkerd style).
+//! Vocabulary types shared by every module: who a user is, and what names a login attempt
+//! (its id, the browser's secret, the scene of its code), as newtypes so that an openid can
+//! never be passed where a phone number is expected, nor a secret where an id is (linkerd
+//! style).
 //!
 //! This module depends on nothing else in the crate; `config` may use it.
 
 use std::fmt;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::rngs::OsRng;
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 macro_rules! string_newtype {
@@ -52,6 +58,149 @@ string_newtype!(
     /// A WeChat unionid: unique per user across the apps of one WeChat Open Platform account.
     UnionId
 );
+
+string_newtype!(
+    /// What a WeChat code carries back to us when it is scanned: the Official Account QR
+    /// code's `scene_str` (its `qrscene_` prefix removed), the Mini Program code's `scene`.
+    ///
+    /// Any text is a scene ([`SceneId::new`] accepts every string, as WeChat and the Mini
+    /// Program page send them): the account's other QR codes carry scenes of their own, and
+    /// the page sends whatever it read. The codes *we* make carry their attempt's id
+    /// ([`SceneId::of`]), so a scene names a login attempt exactly when it is one
+    /// ([`SceneId::attempt_id`]).
+    SceneId
+);
+
+impl SceneId {
+    /// The scene of the code made for attempt `id`: the id itself.
+    pub fn of(id: &AttemptId) -> SceneId {
+        SceneId(id.as_str().to_string())
+    }
+
+    /// The attempt this scene names, if it can name one (it is a well-formed attempt id).
+    pub fn attempt_id(&self) -> Option<AttemptId> {
+        AttemptId::parse(&self.0).ok()
+    }
+}
+
+/// Length of a 128-bit token (attempt id, browser secret, login ticket) in URL-safe base64
+/// without padding.
+pub(crate) const TOKEN_LEN: usize = 22;
+
+/// A fresh 128-bit token from the OS CSPRNG, in URL-safe base64 without padding.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// True when `s` could be a token we issued: 22 URL-safe characters decoding to 16 bytes
+/// (canonically: the last character carries no bits beyond 128).
+pub(crate) fn is_token(s: &str) -> bool {
+    s.len() == TOKEN_LEN
+        && URL_SAFE_NO_PAD
+            .decode(s)
+            .is_ok_and(|bytes| bytes.len() == 16)
+}
+
+/// Why a string is not an [`AttemptId`] or a [`BrowserSecret`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("is not 22 URL-safe base64 characters encoding 128 bits")]
+pub struct MalformedToken;
+
+/// The id of a login attempt: 128 random bits in URL-safe base64 without padding (22
+/// characters). It names the attempt in URLs and request bodies, and is the scene of the
+/// attempt's WeChat code ([`SceneId::of`]). Not a secret: the browser binding
+/// ([`BrowserSecret`]) is what protects an attempt.
+///
+/// Built from outside input only by [`AttemptId::parse`], so an id that is not one of ours
+/// never reaches the store. Stored as its string; reading a stored one checks it the same way.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AttemptId(String);
+
+impl AttemptId {
+    /// A fresh id.
+    pub fn random() -> AttemptId {
+        AttemptId(random_token())
+    }
+
+    /// An id as a client sent it: exactly a token we could have issued (no trimming, no
+    /// other alphabet or length).
+    pub fn parse(input: &str) -> Result<AttemptId, MalformedToken> {
+        if is_token(input) {
+            Ok(AttemptId(input.to_string()))
+        } else {
+            Err(MalformedToken)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttemptId({:?})", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for AttemptId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        AttemptId::parse(&s).map_err(|e| serde::de::Error::custom(format!("attempt id {e}")))
+    }
+}
+
+/// The secret that binds a login attempt to the browser that started it (the binding
+/// cookie): 128 random bits in URL-safe base64 without padding. A credential: `Debug` and
+/// `Display` never show it, it has no serde, and only its hash is stored. The one way to read
+/// it is [`BrowserSecret::as_str`], for the cookie and the hash.
+///
+/// Built from outside input only by [`BrowserSecret::parse`]; a cookie that is not a token of
+/// ours is no binding (no attempt was ever bound to it).
+#[derive(Clone)]
+pub struct BrowserSecret(String);
+
+impl BrowserSecret {
+    /// A fresh secret.
+    pub fn random() -> BrowserSecret {
+        BrowserSecret(random_token())
+    }
+
+    /// A secret as the browser sent it: exactly a token we could have issued.
+    pub fn parse(input: &str) -> Result<BrowserSecret, MalformedToken> {
+        if is_token(input) {
+            Ok(BrowserSecret(input.to_string()))
+        } else {
+            Err(MalformedToken)
+        }
+    }
+
+    /// The secret itself: only for the cookie that carries it and for hashing it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BrowserSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Debug for BrowserSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BrowserSecret(***)")
+    }
+}
 
 /// How the user proved who they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -372,6 +521,75 @@ mod tests {
         ] {
             assert_eq!(country_code_len(digits), len, "{digits}");
         }
+    }
+
+    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+
+    /// Spellings no token of ours has.
+    const NOT_TOKENS: [&str; 8] = [
+        "",
+        "short",
+        "AAAAAAAAAAAAAAAAAAAAA+",  // the standard base64 alphabet
+        "AAAAAAAAAAAAAAAAAAAAA/",  // the standard base64 alphabet
+        "AAAAAAAAAAAAAAAAAAAAAAA", // 23 characters
+        "AAAAAAAAAAAAAAAAAAAAB",   // 21 characters
+        "AAAAAAAAAAAAAAAAAAAAAB",  // the last character carries bits beyond 128
+        " AAAAAAAAAAAAAAAAAAAAA",  // not trimmed
+    ];
+
+    #[test]
+    fn attempt_ids_are_exactly_our_tokens() {
+        let id = AttemptId::parse(TOKEN).unwrap();
+        assert_eq!(id.as_str(), TOKEN);
+        assert_eq!(id.to_string(), TOKEN);
+        assert_eq!(format!("{id:?}"), format!("AttemptId({TOKEN:?})"));
+        assert!(AttemptId::parse("abcdefghij-_ABCDEFGHIQ").is_ok());
+        for bad in NOT_TOKENS {
+            assert_eq!(AttemptId::parse(bad), Err(MalformedToken), "{bad:?}");
+        }
+        let fresh = AttemptId::random();
+        assert_eq!(AttemptId::parse(fresh.as_str()), Ok(fresh.clone()));
+        assert_ne!(fresh, AttemptId::random());
+    }
+
+    #[test]
+    fn attempt_ids_are_stored_as_their_string_and_checked_when_read() {
+        let id = AttemptId::parse(TOKEN).unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{TOKEN}\""));
+        assert_eq!(serde_json::from_str::<AttemptId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<AttemptId>("\"id-1\"").is_err());
+    }
+
+    #[test]
+    fn browser_secrets_are_exactly_our_tokens_and_never_shown() {
+        let secret = BrowserSecret::parse(TOKEN).unwrap();
+        assert_eq!(secret.as_str(), TOKEN);
+        assert_eq!(format!("{secret}"), "***");
+        assert_eq!(format!("{secret:?}"), "BrowserSecret(***)");
+        for bad in NOT_TOKENS {
+            assert!(BrowserSecret::parse(bad).is_err(), "{bad:?}");
+        }
+        let fresh = BrowserSecret::random();
+        assert!(BrowserSecret::parse(fresh.as_str()).is_ok());
+        assert!(!format!("{fresh} {fresh:?}").contains(fresh.as_str()));
+    }
+
+    #[test]
+    fn a_scene_is_any_text_and_names_an_attempt_when_it_is_an_id() {
+        let id = AttemptId::parse(TOKEN).unwrap();
+        let scene = SceneId::of(&id);
+        assert_eq!(scene.as_str(), TOKEN);
+        assert_eq!(scene.attempt_id(), Some(id));
+        for other in NOT_TOKENS {
+            let scene = SceneId::new(other);
+            assert_eq!(scene.as_str(), other);
+            assert_eq!(scene.attempt_id(), None, "{other:?}");
+        }
+        assert_eq!(
+            serde_json::to_string(&scene).unwrap(),
+            format!("\"{TOKEN}\"")
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
 use crate::config::{Config, MiniProgramConfig, OfficialAccountConfig, Secret};
-use crate::identity::{LoginMethod, OpenId, Phone, UnionId};
+use crate::identity::{AttemptId, BrowserSecret, LoginMethod, OpenId, Phone, UnionId};
 use crate::proxy::app::{loopback, DemoHooks, LoginParts};
 use crate::proxy::own_request::OwnRequest;
 use crate::proxy::respond::{GatewayError, Reply};
@@ -205,16 +205,21 @@ impl Demo {
         let unavailable = |e: String| GatewayError::Unavailable {
             message: format!("The simulated phone could not scan: {e}"),
         };
+        // A malformed id or cookie names no attempt of this browser: as for an unknown one.
+        let (Ok(id), Ok(browser)) = (AttemptId::parse(&body.id), BrowserSecret::parse(browser))
+        else {
+            return Err(crate::login::LoginError::NotFound.into());
+        };
         let method = login
             .service
-            .method_of(&body.id, browser)
+            .method_of(&id, &browser)
             .await
             .map_err(GatewayError::from)?;
         match method {
             LoginMethod::OfficialAccount => {
                 let ticket = login
                     .service
-                    .wechat_ticket(&body.id, browser, req.now)
+                    .wechat_ticket(&id, &browser, req.now)
                     .await
                     .map_err(GatewayError::from)?;
                 let outcome = self

@@ -5,11 +5,13 @@
 //! only clean up: each is the deadline plus a grace, so that "expired" can still be answered
 //! (rather than "not found") for a while after the deadline.
 //!
-//! There is no scene → attempt key: the scene *is* the attempt id, so the attempt key serves
-//! both lookups. There is no ticket → attempt key for the WeChat QR ticket either: a scan
+//! There is no scene → attempt key: the scene of our codes *is* the attempt id
+//! ([`SceneId::of`](crate::identity::SceneId::of)), so the attempt key serves both lookups. There is no ticket → attempt key for the WeChat QR ticket either: a scan
 //! names its scene, and the ticket is checked against the attempt's.
 
 use std::time::Duration;
+
+use crate::identity::AttemptId;
 
 /// How long after its deadline an attempt can still be read (to answer `expired`, or to let
 /// the browser see `confirmed` and exchange its ticket).
@@ -37,12 +39,12 @@ pub const MINI_PROGRAM_SECONDS: u64 = 300;
 pub const CHANNEL: &str = "login:attempt";
 
 /// The attempt record (JSON of [`super::state::Attempt`]). `id` is 22 URL-safe characters.
-pub fn attempt(id: &str) -> String {
+pub fn attempt(id: &AttemptId) -> String {
     format!("login:attempt:{id}")
 }
 
 /// The Mini Program code image of an attempt (raw PNG or JPEG bytes). TTL that of the attempt.
-pub fn qr_image(id: &str) -> String {
+pub fn qr_image(id: &AttemptId) -> String {
     format!("login:qr_image:{id}")
 }
 
@@ -53,7 +55,7 @@ pub fn ticket(ticket: &str) -> String {
 
 /// The current phone code of an attempt (JSON: hash, phone, tries, sent/expiry times).
 /// TTL `code_ttl_seconds` + [`CODE_GRACE`].
-pub fn code(attempt_id: &str) -> String {
+pub fn code(attempt_id: &AttemptId) -> String {
     format!("login:code:{attempt_id}")
 }
 
@@ -74,11 +76,12 @@ mod tests {
 
     #[test]
     fn keys_are_namespaced_and_readable() {
-        assert_eq!(attempt("abc"), "login:attempt:abc");
+        let id = AttemptId::parse("abcdefghijklmnopqrstuA").unwrap();
+        assert_eq!(attempt(&id), "login:attempt:abcdefghijklmnopqrstuA");
         assert_eq!(ticket("t1"), "login:ticket:t1");
-        assert_eq!(code("abc"), "login:code:abc");
+        assert_eq!(code(&id), "login:code:abcdefghijklmnopqrstuA");
         assert_eq!(dedupe("o1:123:SCAN:x"), "login:dedupe:o1:123:SCAN:x");
-        assert_eq!(qr_image("abc"), "login:qr_image:abc");
+        assert_eq!(qr_image(&id), "login:qr_image:abcdefghijklmnopqrstuA");
     }
 
     #[test]

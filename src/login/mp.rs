@@ -14,7 +14,7 @@ use crate::metrics::LoginOutcome;
 use std::future;
 use std::net::IpAddr;
 
-use crate::identity::{LoginMethod, OpenId, Phone, PhoneError, UnionId};
+use crate::identity::{LoginMethod, OpenId, Phone, PhoneError, SceneId, UnionId};
 use crate::wechat;
 use crate::wechat::client::MpPhone;
 
@@ -45,7 +45,7 @@ impl LoginService {
     ///
     /// Errors: [`LoginError::RateLimited`]; [`LoginError::SceneInvalid`] when the Mini
     /// Program is not configured at all.
-    pub async fn mp_scanned(&self, scene: &str, client_ip: IpAddr, now: u64) -> Result<()> {
+    pub async fn mp_scanned(&self, scene: &SceneId, client_ip: IpAddr, now: u64) -> Result<()> {
         self.limit_mp_call(client_ip, now).await?;
         self.mini_program("scanned")?;
         const FROM: &[Status] = &[Status::Waiting];
@@ -82,7 +82,7 @@ impl LoginService {
     /// If WeChat cannot tell the number for another reason, the login goes on without it.
     pub async fn mp_confirm(
         &self,
-        scene: &str,
+        scene: &SceneId,
         js_code: &str,
         phone_code: Option<&str>,
         client_ip: IpAddr,
@@ -149,7 +149,7 @@ impl LoginService {
     ///
     /// Errors: [`LoginError::RateLimited`]; [`LoginError::SceneInvalid`] when the Mini
     /// Program is not configured at all.
-    pub async fn mp_cancel(&self, scene: &str, client_ip: IpAddr, now: u64) -> Result<()> {
+    pub async fn mp_cancel(&self, scene: &SceneId, client_ip: IpAddr, now: u64) -> Result<()> {
         self.limit_mp_call(client_ip, now).await?;
         self.mini_program("cancel")?;
         const FROM: &[Status] = &[Status::Waiting, Status::Scanned, Status::NeedPhone];
@@ -180,12 +180,16 @@ impl LoginService {
     /// `None` otherwise, whatever the reason (logged, with `call`).
     async fn live_attempt(
         &self,
-        scene: &str,
+        scene: &SceneId,
         from: &[Status],
         now: u64,
         call: &'static str,
     ) -> Result<Option<Attempt>> {
-        let Some((_, attempt)) = self.load(scene).await? else {
+        let loaded = match scene.attempt_id() {
+            Some(id) => self.load(&id).await?,
+            None => None,
+        };
+        let Some((_, attempt)) = loaded else {
             // The scene is the caller's text: not logged.
             tracing::info!(
                 call,
@@ -194,7 +198,7 @@ impl LoginService {
             );
             return Ok(None);
         };
-        if attempt.method != LoginMethod::MiniProgram || attempt.scene != scene {
+        if attempt.method != LoginMethod::MiniProgram || attempt.scene != *scene {
             tracing::info!(call, attempt = %attempt.id, reason = "not a mini program attempt", "mini program call not acted on");
             return Ok(None);
         }

@@ -1,7 +1,7 @@
 //! The Mini Program code of an attempt: made by `getwxacodeunlimit` at start, kept in the
 //! store beside the attempt, served as an image to the browser that started it.
 
-use crate::identity::LoginMethod;
+use crate::identity::{AttemptId, BrowserSecret, LoginMethod, SceneId};
 use crate::wechat::client::WxaCodeRequest;
 use crate::wechat::Error as WechatError;
 
@@ -48,12 +48,12 @@ impl LoginService {
     /// A Mini Program code for `scene` (the attempt id: 22 URL-safe base64 characters, inside
     /// the code's 32-character scene alphabet). An answer that is not an image is a WeChat
     /// error here, rather than a broken image on the page.
-    pub(super) async fn mini_program_code(&self, scene: &str) -> Result<NewCode> {
+    pub(super) async fn mini_program_code(&self, scene: &SceneId) -> Result<NewCode> {
         let Some(mp) = &self.inner.mini_program else {
             return Err(LoginError::MethodUnavailable);
         };
         let request = WxaCodeRequest {
-            scene: scene.to_string(),
+            scene: scene.as_str().to_string(),
             page: mp.page.clone(),
             env_version: mp.env_version.clone(),
             check_path: mp.check_path,
@@ -81,7 +81,12 @@ impl LoginService {
     /// unknown attempt, another browser's, or an Official Account one (its code is text:
     /// [`LoginService::qr_content`]), and for an image outlived by a long phone step;
     /// [`LoginError::Expired`] once the attempt has expired.
-    pub async fn qr_image(&self, id: &str, browser: &str, now: u64) -> Result<QrImage> {
+    pub async fn qr_image(
+        &self,
+        id: &AttemptId,
+        browser: &BrowserSecret,
+        now: u64,
+    ) -> Result<QrImage> {
         let (_, attempt) = self.load_for(id, browser).await?;
         if attempt.method != LoginMethod::MiniProgram {
             return Err(LoginError::NotFound);
@@ -105,7 +110,6 @@ impl LoginService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::login::tokens;
 
     #[test]
     fn images_are_told_by_their_signature() {
@@ -129,7 +133,7 @@ mod tests {
         const SCENE_CHARS: &str =
             "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$&'()*+,/:;=?@-._~";
         for _ in 0..200 {
-            let id = tokens::random_token();
+            let id = SceneId::of(&AttemptId::random()).into_string();
             assert!(id.len() <= 32, "{id}");
             assert!(id.chars().all(|c| SCENE_CHARS.contains(c)), "{id}");
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{Phone, UserId};
+use crate::identity::{AttemptId, BrowserSecret, Phone, UserId};
 use crate::users::User;
 
 use super::error::LoginError;
@@ -57,8 +57,8 @@ impl LoginService {
     /// other number: the same limits count it.
     pub async fn send_code(
         &self,
-        id: &str,
-        browser: &str,
+        id: &AttemptId,
+        browser: &BrowserSecret,
         phone: &str,
         client_ip: IpAddr,
         now: u64,
@@ -157,8 +157,8 @@ impl LoginService {
     /// withdrawn so that a code for another number may be asked for at once.
     pub async fn bind_phone(
         &self,
-        id: &str,
-        browser: &str,
+        id: &AttemptId,
+        browser: &BrowserSecret,
         phone: &str,
         code: &str,
         now: u64,
@@ -192,7 +192,12 @@ impl LoginService {
 
     /// Logs in without a phone, which only `login.phone: optional` allows
     /// ([`LoginError::WrongState`] otherwise).
-    pub async fn skip_phone(&self, id: &str, browser: &str, now: u64) -> Result<Confirmed> {
+    pub async fn skip_phone(
+        &self,
+        id: &AttemptId,
+        browser: &BrowserSecret,
+        now: u64,
+    ) -> Result<Confirmed> {
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
         if !attempt.phone_skippable {
@@ -212,7 +217,7 @@ impl LoginService {
 
     /// Deletes the code record `raw` of attempt `id` if it is still the current one. Best
     /// effort: a code left behind expires by itself.
-    async fn withdraw_code(&self, id: &str, raw: &[u8]) {
+    async fn withdraw_code(&self, id: &AttemptId, raw: &[u8]) {
         if let Err(e) = self
             .inner
             .store

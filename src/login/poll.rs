@@ -7,6 +7,8 @@ use prometheus::IntGauge;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::identity::{AttemptId, BrowserSecret};
+
 use super::service::{Applied, LoginService, Result};
 use super::state::{Attempt, Status};
 
@@ -78,8 +80,8 @@ impl LoginService {
     /// call; the wait advances it.
     pub async fn poll(
         &self,
-        id: &str,
-        browser: &str,
+        id: &AttemptId,
+        browser: &BrowserSecret,
         since: Option<Status>,
         wait: Duration,
         now: u64,

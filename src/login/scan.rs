@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::model::PhonePolicy;
-use crate::identity::{LoginMethod, OpenId, Phone, UnionId};
+use crate::identity::{LoginMethod, OpenId, Phone, SceneId, UnionId};
 use crate::users::User;
 use crate::wechat::WechatClient;
 
@@ -25,7 +25,7 @@ pub struct Scan {
     /// `FromUserName`.
     pub openid: OpenId,
     /// The scene, `qrscene_` prefix already removed.
-    pub scene: String,
+    pub scene: SceneId,
     /// The push's `Ticket`; must equal the attempt's QR ticket.
     pub ticket: Option<String>,
     /// A `subscribe` (the user follows from now on) rather than a `SCAN`.
@@ -72,7 +72,11 @@ impl LoginService {
         else {
             return Ok(ScanOutcome::not_login());
         };
-        let Some((_, attempt)) = self.load(&scan.scene).await? else {
+        let loaded = match scan.scene.attempt_id() {
+            Some(id) => self.load(&id).await?,
+            None => None,
+        };
+        let Some((_, attempt)) = loaded else {
             return Ok(ScanOutcome::not_login());
         };
         if attempt.method != LoginMethod::OfficialAccount || attempt.scene != scan.scene {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::config::model::LoginConfig;
-use crate::identity::LoginMethod;
+use crate::identity::{AttemptId, BrowserSecret, LoginMethod, SceneId};
 use crate::metrics::Metrics;
 use crate::sms::SmsSender;
 use crate::store::Store;
@@ -84,12 +84,12 @@ pub(super) struct Inner {
 }
 
 /// A new attempt, for `201` of `POST /.auth/qr`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Started {
-    pub id: String,
-    /// The browser-binding secret for the cookie: the browser's own when it sent a valid one,
-    /// else a new one. Only its hash is stored.
-    pub browser_secret: String,
+    pub id: AttemptId,
+    /// The browser-binding secret for the cookie: the browser's own when it sent one, else a
+    /// new one. Only its hash is stored.
+    pub browser_secret: BrowserSecret,
     /// The text to render as the QR code; empty for the Mini Program, whose code is an image
     /// ([`LoginService::qr_image`]).
     pub qr_content: String,
@@ -101,7 +101,7 @@ impl std::fmt::Debug for Started {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Started")
             .field("id", &self.id)
-            .field("browser_secret", &"***")
+            .field("browser_secret", &self.browser_secret)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
@@ -156,8 +156,8 @@ impl LoginService {
     /// Account QR code, or a Mini Program code whose image is kept for
     /// [`LoginService::qr_image`]), the browser binding. `rd` must already be a safe redirect
     /// target (the caller checks it). `existing_browser_secret` is the browser's binding
-    /// cookie, reused when well-formed, so one browser keeps one secret across attempts. `now`
-    /// is Unix seconds.
+    /// cookie (when it sent a well-formed one), reused so one browser keeps one secret across
+    /// attempts. `now` is Unix seconds.
     ///
     /// Errors: [`LoginError::MethodUnavailable`] for a method not configured,
     /// [`LoginError::Wechat`] when WeChat refuses the code.
@@ -165,7 +165,7 @@ impl LoginService {
         &self,
         method: LoginMethod,
         rd: String,
-        existing_browser_secret: Option<&str>,
+        existing_browser_secret: Option<&BrowserSecret>,
         client_ip: std::net::IpAddr,
         now: u64,
     ) -> Result<Started> {
@@ -181,14 +181,15 @@ impl LoginService {
         );
         let client = client_key(client_ip);
         limits::charge(&*inner.store, &[(limit, Subject::Client(&client))], now).await?;
-        let id = tokens::random_token();
+        let id = AttemptId::random();
+        let scene = SceneId::of(&id);
         let code = match method {
-            LoginMethod::OfficialAccount => self.official_account_code(&id).await?,
-            LoginMethod::MiniProgram => self.mini_program_code(&id).await?,
+            LoginMethod::OfficialAccount => self.official_account_code(&scene).await?,
+            LoginMethod::MiniProgram => self.mini_program_code(&scene).await?,
         };
         let browser_secret = existing_browser_secret
-            .filter(|s| tokens::is_token(s))
-            .map_or_else(tokens::random_token, str::to_string);
+            .cloned()
+            .unwrap_or_else(BrowserSecret::random);
         let expires_at = now.saturating_add(code.lifetime);
         let ttl = Some(keys::ttl_until(expires_at, now, keys::ATTEMPT_GRACE));
         // The image first: whoever can read the attempt can also fetch its image.
@@ -200,7 +201,7 @@ impl LoginService {
             method,
             browser: tokens::browser_hash(&browser_secret),
             rd,
-            scene: id.clone(),
+            scene,
             wechat_ticket: code.wechat_ticket,
             qr_content: code.qr_content.clone(),
             created_at: now,
@@ -222,7 +223,7 @@ impl LoginService {
     }
 
     /// An Official Account QR code whose scans push `scene` back.
-    async fn official_account_code(&self, scene: &str) -> Result<NewCode> {
+    async fn official_account_code(&self, scene: &SceneId) -> Result<NewCode> {
         let Some(OfficialAccountDeps {
             client,
             qr_expire_seconds,
@@ -231,7 +232,7 @@ impl LoginService {
             return Err(LoginError::MethodUnavailable);
         };
         let qr = client
-            .create_qr_str_scene(scene, *qr_expire_seconds)
+            .create_qr_str_scene(scene.as_str(), *qr_expire_seconds)
             .await
             .map_err(LoginError::Wechat)?;
         // Our deadline never outlives the code WeChat granted.
@@ -266,7 +267,12 @@ impl LoginService {
     /// The text to draw as the QR code of the browser's attempt (for the SVG endpoint).
     /// [`LoginError::Expired`] once the attempt has expired: the code is useless then.
     /// [`LoginError::NotFound`] for a Mini Program attempt: its code is an image.
-    pub async fn qr_content(&self, id: &str, browser: &str, now: u64) -> Result<String> {
+    pub async fn qr_content(
+        &self,
+        id: &AttemptId,
+        browser: &BrowserSecret,
+        now: u64,
+    ) -> Result<String> {
         let (_, attempt) = self.load_for(id, browser).await?;
         if attempt.method != LoginMethod::OfficialAccount {
             return Err(LoginError::NotFound);
@@ -281,7 +287,12 @@ impl LoginService {
     /// simulator's phone scans by ticket). Not secret from this browser: `qr_content` already
     /// carries the same code. [`LoginError::Expired`] once expired; [`LoginError::NotFound`]
     /// for attempts without one (Mini Program).
-    pub async fn wechat_ticket(&self, id: &str, browser: &str, now: u64) -> Result<String> {
+    pub async fn wechat_ticket(
+        &self,
+        id: &AttemptId,
+        browser: &BrowserSecret,
+        now: u64,
+    ) -> Result<String> {
         let (_, attempt) = self.load_for(id, browser).await?;
         if attempt.status_at(now) == Status::Expired {
             return Err(LoginError::Expired);
@@ -291,19 +302,16 @@ impl LoginService {
 
     /// How attempt `id` logs in, for this browser only (the demo's simulated phone needs to
     /// know which code it is scanning).
-    pub async fn method_of(&self, id: &str, browser: &str) -> Result<LoginMethod> {
+    pub async fn method_of(&self, id: &AttemptId, browser: &BrowserSecret) -> Result<LoginMethod> {
         let (_, attempt) = self.load_for(id, browser).await?;
         Ok(attempt.method)
     }
 
     // === shared by the service's files ===
 
-    /// The attempt `id` as stored (raw bytes for compare-and-swap), or `None`. Ids that are
-    /// not tokens of ours never reach the store.
-    pub(super) async fn load(&self, id: &str) -> Result<Option<(Vec<u8>, Attempt)>> {
-        if !tokens::is_token(id) {
-            return Ok(None);
-        }
+    /// The attempt `id` as stored (raw bytes for compare-and-swap), or `None`. (Ids that are
+    /// not tokens of ours cannot be [`AttemptId`]s: they never reach the store.)
+    pub(super) async fn load(&self, id: &AttemptId) -> Result<Option<(Vec<u8>, Attempt)>> {
         let Some(raw) = self.inner.store.get(&keys::attempt(id)).await? else {
             return Ok(None);
         };
@@ -313,7 +321,11 @@ impl LoginService {
 
     /// The attempt `id` if it belongs to the browser holding `browser`; otherwise
     /// [`LoginError::NotFound`], whichever of the two was wrong.
-    pub(super) async fn load_for(&self, id: &str, browser: &str) -> Result<(Vec<u8>, Attempt)> {
+    pub(super) async fn load_for(
+        &self,
+        id: &AttemptId,
+        browser: &BrowserSecret,
+    ) -> Result<(Vec<u8>, Attempt)> {
         match self.load(id).await? {
             Some((raw, attempt)) if tokens::same_browser(&attempt.browser, browser) => {
                 Ok((raw, attempt))
@@ -327,7 +339,7 @@ impl LoginService {
     /// record's TTL with it; otherwise the TTL is kept.
     pub(super) async fn apply(
         &self,
-        id: &str,
+        id: &AttemptId,
         now: u64,
         mut transition: impl FnMut(&Attempt) -> Result<Attempt, TransitionError>,
     ) -> Result<Applied> {
@@ -356,8 +368,13 @@ impl LoginService {
 
     /// Wakes every long-poll of attempt `id`, on every instance. Best effort: a lost
     /// notification only delays a poll to its deadline, so a failure is logged, not returned.
-    pub(super) async fn notify(&self, id: &str) {
-        if let Err(e) = self.inner.store.publish(keys::CHANNEL, id.as_bytes()).await {
+    pub(super) async fn notify(&self, id: &AttemptId) {
+        if let Err(e) = self
+            .inner
+            .store
+            .publish(keys::CHANNEL, id.as_str().as_bytes())
+            .await
+        {
             tracing::warn!(error = %e, "cannot publish a login notification; polls wake at their deadline");
         }
     }

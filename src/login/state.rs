@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{LoginMethod, OpenId, UnionId, UserId};
+use crate::identity::{AttemptId, LoginMethod, OpenId, SceneId, UnionId, UserId};
 
 /// Where an attempt is, as the long-poll reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ pub struct Scanner {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// 128 random bits, URL-safe base64 without padding.
-    pub id: String,
+    pub id: AttemptId,
     pub method: LoginMethod,
     /// As stored; read [`Attempt::status_at`] for what the attempt *is* now.
     pub status: Status,
@@ -114,8 +114,9 @@ pub struct Attempt {
     pub browser: String,
     /// Where the browser goes after login (already checked to be a safe path).
     pub rd: String,
-    /// What the QR code carries back to us on a scan (WeChat `scene_str`, Mini Program `scene`).
-    pub scene: String,
+    /// What the QR code carries back to us on a scan (WeChat `scene_str`, Mini Program
+    /// `scene`): [`SceneId::of`] the id.
+    pub scene: SceneId,
     /// The Official Account QR ticket: a scan push must echo it.
     pub wechat_ticket: Option<String>,
     /// The text encoded in the QR image.
@@ -163,11 +164,11 @@ impl std::fmt::Debug for Attempt {
 /// What a new attempt is made of.
 #[derive(Clone, Debug)]
 pub struct NewAttempt {
-    pub id: String,
+    pub id: AttemptId,
     pub method: LoginMethod,
     pub browser: String,
     pub rd: String,
-    pub scene: String,
+    pub scene: SceneId,
     pub wechat_ticket: Option<String>,
     pub qr_content: String,
     pub created_at: u64,
@@ -353,13 +354,16 @@ mod tests {
     const T0: u64 = 1_700_000_000;
     const EXPIRES: u64 = T0 + 300;
 
+    const ID: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+
     fn waiting() -> Attempt {
+        let id = AttemptId::parse(ID).unwrap();
         Attempt::new(NewAttempt {
-            id: "id-1".into(),
+            scene: SceneId::of(&id),
+            id,
             method: LoginMethod::OfficialAccount,
             browser: "hash".into(),
             rd: "/".into(),
-            scene: "id-1".into(),
             wechat_ticket: Some("qr-ticket".into()),
             qr_content: "http://weixin.qq.com/q/x".into(),
             created_at: T0,
@@ -604,5 +608,20 @@ mod tests {
             .unwrap();
         let json = serde_json::to_vec(&a).unwrap();
         assert_eq!(serde_json::from_slice::<Attempt>(&json).unwrap(), a);
+    }
+
+    #[test]
+    fn id_and_scene_are_stored_as_plain_strings() {
+        let json = serde_json::to_value(waiting()).unwrap();
+        assert_eq!(json["id"], ID);
+        assert_eq!(json["scene"], ID);
+        // A record written before the newtypes reads the same.
+        let old = serde_json::json!({
+            "id": ID, "method": "official_account", "status": "waiting", "browser": "hash",
+            "rd": "/", "scene": ID, "wechat_ticket": "qr-ticket",
+            "qr_content": "http://weixin.qq.com/q/x", "created_at": T0, "expires_at": EXPIRES,
+            "version": 1
+        });
+        assert_eq!(serde_json::from_value::<Attempt>(old).unwrap(), waiting());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{Identity, LoginMethod, OpenId, UserId};
+use crate::identity::{AttemptId, BrowserSecret, Identity, LoginMethod, OpenId, UserId};
 
 use super::error::LoginError;
 use super::keys;
@@ -36,7 +36,7 @@ pub struct Exchanged {
 /// The stored record behind a one-time ticket (JSON; field names are the storage format).
 #[derive(Serialize, Deserialize)]
 struct TicketRecord {
-    attempt: String,
+    attempt: AttemptId,
     user_id: UserId,
     method: LoginMethod,
     openid: Option<OpenId>,
@@ -49,7 +49,12 @@ impl LoginService {
     /// Exchanges a one-time ticket for the identity that logged in. The ticket must come from
     /// the browser that started the attempt, within [`keys::TICKET_SECONDS`], once: any other
     /// use is [`LoginError::TicketInvalid`] (and a wrong browser does not use it up).
-    pub async fn exchange(&self, ticket: &str, browser: &str, now: u64) -> Result<Exchanged> {
+    pub async fn exchange(
+        &self,
+        ticket: &str,
+        browser: &BrowserSecret,
+        now: u64,
+    ) -> Result<Exchanged> {
         let inner = &self.inner;
         if !tokens::is_token(ticket) {
             return Err(LoginError::TicketInvalid);

@@ -7,36 +7,30 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Length of a 128-bit token in URL-safe base64 without padding.
-pub const TOKEN_LEN: usize = 22;
+use crate::identity::{AttemptId, BrowserSecret};
 
-/// A fresh 128-bit token: attempt id, browser secret or ticket.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// True when `s` could be a token we issued: 22 URL-safe characters decoding to 16 bytes.
-/// Anything else is refused before it reaches the store.
-pub fn is_token(s: &str) -> bool {
-    s.len() == TOKEN_LEN
-        && URL_SAFE_NO_PAD
-            .decode(s)
-            .is_ok_and(|bytes| bytes.len() == 16)
-}
+// The token format is the identity module's: `AttemptId` and `BrowserSecret` are tokens
+// too. Tickets use these directly.
+#[cfg(test)]
+pub(crate) use crate::identity::TOKEN_LEN;
+pub(crate) use crate::identity::{is_token, random_token};
 
 /// What an attempt stores of the browser-binding secret.
-pub fn browser_hash(secret: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+pub fn browser_hash(secret: &BrowserSecret) -> String {
+    sha256(secret.as_str())
+}
+
+/// SHA-256 of `text`, in URL-safe base64 without padding.
+fn sha256(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
 }
 
 /// True when `secret` is the one whose hash is `stored`, compared in constant time.
-pub fn same_browser(stored: &str, secret: &str) -> bool {
+pub fn same_browser(stored: &str, secret: &BrowserSecret) -> bool {
     ct_eq(stored, &browser_hash(secret))
 }
 
@@ -48,9 +42,9 @@ pub fn six_digit_code() -> String {
 /// What a code record stores of its code. The attempt id salts it, so equal codes of two
 /// attempts differ in the store. (Six digits cannot resist an offline search; the digest only
 /// keeps codes out of plain sight in the store and its backups.)
-pub fn code_hash(attempt_id: &str, code: &str) -> String {
+pub fn code_hash(attempt_id: &AttemptId, code: &str) -> String {
     let mut digest = Sha256::new();
-    digest.update(attempt_id.as_bytes());
+    digest.update(attempt_id.as_str().as_bytes());
     digest.update(b":");
     digest.update(code.as_bytes());
     URL_SAFE_NO_PAD.encode(digest.finalize())
@@ -95,12 +89,12 @@ mod tests {
     fn browser_hash_is_sha256_in_url_safe_base64() {
         // SHA-256("abc") from FIPS 180-2, appendix B.1:
         // ba7816bf 8f01cfea 414140de 5dae2223 b00361a3 96177a9c b410ff61 f20015ad
-        assert_eq!(
-            browser_hash("abc"),
-            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
-        );
-        assert!(same_browser(&browser_hash("secret"), "secret"));
-        assert!(!same_browser(&browser_hash("secret"), "Secret"));
+        assert_eq!(sha256("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+        let secret = BrowserSecret::parse("secretsecretsecretsecg").unwrap();
+        let other = BrowserSecret::parse("Secretsecretsecretsecg").unwrap();
+        assert_eq!(browser_hash(&secret), sha256(secret.as_str()));
+        assert!(same_browser(&browser_hash(&secret), &secret));
+        assert!(!same_browser(&browser_hash(&secret), &other));
     }
 
     #[test]
@@ -114,10 +108,12 @@ mod tests {
 
     #[test]
     fn code_hash_depends_on_attempt_and_code() {
-        let h = code_hash("a1", "123456");
-        assert_eq!(h, code_hash("a1", "123456"));
-        assert_ne!(h, code_hash("a2", "123456"));
-        assert_ne!(h, code_hash("a1", "123457"));
+        let a1 = AttemptId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let a2 = AttemptId::parse("AAAAAAAAAAAAAAAAAAAAAQ").unwrap();
+        let h = code_hash(&a1, "123456");
+        assert_eq!(h, code_hash(&a1, "123456"));
+        assert_ne!(h, code_hash(&a2, "123456"));
+        assert_ne!(h, code_hash(&a1, "123457"));
         assert!(!h.contains("123456"));
     }
 }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
+use crate::identity::AttemptId;
 use crate::store::{Notification, Store, RESYNC_CHANNEL};
 
 use super::keys;
@@ -43,7 +44,12 @@ impl Watchers {
     /// Registers interest in attempt `id`. The first registration starts the dispatcher on the
     /// current tokio runtime (in the gateway, pingora's, which lives as long as the process):
     /// it subscribes before this returns, so nothing published after this call is missed.
-    pub(super) fn register(self: &Arc<Self>, store: &Arc<dyn Store>, id: &str) -> Registration {
+    pub(super) fn register(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        id: &AttemptId,
+    ) -> Registration {
+        let id = id.as_str();
         self.started.get_or_init(|| {
             let notifications = store.subscribe();
             tokio::spawn(dispatch(Arc::downgrade(self), notifications));
@@ -154,6 +160,12 @@ mod tests {
 
     const SOON: Duration = Duration::from_millis(500);
     const QUIET: Duration = Duration::from_millis(50);
+    const A: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+    const B: &str = "BBBBBBBBBBBBBBBBBBBBBA";
+
+    fn id(s: &str) -> AttemptId {
+        AttemptId::parse(s).unwrap()
+    }
 
     /// Notifications never touch the file; the directory only has to outlive the test.
     fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
@@ -169,10 +181,10 @@ mod tests {
     #[tokio::test]
     async fn a_notification_wakes_only_its_attempts_waiters() {
         let ((store, _dir), watchers) = (store(), Arc::new(Watchers::default()));
-        let mut a1 = watchers.register(&store, "a");
-        let mut a2 = watchers.register(&store, "a");
-        let mut b = watchers.register(&store, "b");
-        store.publish(keys::CHANNEL, b"a").await.unwrap();
+        let mut a1 = watchers.register(&store, &id(A));
+        let mut a2 = watchers.register(&store, &id(A));
+        let mut b = watchers.register(&store, &id(B));
+        store.publish(keys::CHANNEL, A.as_bytes()).await.unwrap();
         assert!(wakes(&mut a1, SOON).await);
         assert!(wakes(&mut a2, SOON).await);
         assert!(
@@ -180,15 +192,15 @@ mod tests {
             "b's waiter must sleep through a's change"
         );
         // Other channels wake nobody.
-        store.publish("sessions", b"b").await.unwrap();
+        store.publish("sessions", B.as_bytes()).await.unwrap();
         assert!(!wakes(&mut b, QUIET).await);
     }
 
     #[tokio::test]
     async fn a_change_before_the_wait_is_not_lost() {
         let ((store, _dir), watchers) = (store(), Arc::new(Watchers::default()));
-        let mut reg = watchers.register(&store, "a");
-        store.publish(keys::CHANNEL, b"a").await.unwrap();
+        let mut reg = watchers.register(&store, &id(A));
+        store.publish(keys::CHANNEL, A.as_bytes()).await.unwrap();
         // Give the dispatcher time to pass it on before anyone waits.
         tokio::time::sleep(QUIET).await;
         assert!(
@@ -202,8 +214,8 @@ mod tests {
     #[tokio::test]
     async fn a_resync_wakes_every_waiter() {
         let ((store, _dir), watchers) = (store(), Arc::new(Watchers::default()));
-        let mut a = watchers.register(&store, "a");
-        let mut b = watchers.register(&store, "b");
+        let mut a = watchers.register(&store, &id(A));
+        let mut b = watchers.register(&store, &id(B));
         store.publish(RESYNC_CHANNEL, b"").await.unwrap();
         assert!(wakes(&mut a, SOON).await);
         assert!(wakes(&mut b, SOON).await);
@@ -212,9 +224,9 @@ mod tests {
     #[tokio::test]
     async fn the_last_registration_gone_forgets_the_attempt() {
         let ((store, _dir), watchers) = (store(), Arc::new(Watchers::default()));
-        let first = watchers.register(&store, "a");
-        let second = watchers.register(&store, "a");
-        let other = watchers.register(&store, "b");
+        let first = watchers.register(&store, &id(A));
+        let second = watchers.register(&store, &id(A));
+        let other = watchers.register(&store, &id(B));
         assert_eq!(watchers.attempts_watched(), 2);
         drop(first);
         assert_eq!(watchers.attempts_watched(), 2, "a still has a waiter");
@@ -223,8 +235,8 @@ mod tests {
         drop(other);
         assert_eq!(watchers.attempts_watched(), 0);
         // A new registration after that starts afresh and still wakes.
-        let mut again = watchers.register(&store, "a");
-        store.publish(keys::CHANNEL, b"a").await.unwrap();
+        let mut again = watchers.register(&store, &id(A));
+        store.publish(keys::CHANNEL, A.as_bytes()).await.unwrap();
         assert!(wakes(&mut again, SOON).await);
     }
 }

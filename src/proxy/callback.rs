@@ -208,7 +208,7 @@ fn scan_of(push: &Push) -> Option<Scan> {
     };
     Some(Scan {
         openid: crate::identity::OpenId::new(push.header.from_user.clone()),
-        scene: scene.clone(),
+        scene: crate::identity::SceneId::new(scene.clone()),
         ticket: ticket.clone(),
         new_follower,
     })

@@ -12,7 +12,7 @@ use super::app::{App, LoginParts};
 use super::cookie_check;
 use super::own_request::{OwnRequest, UserView};
 use super::respond::{GatewayError, Reply};
-use crate::identity::LoginMethod;
+use crate::identity::{AttemptId, BrowserSecret, LoginMethod, SceneId};
 use crate::login::{LoginError, Status};
 use crate::pages;
 
@@ -138,10 +138,22 @@ fn browser_secret<'a>(req: &'a OwnRequest<'_>) -> Option<&'a str> {
         .find_map(|v| crate::session::find_cookie(v, BINDING_COOKIE))
 }
 
-/// The browser's binding secret, or the error every binding-protected endpoint gives
-/// without one (the same as for an unknown attempt: never tell which).
+/// The browser's binding secret as sent, or the error every binding-protected endpoint gives
+/// without one (the same as for an unknown attempt: never tell which). Parsed where the
+/// service is called ([`attempt_of`]), so a malformed one is refused at the same point as an
+/// unknown attempt, after the request's own checks.
 fn require_browser<'a>(req: &'a OwnRequest<'_>) -> Result<&'a str, GatewayError> {
     browser_secret(req).ok_or_else(|| GatewayError::from(LoginError::NotFound))
+}
+
+/// Attempt `id` of the browser holding `secret`, as the request spelled them. An id or a
+/// secret that is not a token of ours names no attempt of this browser: the error of an
+/// unknown attempt (the service would give the same for a well-formed stranger).
+fn attempt_of(id: &str, secret: &str) -> Result<(AttemptId, BrowserSecret), GatewayError> {
+    match (AttemptId::parse(id), BrowserSecret::parse(secret)) {
+        (Ok(id), Ok(secret)) => Ok((id, secret)),
+        _ => Err(LoginError::NotFound.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -197,9 +209,11 @@ pub(super) async fn start(
     if let Some(user_id) = super::session_endpoints::end_session(app, req).await {
         crate::audit::revoke(&user_id, "login_started", req.client);
     }
+    // A cookie that is not a secret of ours is no binding: a new secret replaces it.
+    let existing = browser_secret(req).and_then(|s| BrowserSecret::parse(s).ok());
     let started = login
         .service
-        .start(method, rd, browser_secret(req), req.client, req.now)
+        .start(method, rd, existing.as_ref(), req.client, req.now)
         .await?;
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
@@ -222,9 +236,10 @@ pub(super) async fn start(
         .header("set-cookie", &app.sessions.clear_cookie()))
 }
 
-fn binding_cookie(app: &App, secret: &str) -> String {
+fn binding_cookie(app: &App, secret: &BrowserSecret) -> String {
     let mut cookie = format!(
-        "{BINDING_COOKIE}={secret}; Path={}; HttpOnly; SameSite=Lax; Max-Age=86400",
+        "{BINDING_COOKIE}={}; Path={}; HttpOnly; SameSite=Lax; Max-Age=86400",
+        secret.as_str(),
         app.config.auth_path
     );
     if app.config.session.cookie_secure {
@@ -266,11 +281,12 @@ pub(super) async fn poll(
             }
         }
     };
+    let (id, browser) = attempt_of(id, browser)?;
     // A graceful stop answers waiting polls at once with what they have, rather than
     // letting the process exit under them; the page simply polls again (another instance).
     let view = tokio::select! {
-        view = login.service.poll(id, browser, since, wait, req.now) => view,
-        () = app.drained() => login.service.poll(id, browser, since, Duration::ZERO, req.now).await,
+        view = login.service.poll(&id, &browser, since, wait, req.now) => view,
+        () = app.drained() => login.service.poll(&id, &browser, since, Duration::ZERO, req.now).await,
     }?;
     Ok(Reply::json(200, &view))
 }
@@ -280,8 +296,8 @@ pub(super) async fn qr_image(
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
-    let content = login.service.qr_content(id, browser, req.now).await?;
+    let (id, browser) = attempt_of(id, require_browser(req)?)?;
+    let content = login.service.qr_content(&id, &browser, req.now).await?;
     let svg = pages::qr_svg(&content).map_err(|_| GatewayError::Internal)?;
     Ok(Reply::text(200, "image/svg+xml", svg))
 }
@@ -291,21 +307,22 @@ pub(super) async fn mini_program_code(
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
-    let image = login.service.qr_image(id, browser, req.now).await?;
+    let (id, browser) = attempt_of(id, require_browser(req)?)?;
+    let image = login.service.qr_image(&id, &browser, req.now).await?;
     Ok(Reply::text(200, image.content_type, image.bytes))
 }
 
 // === the Mini Program page's calls (from the user's phone: no binding cookie) ===
 
+/// The scene is whatever the page read from the code: every string is one ([`SceneId`]).
 #[derive(Deserialize)]
 struct SceneBody {
-    scene: String,
+    scene: SceneId,
 }
 
 #[derive(Deserialize)]
 struct ConfirmBody {
-    scene: String,
+    scene: SceneId,
     code: String,
     #[serde(default)]
     phone_code: Option<String>,
@@ -371,9 +388,10 @@ pub(super) async fn send_code(
 ) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: CodeBody = parse_json(req)?;
+    let (id, browser) = attempt_of(&body.id, browser)?;
     login
         .service
-        .send_code(&body.id, browser, &body.phone, req.client, req.now)
+        .send_code(&id, &browser, &body.phone, req.client, req.now)
         .await?;
     let mut json = serde_json::json!({"status": "sent"});
     // The demo shows the code on the page (there is no SMS).
@@ -393,12 +411,13 @@ struct BindBody {
 pub(super) async fn bind(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: BindBody = parse_json(req)?;
+    let (id, browser) = attempt_of(&body.id, browser)?;
     let confirmed = login
         .service
-        .bind_phone(&body.id, browser, &body.phone, &body.code, req.now)
+        .bind_phone(&id, &browser, &body.phone, &body.code, req.now)
         .await?;
     if let Ok(phone) = crate::identity::Phone::parse(&body.phone) {
-        crate::audit::bind(&body.id, &phone, req.client);
+        crate::audit::bind(id.as_str(), &phone, req.client);
     }
     Ok(Reply::json(
         200,
@@ -414,7 +433,8 @@ struct SkipBody {
 pub(super) async fn skip(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: SkipBody = parse_json(req)?;
-    let confirmed = login.service.skip_phone(&body.id, browser, req.now).await?;
+    let (id, browser) = attempt_of(&body.id, browser)?;
+    let confirmed = login.service.skip_phone(&id, &browser, req.now).await?;
     Ok(Reply::json(
         200,
         &serde_json::json!({"status": "confirmed", "ticket": confirmed.ticket}),
@@ -433,9 +453,12 @@ pub(super) async fn exchange(
 ) -> Result<Reply, GatewayError> {
     let browser = require_browser(req)?;
     let body: SessionBody = parse_json(req)?;
+    // A cookie that is not a secret of ours is the wrong browser for every ticket: the answer
+    // the service gives a wrong browser.
+    let browser = BrowserSecret::parse(browser).map_err(|_| LoginError::TicketInvalid)?;
     let exchanged = login
         .service
-        .exchange(&body.ticket, browser, req.now)
+        .exchange(&body.ticket, &browser, req.now)
         .await?;
     // A fresh session id on every login: any session the browser had before is replaced,
     // so a planted cookie cannot ride along (session fixation).
@@ -474,5 +497,25 @@ mod tests {
         assert_eq!(requested_wait(Some("wait=7")), Duration::from_secs(7));
         assert_eq!(requested_wait(Some("since=x&wait=soon")), Duration::ZERO);
         assert_eq!(requested_wait(None), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_malformed_id_or_secret_is_an_unknown_attempt() {
+        const GOOD: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+        let (id, secret) = attempt_of(GOOD, GOOD).unwrap();
+        assert_eq!((id.as_str(), secret.as_str()), (GOOD, GOOD));
+        let unknown = GatewayError::from(LoginError::NotFound);
+        for (id, secret) in [
+            ("../x", GOOD),
+            ("", GOOD),
+            (GOOD, "not-a-secret"),
+            (GOOD, ""),
+        ] {
+            assert_eq!(
+                attempt_of(id, secret).err(),
+                Some(unknown.clone()),
+                "{id:?} {secret:?}"
+            );
+        }
     }
 }

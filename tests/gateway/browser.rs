@@ -113,10 +113,12 @@ impl<'g> Browser<'g> {
     /// encodes, so a simulated phone can scan it).
     pub async fn wechat_ticket(&self, id: &str) -> String {
         let secret = self.cookie("scangate_login").unwrap();
+        let secret = scangate::identity::BrowserSecret::parse(&secret).unwrap();
+        let id = scangate::identity::AttemptId::parse(id).unwrap();
         let login = self.gw.app().login.as_ref().unwrap();
         login
             .service
-            .wechat_ticket(id, &secret, crate::harness::now())
+            .wechat_ticket(&id, &secret, crate::harness::now())
             .await
             .unwrap()
     }

@@ -399,3 +399,59 @@ fn without_colours(text: &str) -> String {
     }
     out
 }
+
+/// Junk where an attempt id or a binding cookie belongs answers exactly as an unknown
+/// attempt does: nothing tells a malformed value from a well-formed stranger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_ids_and_cookies_answer_as_unknown_attempts() {
+    let (_e, gw) = login_gateway("").await;
+    let browser = Browser::new(&gw);
+    let id = browser.start("/").await;
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
+    let reference = browser.get(&format!("/.auth/qr/{unknown}")).await;
+    assert_eq!(reference.status, 404, "{}", reference.body);
+    for junk in [
+        "x",
+        "AAAA",
+        "not-base64-at-all!!!!!",
+        &"A".repeat(200),
+        "%41%41",
+    ] {
+        let a = browser.get(&format!("/.auth/qr/{junk}")).await;
+        assert_eq!(
+            (a.status, &a.body),
+            (reference.status, &reference.body),
+            "{junk}"
+        );
+        let a = browser
+            .post(
+                "/.auth/phone/code",
+                json!({"id": junk, "phone": "13800138000"}),
+            )
+            .await;
+        assert_eq!(
+            (a.status, &a.body["error"]),
+            (404, &reference.body["error"]),
+            "{junk}"
+        );
+    }
+    // The real attempt with a junk binding cookie: the same answer again.
+    for cookie in [
+        "scangate_login=x",
+        "scangate_login=",
+        "scangate_login=AAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let resp = gw
+            .get(&format!("/.auth/qr/{id}"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{cookie}");
+        assert_eq!(
+            json(resp).await["error"],
+            reference.body["error"],
+            "{cookie}"
+        );
+    }
+}

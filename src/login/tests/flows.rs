@@ -110,7 +110,8 @@ async fn a_returning_user_is_confirmed_by_the_scan_alone() {
         .await
         .unwrap();
     assert_eq!(
-        second.browser_secret, first.browser_secret,
+        second.browser_secret.as_str(),
+        first.browser_secret.as_str(),
         "one browser, one secret"
     );
     let follower = SimUser {
@@ -388,20 +389,22 @@ async fn a_wechat_failure_at_start_is_a_wechat_error() {
 async fn the_browser_secret_is_reused_only_when_well_formed_and_never_stored() {
     let f = fixture().await;
     let first = f.start().await;
-    let junk = f
+    // A malformed cookie is no `BrowserSecret`: the caller starts without one.
+    assert!(BrowserSecret::parse("not-a-secret").is_err());
+    let fresh = f
         .login
         .start(
             LoginMethod::OfficialAccount,
             "/".into(),
-            Some("not-a-secret"),
+            None,
             TEST_IP,
             unix_now(),
         )
         .await
         .unwrap();
-    assert_ne!(junk.browser_secret, "not-a-secret");
-    assert_eq!(junk.browser_secret.len(), 22);
-    assert_ne!(junk.id, first.id);
+    assert_ne!(fresh.browser_secret.as_str(), first.browser_secret.as_str());
+    assert_eq!(fresh.browser_secret.as_str().len(), 22);
+    assert_ne!(fresh.id, first.id);
     let raw = f
         .store
         .get(&keys::attempt(&first.id))
@@ -410,10 +413,10 @@ async fn the_browser_secret_is_reused_only_when_well_formed_and_never_stored() {
         .unwrap();
     let raw = String::from_utf8(raw).unwrap();
     assert!(
-        !raw.contains(&first.browser_secret),
+        !raw.contains(first.browser_secret.as_str()),
         "only a hash is stored: {raw}"
     );
-    assert!(!format!("{first:?}").contains(&first.browser_secret));
+    assert!(!format!("{first:?}").contains(first.browser_secret.as_str()));
 }
 
 #[tokio::test]

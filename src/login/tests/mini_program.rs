@@ -36,13 +36,13 @@ impl Fixture {
     }
 
     /// The scene WeChat was asked to put in the attempt's code: what the phone reads.
-    fn scene(&self, started: &Started) -> String {
+    fn scene(&self, started: &Started) -> SceneId {
         let requests = self.mp.requests();
         let request = requests
             .iter()
-            .find(|r| r.scene == started.id)
+            .find(|r| r.scene == started.id.as_str())
             .expect("a code was made for the attempt");
-        request.scene.clone()
+        SceneId::new(request.scene.clone())
     }
 
     /// The page confirms as `openid` (unionid `union-{openid}`), with a phone code for
@@ -109,7 +109,7 @@ async fn a_new_user_who_shares_the_phone_number_is_confirmed_without_an_sms() {
     assert_eq!(
         f.mp.requests(),
         [mp_fake::CodeRequest {
-            scene: started.id.clone(),
+            scene: started.id.to_string(),
             page: MP_PAGE.into(),
             env_version: "trial".into(),
             check_path: false,
@@ -446,17 +446,17 @@ async fn no_answer_tells_whether_a_scene_names_a_live_login() {
     f.mp_confirm(&confirmed, "mp-done", None).await.unwrap();
     let cancelled = f.start_mp().await;
     f.login
-        .mp_cancel(&cancelled.id, IP, unix_now())
+        .mp_cancel(&SceneId::of(&cancelled.id), IP, unix_now())
         .await
         .unwrap();
     assert_eq!(mp_funnel(&f, "cancelled"), 1);
     let scenes = [
-        ("unknown", "AAAAAAAAAAAAAAAAAAAAAA".to_string()),
-        ("not a token", "../../etc/passwd".to_string()),
-        ("empty", String::new()),
-        ("official account attempt", oa.id.clone()),
-        ("confirmed", confirmed.id.clone()),
-        ("cancelled", cancelled.id.clone()),
+        ("unknown", SceneId::new("AAAAAAAAAAAAAAAAAAAAAA")),
+        ("not a token", SceneId::new("../../etc/passwd")),
+        ("empty", SceneId::new("")),
+        ("official account attempt", SceneId::of(&oa.id)),
+        ("confirmed", SceneId::of(&confirmed.id)),
+        ("cancelled", SceneId::of(&cancelled.id)),
     ];
     let made_up = "js000000000000000000000000000999";
     for (what, scene) in &scenes {
@@ -506,11 +506,21 @@ async fn no_answer_tells_whether_a_scene_names_a_live_login() {
     // Without the Mini Program configured, every call is refused alike.
     let bare = fixture().await;
     let s = bare.start().await;
-    assert_scene_invalid(bare.login.mp_scanned(&s.id, IP, unix_now()).await, "bare");
-    assert_scene_invalid(bare.login.mp_cancel(&s.id, IP, unix_now()).await, "bare");
     assert_scene_invalid(
         bare.login
-            .mp_confirm(&s.id, made_up, None, IP, unix_now())
+            .mp_scanned(&SceneId::of(&s.id), IP, unix_now())
+            .await,
+        "bare",
+    );
+    assert_scene_invalid(
+        bare.login
+            .mp_cancel(&SceneId::of(&s.id), IP, unix_now())
+            .await,
+        "bare",
+    );
+    assert_scene_invalid(
+        bare.login
+            .mp_confirm(&SceneId::of(&s.id), made_up, None, IP, unix_now())
             .await,
         "bare",
     );
@@ -575,7 +585,10 @@ async fn the_page_calls_are_rate_limited_per_client_address() {
     // Every kind of call counts, found scene or not.
     f.login.mp_scanned(&scene, IP, now).await.unwrap();
     for _ in 1..budget {
-        let probe = f.login.mp_cancel("AAAAAAAAAAAAAAAAAAAAAA", IP, now).await;
+        let probe = f
+            .login
+            .mp_cancel(&SceneId::new("AAAAAAAAAAAAAAAAAAAAAA"), IP, now)
+            .await;
         assert!(probe.is_ok(), "{probe:?}");
     }
     let limited = f.login.mp_scanned(&scene, IP, now).await;

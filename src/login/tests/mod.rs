@@ -23,7 +23,7 @@ use prometheus::Registry;
 
 use super::*;
 use crate::config::model::{LoginConfig, PhonePolicy, SmsConfig};
-use crate::identity::{LoginMethod, OpenId, Phone};
+use crate::identity::{AttemptId, BrowserSecret, LoginMethod, OpenId, Phone, SceneId};
 use crate::metrics::Metrics;
 use crate::sms::{SmsError, SmsSender};
 use crate::store::{SqliteStore, Store};
@@ -139,7 +139,7 @@ async fn callback(State(cb): State<Callback>, RawQuery(query): RawQuery, body: B
     };
     let scan = Scan {
         openid: OpenId::new(inbound.push.header.from_user),
-        scene,
+        scene: SceneId::new(scene),
         ticket,
         new_follower,
     };
@@ -268,13 +268,13 @@ impl Fixture {
     }
 
     /// The attempt as stored.
-    pub async fn attempt(&self, id: &str) -> Attempt {
+    pub async fn attempt(&self, id: &AttemptId) -> Attempt {
         let raw = self.store.get(&keys::attempt(id)).await.unwrap().unwrap();
         serde_json::from_slice(&raw).unwrap()
     }
 
     /// The WeChat QR ticket of an attempt (what the phone's camera reads, in effect).
-    pub async fn qr_ticket(&self, id: &str) -> String {
+    pub async fn qr_ticket(&self, id: &AttemptId) -> String {
         self.attempt(id).await.wechat_ticket.unwrap()
     }
 

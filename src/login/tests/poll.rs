@@ -189,7 +189,7 @@ async fn an_expired_attempt_reads_expired_and_refuses_everything() {
     assert_eq!(view.status, Status::Expired);
     let scan = Scan {
         openid: OpenId::new("o-late"),
-        scene: s.id.clone(),
+        scene: SceneId::of(&s.id),
         ticket: Some(f.qr_ticket(&s.id).await),
         new_follower: false,
     };

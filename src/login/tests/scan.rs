@@ -8,7 +8,7 @@ use crate::wechat_sim::SimApi;
 fn scan_of(s: &Started, openid: &str, ticket: &str) -> Scan {
     Scan {
         openid: OpenId::new(openid),
-        scene: s.id.clone(),
+        scene: SceneId::of(&s.id),
         ticket: Some(ticket.to_string()),
         new_follower: false,
     }
@@ -20,11 +20,11 @@ async fn an_unknown_scene_or_a_foreign_ticket_is_not_a_login() {
     let s = f.start().await;
     let ticket = f.qr_ticket(&s.id).await;
     let unknown = Scan {
-        scene: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        scene: SceneId::new("AAAAAAAAAAAAAAAAAAAAAA"),
         ..scan_of(&s, "o-x", &ticket)
     };
     let not_ours = Scan {
-        scene: "promo_2024".into(),
+        scene: SceneId::new("promo_2024"),
         ..scan_of(&s, "o-x", &ticket)
     };
     let foreign_ticket = scan_of(&s, "o-x", "gQH47joAAAAAAAAAASxodHRwOi8v");
@@ -158,7 +158,7 @@ async fn another_browser_can_neither_poll_nor_bind_nor_exchange() {
     let unknown = f
         .login
         .poll(
-            "AAAAAAAAAAAAAAAAAAAAAA",
+            &AttemptId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
             &s.browser_secret,
             None,
             Duration::ZERO,
