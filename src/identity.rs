@@ -108,6 +108,23 @@ pub(crate) fn is_token(s: &str) -> bool {
 #[error("is not 22 URL-safe base64 characters encoding 128 bits")]
 pub struct MalformedToken;
 
+/// The text of attempt ids and browser secrets: a token we issued ([`is_token`]).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+struct Token(String);
+
+impl Token {
+    fn random() -> Token {
+        Token(random_token())
+    }
+
+    fn parse(input: &str) -> Result<Token, MalformedToken> {
+        is_token(input)
+            .then(|| Token(input.to_string()))
+            .ok_or(MalformedToken)
+    }
+}
+
 /// The id of a login attempt: 128 random bits in URL-safe base64 without padding (22
 /// characters). It names the attempt in URLs and request bodies, and is the scene of the
 /// attempt's WeChat code ([`SceneId::of`]). Not a secret: the browser binding
@@ -117,38 +134,34 @@ pub struct MalformedToken;
 /// never reaches the store. Stored as its string; reading a stored one checks it the same way.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct AttemptId(String);
+pub struct AttemptId(Token);
 
 impl AttemptId {
     /// A fresh id.
     pub fn random() -> AttemptId {
-        AttemptId(random_token())
+        AttemptId(Token::random())
     }
 
     /// An id as a client sent it: exactly a token we could have issued (no trimming, no
     /// other alphabet or length).
     pub fn parse(input: &str) -> Result<AttemptId, MalformedToken> {
-        if is_token(input) {
-            Ok(AttemptId(input.to_string()))
-        } else {
-            Err(MalformedToken)
-        }
+        Token::parse(input).map(AttemptId)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.0 .0
     }
 }
 
 impl fmt::Display for AttemptId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for AttemptId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AttemptId({:?})", self.0)
+        write!(f, "AttemptId({:?})", self.as_str())
     }
 }
 
@@ -167,26 +180,22 @@ impl<'de> Deserialize<'de> for AttemptId {
 /// Built from outside input only by [`BrowserSecret::parse`]; a cookie that is not a token of
 /// ours is no binding (no attempt was ever bound to it).
 #[derive(Clone)]
-pub struct BrowserSecret(String);
+pub struct BrowserSecret(Token);
 
 impl BrowserSecret {
     /// A fresh secret.
     pub fn random() -> BrowserSecret {
-        BrowserSecret(random_token())
+        BrowserSecret(Token::random())
     }
 
     /// A secret as the browser sent it: exactly a token we could have issued.
     pub fn parse(input: &str) -> Result<BrowserSecret, MalformedToken> {
-        if is_token(input) {
-            Ok(BrowserSecret(input.to_string()))
-        } else {
-            Err(MalformedToken)
-        }
+        Token::parse(input).map(BrowserSecret)
     }
 
     /// The secret itself: only for the cookie that carries it and for hashing it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.0 .0
     }
 }
 

@@ -239,7 +239,9 @@ impl Validator<'_> {
                     format!("{name:?} is a header the gateway or HTTP itself needs"),
                 );
                 ok = false;
-            } else if let Some((_, other)) = seen.iter().find(|(f, _)| *f == folded) {
+            } else if let Some((_, other)) =
+                seen.iter().find(|(f, _)| same_when_stripped(f, &folded))
+            {
                 self.issues.add(
                     path,
                     format!("{name:?} is already used by identity_headers.{other}"),
@@ -258,4 +260,16 @@ impl Validator<'_> {
             assertion,
         })
     }
+}
+
+/// Whether two header names are the same to the proxy's stripping, which ignores case and
+/// every `-`, `_` and `.` (`proxy::headers`).
+fn same_when_stripped(a: &str, b: &str) -> bool {
+    let strip = |s: &str| {
+        s.bytes()
+            .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
+            .map(|b| b.to_ascii_lowercase())
+            .collect::<Vec<u8>>()
+    };
+    strip(a) == strip(b)
 }

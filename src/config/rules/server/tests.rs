@@ -321,6 +321,11 @@ fn identity_headers_must_differ_even_in_case_and_underscores() {
         errors("identity_headers: {openid: x_auth_user_id}"),
         ["identity_headers.openid: \"x_auth_user_id\" is already used by identity_headers.user_id"]
     );
+    // The proxy strips look-alikes with any separator, so they clash too.
+    assert_eq!(
+        errors("identity_headers: {openid: X.Auth.UserId}"),
+        ["identity_headers.openid: \"X.Auth.UserId\" is already used by identity_headers.user_id"]
+    );
 }
 
 #[test]
