@@ -24,6 +24,7 @@ pub mod env;
 pub mod file;
 mod issues;
 pub mod model;
+pub(crate) mod redis_url;
 mod reload;
 mod rules;
 mod shape;

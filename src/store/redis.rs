@@ -17,7 +17,6 @@
 mod conn;
 mod durability;
 mod subscriber;
-mod url;
 
 #[cfg(test)]
 mod tests;
@@ -32,8 +31,8 @@ use tokio::sync::broadcast;
 
 use self::conn::{Commands, Handle};
 use self::subscriber::Subscriber;
-use self::url::Topology;
 use super::{ttl_millis, BoxError, Error, Notification, Result, Store, NOTIFICATION_BUFFER};
+use crate::config::redis_url::{self as url, Topology};
 
 pub use self::conn::COMMAND_TIMEOUT;
 

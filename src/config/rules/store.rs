@@ -45,6 +45,11 @@ impl Validator<'_> {
                         "must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL",
                     );
                 }
+                // The rest as the store will read it at start (the message never echoes
+                // the URL).
+                if let Err(e) = crate::config::redis_url::parse(url.expose()) {
+                    return self.reject("store.url", e.to_string());
+                }
                 Some(StoreConfig::Redis { url, key_prefix })
             }
         }

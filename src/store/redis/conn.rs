@@ -30,7 +30,7 @@ use ::redis::{
     Value,
 };
 
-use super::url::{Node, RedisUrl, Topology};
+use crate::config::redis_url::{Node, RedisUrl, Topology};
 
 /// The longest any one store operation waits for Redis, reconnection included. Login
 /// endpoints must answer 503 quickly during an outage, and WeChat's callback within 5 s.

@@ -1,4 +1,5 @@
-//! `store.url`, parsed by hand into the three shapes of deployment we connect to.
+//! `store.url`, parsed by hand into the three shapes of deployment we connect to: by
+//! `check` (so a URL the store would refuse at start is refused there) and by the Redis store.
 //!
 //! The redis crate parses `redis://` itself, but not the multi-host Sentinel and Cluster forms,
 //! and its messages are not ours to word. One parser for all four schemes gives one set of
