@@ -1,6 +1,5 @@
 //! What the upstream receives: client-sent identity headers removed in every spelling, then
-//! ours injected; `X-Forwarded-*` and `X-Real-IP` set; our session cookie removed from
-//! `Cookie`.
+//! ours injected; `X-Forwarded-*` set; our session cookie removed from `Cookie`.
 //!
 //! Stripping always happens before injection (oauth2-proxy's rule), on every proxied
 //! request, public routes included, so an app can trust the headers without checking
@@ -267,11 +266,10 @@ impl HeaderPolicy {
         }
     }
 
-    /// Sets `X-Forwarded-For`, `-Proto`, `-Host` and `X-Real-IP`. From a trusted proxy the
-    /// chain is extended and its proto/host kept; from anyone else they are replaced.
-    /// `X-Real-IP` is always the client as we worked it out.
+    /// Sets `X-Forwarded-For`, `-Proto` and `-Host`. From a trusted proxy the chain is
+    /// extended and its proto/host kept; from anyone else they are replaced. (`X-Real-IP` is
+    /// not set: a client's was removed by [`Self::sanitize`], a trusted proxy's is kept.)
     pub fn forwarded(&self, req: &mut RequestHeader, peer: Peer, scheme: &str, host: &str) {
-        let _ = req.insert_header("x-real-ip", peer.client.to_string());
         let xff = if peer.trusted {
             let prior = req
                 .headers
@@ -522,7 +520,6 @@ mod tests {
         assert_eq!(peer.client, "203.0.113.5".parse::<IpAddr>().unwrap());
         p.forwarded(&mut req, peer, "http", "app.example.com");
         assert_eq!(values(&req, "x-forwarded-for"), vec!["203.0.113.5"]);
-        assert_eq!(values(&req, "x-real-ip"), vec!["203.0.113.5"]);
         assert_eq!(values(&req, "x-forwarded-proto"), vec!["http"]);
         assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
         assert!(values(&req, "forwarded").is_empty());
@@ -542,7 +539,6 @@ mod tests {
             values(&req, "x-forwarded-for"),
             vec!["198.51.100.7, 10.0.0.9"]
         );
-        assert_eq!(values(&req, "x-real-ip"), vec!["198.51.100.7"]);
         assert_eq!(values(&req, "x-forwarded-proto"), vec!["https"]);
         assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
     }

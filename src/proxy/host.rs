@@ -58,6 +58,41 @@ impl RequestHost {
         Ok(RequestHost { name, port, ipv6 })
     }
 
+    /// Whether `raw` is exactly [`Self::header_value`], without building it.
+    pub fn is_spelled(&self, raw: &[u8]) -> bool {
+        let rest = if self.ipv6 {
+            let Some(inner) = raw.strip_prefix(b"[") else {
+                return false;
+            };
+            let Some(end) = inner.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            // IPv6 text has several spellings; only ours (lower case, shortest) is canonical.
+            if inner[..end] != *self.name.as_bytes() {
+                return false;
+            }
+            &inner[end + 1..]
+        } else {
+            match raw.strip_prefix(self.name.as_bytes()) {
+                Some(rest) => rest,
+                None => return false,
+            }
+        };
+        match (self.port, rest) {
+            (None, []) => true,
+            (Some(port), [b':', digits @ ..]) => {
+                // No leading zeros, no sign: exactly the number as we would write it.
+                !digits.is_empty()
+                    && (digits[0] != b'0' || digits.len() == 1)
+                    && std::str::from_utf8(digits)
+                        .ok()
+                        .and_then(|d| d.parse::<u16>().ok())
+                        == Some(port)
+            }
+            _ => false,
+        }
+    }
+
     /// The `Host` header value that names this host: canonical spelling, port kept.
     pub fn header_value(&self) -> String {
         let mut out = String::with_capacity(self.name.len() + 8);
@@ -185,6 +220,26 @@ mod tests {
                 (name.to_string(), port, value.to_string()),
                 "{raw}"
             );
+        }
+    }
+
+    #[test]
+    fn the_canonical_spelling_is_recognised_without_building_it() {
+        for raw in [
+            "app.example.com",
+            "App.Example.COM:8080",
+            "example.com.",
+            "example.com:0080",
+            "127.0.0.1:1",
+            "[::1]:8080",
+            "[2001:DB8::1]",
+            "[2001:db8:0::1]",
+            "a.test:0",
+        ] {
+            let h = RequestHost::parse(raw).unwrap();
+            let canonical = h.header_value();
+            assert_eq!(h.is_spelled(raw.as_bytes()), raw == canonical, "{raw}");
+            assert!(h.is_spelled(canonical.as_bytes()), "{canonical}");
         }
     }
 

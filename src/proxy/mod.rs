@@ -335,7 +335,8 @@ impl ProxyHttp for Gateway {
         // 4. decide
         let identity = verified.as_ref().map(|v| v.identity.as_ref());
         let decision = gate::decide(&route.runtime().route, identity);
-        let navigation = navigation();
+        // Only a refusal is worded for a browser: a request that passes skips the check.
+        let navigation = !matches!(decision, Decision::Public | Decision::Allow) && navigation();
         let refusal = respond::decision(&app.metrics, decision, navigation, navigation, || {
             redirect::login_url(
                 &app.config.auth_path,

@@ -84,10 +84,10 @@ pub fn resolve(
     let absolute_form = !req.raw_path().starts_with(b"/");
     let rewritten =
         (absolute_form || normal != req.uri.path()).then(|| origin_form(&normal, req.uri.query()));
-    let canonical = host.header_value();
-    let upstream_host = (req.headers.get(http::header::HOST).map(|v| v.as_bytes())
-        != Some(canonical.as_bytes()))
-    .then_some(canonical);
+    // Usually the client already spelled it canonically: no string is built then.
+    let sent = req.headers.get(http::header::HOST).map(|v| v.as_bytes());
+    let upstream_host =
+        (!sent.is_some_and(|raw| host.is_spelled(raw))).then(|| host.header_value());
     let own = super::router::prefix_matches(auth_path, &normal)
         .then(|| normal[auth_path.len()..].to_string());
     Ok(Target {
