@@ -15,7 +15,6 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod identity;
-pub mod log_bridge;
 pub mod login;
 pub mod metrics;
 pub mod pages;

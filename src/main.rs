@@ -111,7 +111,7 @@ fn init_logging(format: LogFormat) {
     // pingora logs through `log`; bridge it into tracing, with the records of clients' own
     // faults lowered to DEBUG. Its debug and trace records are dropped where they are made:
     // they would otherwise reach tracing's filter on every request.
-    let _ = scangate::log_bridge::init(tracing_log::log::LevelFilter::Info);
+    let _ = scangate::proxy::log_bridge::init(tracing_log::log::LevelFilter::Info);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour codes only for a terminal: in a file or a log collector they are noise, and
     // writing them costs time on every access-log line.

@@ -2,7 +2,7 @@
 //!
 //! Builds the [`App`] (router, sessions, assertion key, header rules, metrics), the public
 //! proxy service (TCP or TLS with HTTP/2 by ALPN, its connections guarded by
-//! `header_deadline`) and the admin service, then runs them until SIGTERM/SIGINT ([`run`]) or
+//! `proxy::header_deadline`) and the admin service, then runs them until SIGTERM/SIGINT ([`run`]) or
 //! until a test says stop ([`spawn`]).
 
 use std::net::{SocketAddr, TcpListener};
@@ -27,8 +27,6 @@ use crate::proxy::{App, Gateway};
 use crate::session::{persist, AssertionSigner};
 use std::time::Duration;
 
-mod header_deadline;
-mod pingora_answers;
 mod signals;
 mod wiring;
 
@@ -250,7 +248,7 @@ fn build_server(
     let head_limit = Duration::from_secs(config.client_header_timeout_seconds);
     let mut public = Service::new(
         "scangate public".to_string(),
-        header_deadline::HeadDeadline::proxy(proxy, head_limit),
+        crate::proxy::header_deadline::HeadDeadline::proxy(proxy, head_limit),
     );
     let listen = config.listen.to_string();
     match &config.tls {

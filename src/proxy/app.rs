@@ -294,11 +294,6 @@ impl App {
         // `wait_for` errs only if the sender is gone, which it cannot be while `self` lives.
         let _ = rx.wait_for(|draining| *draining).await;
     }
-
-    /// True when `path` (normalised) is one of the gateway's own endpoints.
-    pub fn is_own_path(&self, path: &str) -> bool {
-        super::router::prefix_matches(&self.config.auth_path, path)
-    }
 }
 
 /// Unix seconds now. The one place the proxy reads the wall clock; everything below it

@@ -17,11 +17,14 @@ pub mod forward;
 pub mod forward_auth;
 pub mod framing;
 pub mod gate;
+pub mod header_deadline;
 pub mod headers;
 pub mod host;
+pub mod log_bridge;
 mod login_endpoints;
 pub mod own_request;
 pub mod path;
+mod pingora_answers;
 pub mod redirect;
 pub mod resolve;
 pub mod respond;
@@ -497,7 +500,7 @@ impl ProxyHttp for Gateway {
     /// Clients' own faults (hang-ups, resets, unreadable requests) are not the gateway's
     /// errors: logged at DEBUG here instead of pingora's ERROR line.
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
-        let client = crate::log_bridge::is_client_fault(e.esource().as_str(), e.etype().as_str());
+        let client = log_bridge::is_client_fault(e.esource().as_str(), e.etype().as_str());
         if client {
             tracing::debug!(error = %e, "client fault");
         }

@@ -53,8 +53,8 @@ pub fn origin_form(path: &str, query: Option<&str>) -> String {
     }
 }
 
-/// Resolves `req`. `public_host` is the host of an HTTP/1.0 request without one;
-/// `is_own(path)` tells the gateway's own paths, `auth_path` their prefix.
+/// Resolves `req`. `public_host` is the host of an HTTP/1.0 request without one; `auth_path`
+/// is the prefix of the gateway's own endpoints.
 pub fn resolve(
     req: &RequestHeader,
     public_host: &RequestHost,
