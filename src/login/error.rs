@@ -19,6 +19,12 @@ pub enum LoginError {
     /// attempt id alone reveals nothing.
     #[error("this login attempt was not found; start again")]
     NotFound,
+    /// The attempt exists but the browser sent no binding cookie for it: it did not keep the
+    /// cookie its start set (cookies blocked for this site).
+    #[error(
+        "your browser did not keep the sign-in cookie; allow cookies for this site and try again"
+    )]
+    CookiesBlocked,
     /// The attempt's time is up.
     #[error("this login attempt has expired; start again")]
     Expired,
@@ -82,6 +88,7 @@ impl LoginError {
     pub fn code(&self) -> &'static str {
         match self {
             LoginError::NotFound => "not_found",
+            LoginError::CookiesBlocked => "cookies_blocked",
             LoginError::Expired => "expired",
             LoginError::WrongState => "wrong_state",
             LoginError::BadPhone(_) => "bad_phone",
@@ -146,6 +153,7 @@ mod tests {
     fn codes_are_snake_case_and_texts_name_no_secret() {
         let all = [
             LoginError::NotFound,
+            LoginError::CookiesBlocked,
             LoginError::Expired,
             LoginError::WrongState,
             LoginError::BadPhone(PhoneError::NotChineseMobile),

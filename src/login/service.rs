@@ -319,6 +319,12 @@ impl LoginService {
         Ok(Some((raw, attempt)))
     }
 
+    /// Whether attempt `id` is still known (whoever started it). For telling a browser that
+    /// lost its binding cookie from one asking about a stranger's or a forgotten attempt.
+    pub async fn exists(&self, id: &AttemptId) -> Result<bool> {
+        Ok(self.inner.store.get(&keys::attempt(id)).await?.is_some())
+    }
+
     /// The attempt `id` if it belongs to the browser holding `browser`; otherwise
     /// [`LoginError::NotFound`], whichever of the two was wrong.
     pub(super) async fn load_for(

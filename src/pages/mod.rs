@@ -31,6 +31,10 @@ const WIDGET_CSS: &str = include_str!("widget.css");
 /// The stylesheet inlined into every page: the widget's, then the page's (whose dark-mode
 /// block overrides the widget's colour variables, so it must come second).
 const PAGE_CSS: &str = concat!(include_str!("widget.css"), include_str!("style.css"));
+/// The pages' icon, inline: a browser asks for `/favicon.ico` when a page names none, and on
+/// a protected site that request is refused (a 401 in every login page's console). A `data:`
+/// icon asks nothing of anyone; the pages' CSP allows `data:` images.
+const ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%23067a3c'/%3E%3Cpath d='M4 8.5l2.5 2.5L12 5.5' stroke='%23fff' stroke-width='2' fill='none'/%3E%3C/svg%3E";
 /// Where `sdk.js` expects the gateway to put [`WIDGET_CSS`], as a JS string literal.
 const CSS_MARKER: &str = "\"__SCANGATE_CSS__\"";
 
@@ -48,6 +52,8 @@ pub struct LoginView<'a> {
     /// `scangate demo`: shows the simulate-scan panel and the demo SMS code.
     pub demo: bool,
     pub lang: Lang,
+    /// `login.phone_countries`: the calling codes whose numbers may be bound.
+    pub phone_countries: &'a [&'a str],
 }
 
 /// The options the widget reads, as `ScanGate.mount` takes them.
@@ -61,6 +67,10 @@ struct WidgetOptions<'a> {
     phone_policy: &'a str,
     demo: bool,
     lang: &'static str,
+    phone_countries: &'a [&'a str],
+    /// The hosted page is only shown to a visitor without a session (or one switching
+    /// account): no need to ask who is signed in.
+    check_session: bool,
 }
 
 /// The words the pages themselves say (the widget has its own, in `sdk.js`).
@@ -104,6 +114,8 @@ pub fn render_login(view: &LoginView<'_>) -> String {
         phone_policy: view.phone_policy,
         demo: view.demo,
         lang: view.lang.code(),
+        phone_countries: view.phone_countries,
+        check_session: false,
     };
     let config = json_for_script(&options);
     let sdk_src = format!("{}/sdk.js?v={}", view.auth_path, sdk_version());
@@ -117,6 +129,7 @@ pub fn render_login(view: &LoginView<'_>) -> String {
         &[
             ("html_lang", Slot::Text(view.lang.html_lang())),
             ("title", Slot::Text(text.title)),
+            ("icon", Slot::Text(ICON)),
             ("css", Slot::Raw(PAGE_CSS)),
             ("demo_badge", Slot::Raw(&badge)),
             ("noscript", Slot::Text(text.noscript)),
@@ -131,17 +144,49 @@ pub fn render_login(view: &LoginView<'_>) -> String {
 /// A small page for errors a browser navigates into (bad `rd`, upstream down, ...). `title`
 /// and `message` are escaped; the HTTP status is the caller's to set, `status` is only shown.
 pub fn render_error_page(status: u16, title: &str, message: &str, lang: Lang) -> String {
-    let text = page_text(lang);
+    let status_line = format!("<p class=\"status\">{status}</p>\n");
+    render_card(
+        &status_line,
+        title,
+        &[message.to_string()],
+        ("/", page_text(lang).home),
+        lang,
+    )
+}
+
+/// A page that tells something without an error status: a title, paragraphs and one link
+/// (`(href, label)`). Everything is escaped.
+pub fn render_notice_page(
+    title: &str,
+    paragraphs: &[String],
+    link: (&str, &str),
+    lang: Lang,
+) -> String {
+    render_card("", title, paragraphs, link, lang)
+}
+
+fn render_card(
+    status_line: &str,
+    title: &str,
+    paragraphs: &[String],
+    (href, label): (&str, &str),
+    lang: Lang,
+) -> String {
+    let paragraphs: String = paragraphs
+        .iter()
+        .map(|p| format!("<p class=\"note\">{}</p>\n", escape_html(p)))
+        .collect();
     fill(
         ERROR_HTML,
         &[
             ("html_lang", Slot::Text(lang.html_lang())),
-            ("css", Slot::Raw(PAGE_CSS)),
-            ("status", Slot::Text(&status.to_string())),
             ("title", Slot::Text(title)),
-            ("message", Slot::Text(message)),
-            ("home", Slot::Text("/")),
-            ("home_label", Slot::Text(text.home)),
+            ("icon", Slot::Text(ICON)),
+            ("css", Slot::Raw(PAGE_CSS)),
+            ("status_line", Slot::Raw(status_line)),
+            ("paragraphs", Slot::Raw(&paragraphs)),
+            ("link", Slot::Text(href)),
+            ("link_label", Slot::Text(label)),
         ],
     )
 }
@@ -207,6 +252,7 @@ mod tests {
             phone_policy: "optional",
             demo: false,
             lang,
+            phone_countries: &["86"],
         }
     }
 
@@ -261,8 +307,18 @@ mod tests {
             demo: true,
             ..view("/", Lang::Zh)
         });
+        // The one link is the inline icon (whose SVG names its namespace, not a request).
+        assert!(page.contains(&format!(
+            "<link rel=\"icon\" href=\"{}\">",
+            escape_html(ICON)
+        )));
+        let page = page.replace(&escape_html(ICON), "");
         assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"));
-        assert!(!page.contains("<link") && !page.contains("@import") && !page.contains("url("));
+        assert!(
+            page.matches("<link").count() == 1
+                && !page.contains("@import")
+                && !page.contains("url(")
+        );
         assert!(!sdk_js().contains("https://") && !sdk_js().contains("http://"));
     }
 
@@ -377,7 +433,9 @@ mod tests {
     #[test]
     fn embedded_assets_stay_small_and_cannot_break_out() {
         let total = PAGE_CSS.len() + SDK_JS.len() + LOGIN_HTML.len();
-        assert!(total < 26 * 1024, "page assets grew to {total} bytes");
+        // Both languages' words for every error code are most of the widget; sdk.js is cached
+        // for a year (versioned URL), the page itself is a few KB more.
+        assert!(total < 40 * 1024, "page assets grew to {total} bytes");
         assert!(
             !PAGE_CSS.contains("</"),
             "CSS must not close its <style> element"

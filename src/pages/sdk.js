@@ -1,8 +1,11 @@
 /*! scangate login widget. ScanGate.mount(element, options) -> { restart(), unmount() }
  * options: authPath ("/.auth"), method, methods (tabs, in order), rd, lang ("zh"|"en"; default
- * from the browser), demo, phonePolicy ("required"|"optional"|"off"), and callbacks
- * onStatus("loading"|"waiting"|"scanned"|"need_phone"|"confirmed"|"cancelled"|"expired"|"failed"),
- * onError({error, message}), onSuccess({redirect, user}) (default: go to redirect). */
+ * from the browser), demo, phonePolicy ("required"|"optional"|"off"), phoneCountries (["86"]),
+ * checkSession (default true: a signed-in visitor sees "signed in as" with continue / switch
+ * account, and no login starts unless they switch), and callbacks
+ * onStatus("loading"|"signed_in"|"waiting"|"scanned"|"need_phone"|"confirmed"|"cancelled"|
+ * "expired"|"failed"), onError({error, message}), onSuccess({redirect, user}) (default: go to
+ * redirect). The root element carries data-status and data-error (the last error's code). */
 (function (root) {
   "use strict";
 
@@ -10,14 +13,22 @@
   const CSS = "__SCANGATE_CSS__";
   const WAIT = 25; // long-poll seconds; the server answers earlier on any change
   const HIDDEN_PAUSE_MS = 60000; // stop polling after a minute in a hidden tab
+  const MAX_RETRY_MS = 3000; // a gateway back from a restart is noticed within this
   const RESEND_S = 60;
   const LIVE = ["waiting", "scanned", "need_phone"];
+  let instances = 0;
 
+  // Every word a person reads. Server errors are shown by their stable `error` code, never
+  // by the server's English `message`; a code not listed here reads as `failed`.
   const TEXT = {
     en: {
       tabs: { official_account: "WeChat Official Account", mini_program: "Mini Program" },
       tablist: "Sign-in method",
       loading: "Getting a code…",
+      signed_in: "You are signed in",
+      signedInAs: "Signed in as {who}",
+      continue: "Continue",
+      switchAccount: "Switch account",
       waiting: "Scan with WeChat",
       waitingSub: "Open WeChat on your phone, tap + and choose Scan.",
       scanned: "Confirm on your phone",
@@ -32,10 +43,11 @@
       refresh: "Get a new code",
       expiresIn: "Code expires in {t}",
       offline: "Connection problem — retrying…",
-      network: "Could not reach the server.",
       mobileHint: "On a phone? Open this page on a computer, or long-press the code in WeChat.",
       qrAlt: "WeChat sign-in QR code",
       phone: "Mobile number",
+      phoneHint86: "A mainland China mobile number (11 digits).",
+      phoneHintAny: "Mobile number with country code, e.g. +{cc} …",
       sendCode: "Send code",
       resend: "Resend ({n} s)",
       code: "Verification code",
@@ -44,13 +56,31 @@
       skip: "Skip for now",
       codeSent: "Code sent.",
       demoCode: "Demo: your code is {c}",
-      wait: "Too many requests, wait {n} s",
-      badPhone: "Enter a valid mobile number.",
       badCode: "Enter the 6-digit code.",
+      waitN: "Too many requests. Try again in {n} s.",
+      waitDone: "You can try again now.",
+      codeDeadWait: "Too many wrong codes. You can request a new code in {n} s.",
       errors: {
-        invalid_code: "That code is not right.",
-        code_expired: "That code has expired — send a new one.",
-        phone_taken: "This number is already bound to another WeChat account."
+        network: "Could not reach the server. Check your connection and try again.",
+        not_found: "This sign-in attempt is no longer known. Get a new code.",
+        expired: "This code has expired. Get a new code.",
+        wrong_state: "This step is no longer possible. Get a new code.",
+        cookies_blocked: "Your browser did not keep the sign-in cookie. Allow cookies for this site (in the browser's settings, or leave private mode), then try again.",
+        bad_phone: "Enter a valid mobile number.",
+        phone_taken: "This number is already bound to another WeChat account.",
+        invalid_code: "That code is not right. Check it and try again.",
+        code_dead: "Too many wrong codes. Request a new code.",
+        code_expired: "That code has expired. Send a new one.",
+        rate_limited: "Too many requests. Try again in a moment.",
+        ticket_invalid: "This sign-in could not be completed. Get a new code.",
+        method_unavailable: "This sign-in method is not available right now.",
+        account_disabled: "This account is disabled. Contact the site's administrator.",
+        busy: "The server is busy. Try again.",
+        wechat_unavailable: "WeChat did not answer. Try again in a moment.",
+        sms_unavailable: "The code could not be sent. Try again in a moment.",
+        unavailable: "Sign-in is unavailable right now. Try again in a moment.",
+        cross_site: "This request came from another site and was refused.",
+        request_timeout: "The request took too long. Try again."
       },
       demoTitle: "Demo mode",
       demoNew: "Simulate scan: new user",
@@ -60,6 +90,10 @@
       tabs: { official_account: "公众号", mini_program: "小程序" },
       tablist: "登录方式",
       loading: "正在获取二维码…",
+      signed_in: "您已登录",
+      signedInAs: "当前登录：{who}",
+      continue: "继续",
+      switchAccount: "切换账号",
       waiting: "请使用微信扫一扫",
       waitingSub: "打开手机微信，点击右上角 +，选择“扫一扫”。",
       scanned: "请在手机上确认",
@@ -74,10 +108,11 @@
       refresh: "刷新二维码",
       expiresIn: "二维码将在 {t} 后过期",
       offline: "网络连接异常，正在重试…",
-      network: "无法连接服务器。",
       mobileHint: "正在用手机？请在电脑上打开本页，或在微信中长按识别二维码。",
       qrAlt: "微信登录二维码",
       phone: "手机号",
+      phoneHint86: "请输入中国大陆手机号（11 位）。",
+      phoneHintAny: "请输入带国家代码的手机号，例如 +{cc} …",
       sendCode: "获取验证码",
       resend: "重新发送（{n} 秒）",
       code: "验证码",
@@ -86,19 +121,42 @@
       skip: "暂时跳过",
       codeSent: "验证码已发送。",
       demoCode: "演示：验证码是 {c}",
-      wait: "请求过于频繁，请等待 {n} 秒",
-      badPhone: "请输入有效的手机号。",
       badCode: "请输入 6 位验证码。",
+      waitN: "请求过于频繁，请在 {n} 秒后重试。",
+      waitDone: "现在可以重试了。",
+      codeDeadWait: "验证码错误次数过多，{n} 秒后可重新获取验证码。",
       errors: {
-        invalid_code: "验证码不正确。",
+        network: "无法连接服务器，请检查网络后重试。",
+        not_found: "本次登录已失效，请刷新二维码。",
+        expired: "二维码已过期，请刷新。",
+        wrong_state: "当前步骤已失效，请刷新二维码。",
+        cookies_blocked: "您的浏览器没有保存登录所需的 Cookie。请在浏览器设置中允许本站使用 Cookie（或退出无痕/隐私模式），然后重试。",
+        bad_phone: "请输入有效的手机号。",
+        phone_taken: "该手机号已绑定其他微信账号。",
+        invalid_code: "验证码不正确，请检查后重试。",
+        code_dead: "验证码错误次数过多，请重新获取验证码。",
         code_expired: "验证码已过期，请重新获取。",
-        phone_taken: "该手机号已绑定其他微信账号。"
+        rate_limited: "请求过于频繁，请稍后重试。",
+        ticket_invalid: "登录未能完成，请刷新二维码。",
+        method_unavailable: "该登录方式暂不可用。",
+        account_disabled: "该账号已被停用，请联系网站管理员。",
+        busy: "服务器繁忙，请重试。",
+        wechat_unavailable: "微信暂时没有响应，请稍后重试。",
+        sms_unavailable: "验证码发送失败，请稍后重试。",
+        unavailable: "登录服务暂不可用，请稍后重试。",
+        cross_site: "该请求来自其他网站，已被拒绝。",
+        request_timeout: "请求超时，请重试。"
       },
       demoTitle: "演示模式",
       demoNew: "模拟扫码：新用户",
       demoReturning: "模拟扫码：老用户"
     }
   };
+  // Codes that mean "the server is in trouble", worded alike.
+  for (const l of Object.keys(TEXT)) {
+    const e = TEXT[l].errors;
+    e.store_unavailable = e.users_unavailable = e.internal = e.bad_gateway = e.unavailable;
+  }
 
   const fmt = (s, v) => s.replace(/\{(\w+)\}/g, (_, k) => String(v[k]));
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -139,6 +197,10 @@
     return n > 0 && n < 3600 ? n : 0;
   }
 
+  // The code of a failed answer: the server's `error`, "rate_limited" for any 429, "network"
+  // for no answer.
+  const codeOf = (r) => (!r ? "network" : r.status === 429 ? "rate_limited" : String(r.data.error || "failed"));
+
   function injectStyle() {
     if (!CSS || document.getElementById("scangate-css")) return;
     const s = h("style", { id: "scangate-css" });
@@ -146,10 +208,17 @@
     document.head.appendChild(s);
   }
 
+  // "+8613800138000" -> "138****8000"; anything else as it is.
+  function maskPhone(p) {
+    const d = String(p || "").replace(/^\+86/, "");
+    return d.length >= 7 ? d.slice(0, 3) + "****" + d.slice(-4) : d;
+  }
+
   function mount(el, options) {
-    const o = Object.assign({ authPath: "/.auth", rd: "/", demo: false, phonePolicy: "required" }, options);
+    const o = Object.assign({ authPath: "/.auth", rd: "/", demo: false, phonePolicy: "required", phoneCountries: ["86"], checkSession: true }, options);
     const lang = pickLang(o.lang);
     const t = TEXT[lang];
+    const uid = "sg" + ++instances;
     const methods = Array.isArray(o.methods) && o.methods.length ? o.methods.slice() : [o.method || "official_account"];
     let method = methods.indexOf(o.method) >= 0 ? o.method : methods[0];
     const api = (p) => String(o.authPath).replace(/\/+$/, "") + p;
@@ -161,13 +230,20 @@
         setTimeout(() => { throw e; });
       }
     };
+    const errText = (code) => t.errors[code] || t.failed;
 
     // gen names the current attempt and loop the current poll loop: bumping one makes every
     // async step started under the old value stand down, so two polls never run at once.
     let alive = true, gen = 0, loop = 0, ctl = null, pollCtl = null;
     let attempt = null, status = "loading", deadline = 0, finishing = false;
-    let error = "", offline = false, paused = false, busy = false;
-    let cooldown = 0, cooldownTimer = null, hiddenTimer = null;
+    let error = "", errorCode = "", offline = false, paused = false, busy = false;
+    let cooldown = 0, cooldownTimer = null, hiddenTimer = null, user = null;
+    // A restart of the gateway can forget an attempt: one new code at once, not a loop.
+    let renewedUnknown = false;
+    // A refusal with a wait ("try again in N s"), counted down live; 0 when none.
+    let failWait = 0, failTimer = null;
+    // The form's message: a function, so a countdown in it stays true each second.
+    let formText = () => "";
     const stale = (g) => !alive || g !== gen;
 
     injectStyle();
@@ -178,62 +254,113 @@
         onclick: () => { if (m !== method && !finishing) { method = m; start(); } } }))) : null;
     const qr = h("img", { class: "sg-qr", alt: t.qrAlt, width: 264, height: 264, hidden: true });
     const mark = h("span", { class: "sg-mark", "aria-hidden": "true", text: "✓" });
-    const againBtn = h("button", { type: "button", class: "sg-btn sg-btn-primary", onclick: () => start() });
+    const againBtn = h("button", { type: "button", class: "sg-btn sg-btn-primary sg-again", onclick: () => start() });
     const qrBox = h("div", { class: "sg-qr-box" }, [qr, h("div", { class: "sg-overlay" }, [mark, againBtn])]);
-    const statusEl = h("p", { class: "sg-status", role: "status", "aria-live": "polite" });
+    const statusEl = h("p", { class: "sg-status", id: uid + "-status", tabindex: "-1" });
     const subEl = h("p", { class: "sg-sub" });
+    const live = h("div", { class: "sg-live", role: "status", "aria-live": "polite" }, [statusEl, subEl]);
     const countEl = h("p", { class: "sg-count" });
     const hint = h("p", { class: "sg-mobile-hint", text: t.mobileHint });
 
-    const phoneIn = h("input", { class: "sg-input", type: "tel", name: "phone", autocomplete: "tel", maxlength: 20, required: true });
-    const sendBtn = h("button", { type: "button", class: "sg-btn", onclick: sendCode, text: t.sendCode });
-    const codeIn = h("input", { class: "sg-input", type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code",
-      pattern: "[0-9]{6}", maxlength: 6, placeholder: t.codePh, required: true });
+    const whoEl = h("p", { class: "sg-who" });
+    const continueBtn = h("button", { type: "button", class: "sg-btn sg-btn-primary sg-continue", text: t.continue,
+      onclick: () => goOn({ redirect: o.rd, user }) });
+    const switchBtn = h("button", { type: "button", class: "sg-btn sg-switch", text: t.switchAccount, onclick: () => start() });
+    const signedIn = h("div", { class: "sg-signed-in", hidden: true }, [whoEl, continueBtn, switchBtn]);
+
+    const only86 = o.phoneCountries.length === 1 && String(o.phoneCountries[0]) === "86";
+    const phoneHint = h("p", { class: "sg-hint", id: uid + "-phone-hint",
+      text: only86 ? t.phoneHint86 : fmt(t.phoneHintAny, { cc: o.phoneCountries[0] }) });
+    const phoneIn = h("input", { class: "sg-input", type: "tel", name: "phone", id: uid + "-phone", autocomplete: "tel",
+      maxlength: 20, required: true, "aria-describedby": uid + "-phone-hint" });
+    const sendBtn = h("button", { type: "button", class: "sg-btn sg-send", onclick: sendCode, text: t.sendCode });
+    const codeIn = h("input", { class: "sg-input", type: "text", name: "code", id: uid + "-code", inputmode: "numeric",
+      autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: 6, placeholder: t.codePh, required: true });
     const demoCodeEl = h("p", { class: "sg-democode", hidden: true });
     const formMsg = h("p", { class: "sg-msg", role: "alert" });
-    const bindBtn = h("button", { type: "submit", class: "sg-btn sg-btn-primary", text: t.bind });
-    const skipBtn = o.phonePolicy === "optional" ? h("button", { type: "button", class: "sg-btn sg-btn-quiet", onclick: skip, text: t.skip }) : null;
+    const bindBtn = h("button", { type: "submit", class: "sg-btn sg-btn-primary sg-bind", text: t.bind });
+    const skipBtn = o.phonePolicy === "optional" ? h("button", { type: "button", class: "sg-btn sg-btn-quiet sg-skip", onclick: skip, text: t.skip }) : null;
+    // Each label names only its own input (a label wrapping the button would add its text).
     const form = h("form", { class: "sg-form", novalidate: true, hidden: true, onsubmit: bind }, [
-      h("label", { class: "sg-field" }, [h("span", { text: t.phone }), h("div", { class: "sg-row" }, [phoneIn, sendBtn])]),
-      h("label", { class: "sg-field" }, [h("span", { text: t.code }), codeIn]),
+      h("div", { class: "sg-field" }, [h("label", { for: phoneIn.id, text: t.phone }), h("div", { class: "sg-row" }, [phoneIn, sendBtn]), phoneHint]),
+      h("div", { class: "sg-field" }, [h("label", { for: codeIn.id, text: t.code }), codeIn]),
       demoCodeEl, formMsg, bindBtn, skipBtn
     ]);
 
-    const demoBtns = ["new", "returning"].map((u) => h("button", { type: "button", class: "sg-btn",
+    const demoBtns = ["new", "returning"].map((u) => h("button", { type: "button", class: "sg-btn", "data-user": u,
       text: u === "new" ? t.demoNew : t.demoReturning, onclick: () => demoScan(u) }));
     const demoMsg = h("p", { class: "sg-msg sg-err" });
     const demo = o.demo ? h("div", { class: "sg-demo" }, [h("p", { class: "sg-demo-title", text: t.demoTitle })].concat(demoBtns, [demoMsg])) : null;
 
+    const box = h("div", { class: "sg", lang: lang === "zh" ? "zh-CN" : "en" }, [tabs, signedIn, qrBox, live, countEl, form, hint, demo]);
     el.textContent = "";
-    el.appendChild(h("div", { class: "sg", lang: lang === "zh" ? "zh-CN" : "en" }, [tabs, qrBox, statusEl, subEl, countEl, form, hint, demo]));
+    el.appendChild(box);
 
     // === view ===
     function render() {
       const phoneStep = status === "need_phone";
       const done = ["cancelled", "expired", "failed"].indexOf(status) >= 0;
       const ok = status === "scanned" || status === "confirmed";
+      const isIn = status === "signed_in";
+      box.setAttribute("data-status", status);
+      if (errorCode) box.setAttribute("data-error", errorCode);
+      else box.removeAttribute("data-error");
       if (tabs) {
         // Switching method mid-way would throw the scanned attempt away.
-        tabs.hidden = phoneStep || finishing;
+        tabs.hidden = phoneStep || finishing || isIn;
         for (const b of tabs.children) {
           b.setAttribute("aria-pressed", String(b.getAttribute("data-method") === method));
         }
       }
-      qrBox.hidden = phoneStep;
+      signedIn.hidden = !isIn;
+      if (isIn && user) whoEl.textContent = fmt(t.signedInAs, { who: maskPhone(user.phone) || user.id });
+      qrBox.hidden = phoneStep || isIn;
       qr.hidden = !attempt || status === "failed";
       qrBox.classList.toggle("sg-dim", ok || done);
       mark.hidden = !ok;
       againBtn.hidden = !done;
+      againBtn.disabled = failWait > 0;
       againBtn.textContent = status === "failed" ? t.again : t.refresh;
-      const head = status === "failed" ? error || t.failed : t[status] || "";
+      const head = status === "failed" ? t.failed : t[status] || "";
       if (statusEl.textContent !== head) statusEl.textContent = head;
-      subEl.textContent = offline ? t.offline : status === "waiting" ? t.waitingSub
-        : status === "scanned" ? t.scannedSub : phoneStep ? t.needPhoneSub : "";
+      const sub = offline ? t.offline : status === "failed" ? (failWait > 0 ? fmt(t.waitN, { n: failWait }) : error)
+        : status === "waiting" ? t.waitingSub : status === "scanned" ? t.scannedSub : phoneStep ? t.needPhoneSub : "";
+      if (subEl.textContent !== sub) subEl.textContent = sub;
       subEl.classList.toggle("sg-warn", offline);
+      subEl.classList.toggle("sg-err", status === "failed");
       form.hidden = !phoneStep;
       hint.hidden = status !== "waiting";
       if (demo) demo.hidden = status !== "waiting";
       renderCount();
+      keepFocus();
+    }
+
+    // After a change of state, focus goes to what the person can do next, and never gets lost
+    // on a control that was just hidden (it would fall back to <body>).
+    function focusTarget() {
+      if (status === "need_phone") return phoneIn.value ? codeIn : phoneIn;
+      if (status === "signed_in") return continueBtn;
+      if (["cancelled", "expired", "failed"].indexOf(status) >= 0) return failWait > 0 ? statusEl : againBtn;
+      return statusEl;
+    }
+    // States whose next step needs the person: they take focus even from <body> (a code that
+    // expired while they looked away). Others only keep focus the widget already had.
+    const GRAB = ["need_phone", "expired", "cancelled", "failed"];
+    let lastFocusStatus = "", hadFocus = false;
+    box.addEventListener("focusin", () => { hadFocus = true; });
+    const onFocusIn = (e) => { if (!box.contains(e.target)) hadFocus = false; };
+    document.addEventListener("focusin", onFocusIn);
+    function keepFocus() {
+      const a = document.activeElement;
+      const inside = !!a && box.contains(a);
+      const hiddenNow = inside && a.offsetParent === null;
+      if (status === lastFocusStatus && !hiddenNow) return;
+      lastFocusStatus = status;
+      const nobody = !a || a === document.body;
+      if (inside || (nobody && (hadFocus || GRAB.indexOf(status) >= 0))) {
+        const target = focusTarget();
+        if (target && target.offsetParent !== null && a !== target) target.focus();
+      }
     }
 
     function renderCount() {
@@ -251,20 +378,34 @@
       if (LIVE.indexOf(st) < 0) stopPolling();
       render();
       emit("onStatus", st);
-      if (st === "need_phone" && !phoneIn.value) phoneIn.focus();
     }
 
-    function fail(message, code) {
-      error = message;
+    function fail(code, wait) {
+      errorCode = code;
+      error = errText(code);
       offline = false;
       status = "";
+      startFailWait(wait || 0);
       setStatus("failed");
-      emit("onError", { error: code || "error", message });
-      againBtn.focus();
+      emit("onError", { error: code, message: error });
     }
+    const failWith = (r) => fail(codeOf(r), r && r.status === 429 ? retryAfter(r) : 0);
 
-    const errorText = (r) => (r ? (r.data.error && t.errors[r.data.error]) || r.data.message || t.failed : t.network);
-    const failWith = (r) => fail(errorText(r), r ? r.data.error : "network");
+    function startFailWait(n) {
+      clearInterval(failTimer);
+      failWait = n;
+      if (n > 0) {
+        failTimer = setInterval(() => {
+          failWait--;
+          if (failWait <= 0) {
+            clearInterval(failTimer);
+            failWait = 0;
+            lastFocusStatus = "";
+          }
+          render();
+        }, 1000);
+      }
+    }
 
     function stopPolling() {
       loop++;
@@ -272,6 +413,20 @@
     }
 
     // === flow ===
+    async function checkSession() {
+      const g = ++gen;
+      ctl = new AbortController();
+      status = "";
+      setStatus("loading");
+      const r = await call("GET", api("/me?optional=1"), null, ctl.signal);
+      if (stale(g)) return;
+      if (r && r.ok && r.data.user) {
+        user = r.data.user;
+        return setStatus("signed_in");
+      }
+      start();
+    }
+
     async function start() {
       const g = ++gen;
       stopPolling();
@@ -280,6 +435,8 @@
       attempt = null;
       deadline = 0;
       finishing = offline = paused = false;
+      errorCode = "";
+      startFailWait(0);
       resetPhone();
       status = "";
       setStatus("loading");
@@ -309,7 +466,8 @@
         clearTimeout(timer);
         if (stale(g) || me !== loop) return;
         if (!r || r.status >= 500 || r.status === 429) {
-          delay = retryAfter(r) * 1000 || Math.min(delay * 2 || 1000, 16000);
+          // Capped low: a gateway back from a restart or an outage is noticed within seconds.
+          delay = Math.min(retryAfter(r) * 1000 || delay * 2 || 500, MAX_RETRY_MS);
           if (!offline) {
             offline = true;
             render();
@@ -322,12 +480,27 @@
           offline = false;
           render();
         }
-        if (!r.ok) return failWith(r);
+        if (!r.ok) {
+          // The gateway forgot the attempt (a restart without a shared store): a new code at
+          // once, once; if that one is unknown too, say so.
+          if (r.data.error === "not_found" && !renewedUnknown) {
+            renewedUnknown = true;
+            return start();
+          }
+          if (r.data.error === "expired") return setStatus("expired");
+          return failWith(r);
+        }
+        renewedUnknown = false;
         const st = r.data.status;
         if (st === "confirmed" && r.data.ticket) return finish(r.data.ticket);
-        if (LIVE.concat(["cancelled", "expired"]).indexOf(st) < 0) return fail(t.failed, "bad_status");
+        if (LIVE.concat(["cancelled", "expired"]).indexOf(st) < 0) return fail("failed");
         setStatus(st);
       }
+    }
+
+    function goOn(result) {
+      if (typeof o.onSuccess === "function") emit("onSuccess", result);
+      else if (result.redirect) root.location.assign(result.redirect);
     }
 
     async function finish(ticket) {
@@ -335,16 +508,16 @@
       finishing = true;
       const g = gen;
       setStatus("confirmed");
-      const r = await call("POST", api("/session"), { ticket }, ctl.signal);
+      const r = await call("POST", api("/session"), { ticket, id: attempt.id }, ctl.signal);
       if (stale(g)) return;
       if (!r || !r.ok) return failWith(r);
-      if (typeof o.onSuccess === "function") emit("onSuccess", r.data);
-      else if (r.data.redirect) root.location.assign(r.data.redirect);
+      goOn(r.data);
     }
 
     // === phone step ===
-    function say(msg, isError) {
-      formMsg.textContent = msg || "";
+    function say(text, isError) {
+      formText = typeof text === "function" ? text : () => text || "";
+      formMsg.textContent = formText();
       formMsg.classList.toggle("sg-err", !!isError);
     }
 
@@ -361,6 +534,9 @@
       const show = () => {
         sendBtn.textContent = cooldown > 0 ? fmt(t.resend, { n: cooldown }) : t.sendCode;
         sendBtn.disabled = cooldown > 0 || busy;
+        // A message that counts down with the button says the same number.
+        const text = formText();
+        if (formMsg.textContent !== text) formMsg.textContent = text;
       };
       show();
       if (n > 0) {
@@ -381,28 +557,43 @@
       busy = false;
       btn.disabled = btn === sendBtn && cooldown > 0;
       if (stale(g)) return;
-      if (!r) return say(t.network, true);
+      if (!r) return say(errText("network"), true);
       return r;
+    }
+
+    // A refusal on the form, in the page's words. One that asks to wait counts down with the
+    // resend button, so the two never disagree.
+    function formError(r) {
+      const code = codeOf(r);
+      errorCode = code;
+      box.setAttribute("data-error", code);
+      if (code === "rate_limited") {
+        const n = retryAfter(r) || RESEND_S;
+        say(() => (cooldown > 0 ? fmt(t.waitN, { n: cooldown }) : t.waitDone), true);
+        setCooldown(n);
+      } else if (code === "code_dead") {
+        say(() => (cooldown > 0 ? fmt(t.codeDeadWait, { n: cooldown }) : errText("code_dead")), true);
+      } else {
+        say(errText(code), true);
+      }
+      emit("onError", { error: code, message: formText() });
     }
 
     async function sendCode() {
       if (busy || cooldown > 0 || !attempt) return;
       const phone = phoneIn.value.trim();
       if (!/^\+?[0-9][0-9 -]{4,19}$/.test(phone)) {
-        say(t.badPhone, true);
+        say(errText("bad_phone"), true);
         return phoneIn.focus();
       }
       say("");
       const r = await formCall("/phone/code", { id: attempt.id, phone }, sendBtn);
       if (!r) return;
-      if (r.status === 429) {
-        const n = retryAfter(r) || RESEND_S;
-        setCooldown(n);
-        say(fmt(t.wait, { n }), true);
-      } else if (!r.ok) {
-        say(errorText(r), true);
-        phoneIn.focus();
+      if (!r.ok) {
+        formError(r);
+        if (r.status !== 429) phoneIn.focus();
       } else {
+        errorCode = "";
         setCooldown(RESEND_S);
         say(t.codeSent);
         demoCodeEl.hidden = !r.data.demo_code;
@@ -417,7 +608,7 @@
       const phone = phoneIn.value.trim();
       const code = codeIn.value.replace(/\s+/g, "");
       if (!phone) {
-        say(t.badPhone, true);
+        say(errText("bad_phone"), true);
         return phoneIn.focus();
       }
       if (!/^[0-9]{6}$/.test(code)) {
@@ -427,11 +618,15 @@
       const r = await formCall("/phone/bind", { id: attempt.id, phone, code }, bindBtn);
       if (!r) return;
       if (r.ok && r.data.ticket) return finish(r.data.ticket);
-      say(errorText(r), true);
+      const err = codeOf(r);
       // No code to wait for: a new one may be asked for at once (phone_taken is said only
       // after the right code, and the gateway then withdraws it).
-      if (r.data.error === "code_expired" || r.data.error === "phone_taken") setCooldown(0);
-      (r.data.error === "phone_taken" ? phoneIn : codeIn).select();
+      if (err === "code_expired" || err === "phone_taken") setCooldown(0);
+      formError(r);
+      if (err === "not_found" || err === "expired" || err === "cookies_blocked") return fail(err);
+      const next = err === "phone_taken" ? phoneIn : err === "code_dead" && cooldown <= 0 ? sendBtn : codeIn;
+      next.focus();
+      if (next.select) next.select();
     }
 
     async function skip() {
@@ -439,15 +634,15 @@
       const r = await formCall("/phone/skip", { id: attempt.id }, skipBtn);
       if (!r) return;
       if (r.ok && r.data.ticket) finish(r.data.ticket);
-      else say(errorText(r), true);
+      else formError(r);
     }
 
-    async function demoScan(user) {
+    async function demoScan(who) {
       if (!attempt) return;
       const g = gen;
       demoMsg.textContent = "";
-      const r = await call("POST", api("/demo/scan"), { id: attempt.id, user }, ctl.signal);
-      if (!stale(g) && !(r && r.ok)) demoMsg.textContent = errorText(r);
+      const r = await call("POST", api("/demo/scan"), { id: attempt.id, user: who }, ctl.signal);
+      if (!stale(g) && !(r && r.ok)) demoMsg.textContent = errText(codeOf(r));
     }
 
     // === lifecycle ===
@@ -475,16 +670,19 @@
       if (ctl) ctl.abort();
       clearInterval(tick);
       clearInterval(cooldownTimer);
+      clearInterval(failTimer);
       clearTimeout(hiddenTimer);
       document.removeEventListener("visibilitychange", onVisibility);
+      document.removeEventListener("focusin", onFocusIn);
       el.textContent = "";
     }
 
-    start();
+    if (o.checkSession) checkSession();
+    else start();
     return { restart: () => start(), unmount };
   }
 
-  root.ScanGate = { mount, version: 1 };
+  root.ScanGate = { mount, version: 2 };
 
   // The hosted login page carries its options in <script type="application/json" id="scangate-config">.
   function boot() {

@@ -4,7 +4,10 @@
 //! session cookie arrives there, it goes on at once; if not, instead of a login loop (gate →
 //! login page → scan → gate ...), the user and the operator get a page saying which of the
 //! usual causes applies: a `cookie_domain` that does not cover the host, a `Secure` cookie
-//! over plain HTTP, or cookies blocked altogether. Pure: facts in, sentences out.
+//! over plain HTTP, or cookies blocked altogether. Pure: facts in, sentences out, in the
+//! visitor's language.
+
+use crate::pages::{self, Lang};
 
 /// Where a browser goes right after its login: `{auth_path}/check?rd=<rd>`.
 pub fn check_url(auth_path: &str, rd: &str) -> String {
@@ -25,48 +28,107 @@ pub struct CookieFacts<'a> {
     pub https: bool,
     /// The request carried any `Cookie` header at all.
     pub any_cookie: bool,
-    pub cookie_name: &'a str,
+}
+
+/// A reason the session cookie may not have come back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// `session.cookie_domain` does not cover the host, so the browser refuses the cookie.
+    DomainNotCovering { domain: String, host: String },
+    /// A `Secure` cookie on a page reached over plain HTTP.
+    SecureOverHttp,
+    /// The browser sent no cookie at all: blocked for this site.
+    NoCookiesAtAll,
+    /// Nothing in the configuration explains it: a third-party frame, an extension.
+    NotSentBack,
 }
 
 /// The likely causes, most specific first; never empty.
-pub fn diagnose(f: &CookieFacts<'_>) -> Vec<String> {
+pub fn diagnose(f: &CookieFacts<'_>) -> Vec<Cause> {
     let mut causes = Vec::new();
     if let Some(domain) = f.cookie_domain {
         let domain = domain.trim_start_matches('.').to_ascii_lowercase();
         let covered = f.host == domain || f.host.ends_with(&format!(".{domain}"));
         if !covered {
-            causes.push(format!(
-                "The session cookie is set for the domain {domain}, which does not cover this \
-                 site ({host}), so the browser refuses it. Set session.cookie_domain to a domain \
-                 that covers {host}, or remove it.",
-                host = f.host
-            ));
+            causes.push(Cause::DomainNotCovering {
+                domain,
+                host: f.host.to_string(),
+            });
         }
     }
     if f.cookie_secure && !f.https {
-        causes.push(
-            "The session cookie is marked Secure but this page was reached over plain HTTP, so \
-             the browser drops it. Serve the site over HTTPS (behind a proxy, list it in \
-             trusted_proxies so its X-Forwarded-Proto is believed), or set \
-             session.cookie_secure: false for local testing."
-                .to_string(),
-        );
+        causes.push(Cause::SecureOverHttp);
     }
     if !f.any_cookie {
-        causes.push(
-            "The browser sent no cookies at all: cookies may be blocked for this site (a \
-             browser setting, private mode or an extension)."
-                .to_string(),
-        );
+        causes.push(Cause::NoCookiesAtAll);
     }
     if causes.is_empty() {
-        causes.push(format!(
-            "The browser did not send the cookie {} back. If this site is shown inside a frame \
-             of another site, the browser may block it as a third-party cookie.",
-            f.cookie_name
-        ));
+        causes.push(Cause::NotSentBack);
     }
     causes
+}
+
+impl Cause {
+    /// The cause for the person at the browser, and for the operator they may forward it to.
+    pub fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Cause::DomainNotCovering { domain, host }, Lang::En) => format!(
+                "The sign-in cookie is set for the domain {domain}, which does not cover this \
+                 site ({host}), so the browser refuses it. (For the site's operator: set \
+                 session.cookie_domain to a domain that covers {host}, or remove it.)"
+            ),
+            (Cause::DomainNotCovering { domain, host }, Lang::Zh) => format!(
+                "登录 Cookie 的域名是 {domain}，不包含本站（{host}），浏览器因此拒收。\
+                 （致网站管理员：请将 session.cookie_domain 设为包含 {host} 的域名，或删除该设置。）"
+            ),
+            (Cause::SecureOverHttp, Lang::En) => "The sign-in cookie may only travel over HTTPS, \
+                 but this page was opened over plain HTTP. Open the site with https://. (For the \
+                 site's operator: serve it over HTTPS, or set session.cookie_secure: false for \
+                 local testing.)"
+                .to_string(),
+            (Cause::SecureOverHttp, Lang::Zh) => "登录 Cookie 只能通过 HTTPS 传送，但本页是通过 HTTP \
+                 打开的。请使用 https:// 访问本站。（致网站管理员：请启用 HTTPS，或在本地测试时设置 \
+                 session.cookie_secure: false。）"
+                .to_string(),
+            (Cause::NoCookiesAtAll, Lang::En) => "Your browser sent no cookies at all: cookies \
+                 are probably blocked for this site (a browser setting, private mode or an \
+                 extension). Allow cookies for this site, then sign in again."
+                .to_string(),
+            (Cause::NoCookiesAtAll, Lang::Zh) => "您的浏览器没有发送任何 Cookie：本站的 Cookie \
+                 可能被禁用了（浏览器设置、隐私模式或扩展程序）。请允许本站使用 Cookie，然后重新登录。"
+                .to_string(),
+            (Cause::NotSentBack, Lang::En) => "Your browser did not send the sign-in cookie \
+                 back. If this site is shown inside a frame of another site, the browser may \
+                 block it as a third-party cookie: open the site in its own tab."
+                .to_string(),
+            (Cause::NotSentBack, Lang::Zh) => "您的浏览器没有送回登录 Cookie。如果本站是嵌在其他网站\
+                 的框架中打开的，浏览器可能将其作为第三方 Cookie 拦截：请在单独的标签页中打开本站。"
+                .to_string(),
+        }
+    }
+}
+
+/// The page of `GET /check` without a session: what it checks, what it found (`causes`), and
+/// a way on to the login page (`login_url`), which the visitor follows themselves, so a
+/// cookie that never sticks cannot loop.
+pub fn render_page(causes: &[Cause], login_url: &str, lang: Lang) -> String {
+    let (title, intro, link) = match lang {
+        Lang::En => (
+            "Sign-in cookie check",
+            "This page checks that your browser kept the sign-in cookie. It found none: either \
+             you have not signed in yet, or your browser did not keep the cookie.",
+            "Sign in",
+        ),
+        Lang::Zh => (
+            "登录 Cookie 检查",
+            "本页用于检查浏览器是否保存了登录 Cookie。未找到登录 Cookie：您可能尚未登录，\
+             或浏览器没有保存该 Cookie。",
+            "登录",
+        ),
+    };
+    let mut paragraphs = vec![intro.to_string()];
+    paragraphs.extend(causes.iter().map(|c| c.text(lang)));
+    pages::render_notice_page(title, &paragraphs, (login_url, link), lang)
 }
 
 #[cfg(test)]
@@ -80,7 +142,6 @@ mod tests {
             cookie_secure: true,
             https: true,
             any_cookie: true,
-            cookie_name: "scangate_session",
         }
     }
 
@@ -98,8 +159,13 @@ mod tests {
             cookie_domain: Some(".example.org"),
             ..facts()
         });
-        assert_eq!(causes.len(), 1, "{causes:?}");
-        assert!(causes[0].contains("example.org") && causes[0].contains("app.example.com"));
+        assert_eq!(
+            causes,
+            [Cause::DomainNotCovering {
+                domain: "example.org".into(),
+                host: "app.example.com".into()
+            }]
+        );
         // Covering domains (with or without the leading dot, any case) are not a cause.
         for ok in [
             ".example.com",
@@ -111,7 +177,7 @@ mod tests {
                 cookie_domain: Some(ok),
                 ..facts()
             });
-            assert!(causes[0].contains("third-party"), "{ok}: {causes:?}");
+            assert_eq!(causes, [Cause::NotSentBack], "{ok}");
         }
         // A suffix that is not at a dot boundary does not cover.
         let causes = diagnose(&CookieFacts {
@@ -119,7 +185,10 @@ mod tests {
             cookie_domain: Some("example.com"),
             ..facts()
         });
-        assert!(causes[0].contains("does not cover"), "{causes:?}");
+        assert!(
+            matches!(causes[0], Cause::DomainNotCovering { .. }),
+            "{causes:?}"
+        );
     }
 
     #[test]
@@ -129,9 +198,7 @@ mod tests {
             any_cookie: false,
             ..facts()
         });
-        assert_eq!(causes.len(), 2, "{causes:?}");
-        assert!(causes[0].contains("Secure"));
-        assert!(causes[1].contains("no cookies"));
+        assert_eq!(causes, [Cause::SecureOverHttp, Cause::NoCookiesAtAll]);
         // Over HTTP without Secure, only the missing cookies are a cause.
         let causes = diagnose(&CookieFacts {
             https: false,
@@ -139,6 +206,30 @@ mod tests {
             any_cookie: false,
             ..facts()
         });
-        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert_eq!(causes, [Cause::NoCookiesAtAll]);
+    }
+
+    #[test]
+    fn every_cause_is_said_in_both_languages() {
+        let causes = [
+            Cause::DomainNotCovering {
+                domain: "example.org".into(),
+                host: "app.example.com".into(),
+            },
+            Cause::SecureOverHttp,
+            Cause::NoCookiesAtAll,
+            Cause::NotSentBack,
+        ];
+        let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+        for cause in &causes {
+            assert!(cause.text(Lang::Zh).chars().any(is_cjk), "{cause:?}");
+            assert!(!cause.text(Lang::En).chars().any(is_cjk), "{cause:?}");
+        }
+        let zh = render_page(&causes, "/.auth/login?rd=%2F", Lang::Zh);
+        assert!(zh.contains("登录 Cookie 检查") && zh.contains("href=\"/.auth/login?rd=%2F\""));
+        // No stray status number above the title.
+        assert!(!zh.contains(">200<"), "{zh}");
+        let en = render_page(&causes, "/x", Lang::En);
+        assert!(!en.chars().any(is_cjk));
     }
 }

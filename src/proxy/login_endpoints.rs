@@ -16,8 +16,10 @@ use crate::identity::{AttemptId, BrowserSecret, LoginMethod, SceneId};
 use crate::login::{LoginError, Status};
 use crate::pages;
 
-/// Name of the cookie that binds a login attempt to the browser that started it.
-pub const BINDING_COOKIE: &str = "scangate_login";
+/// Prefix of the cookies that bind a login attempt to the browser that started it: one cookie
+/// per attempt, `scangate_login_<attempt id>`, so two tabs or two widgets that start at the
+/// same moment never overwrite each other's binding. Each lives only as long as its attempt.
+pub const BINDING_COOKIE_PREFIX: &str = "scangate_login_";
 use crate::login::MAX_WAIT;
 
 /// When a long-poll over the caps should come back: soon enough that the page still feels
@@ -37,11 +39,15 @@ pub(super) fn sdk(req: &OwnRequest<'_>) -> Reply {
     )
 }
 
+/// `GET /login?rd=`: the hosted page. A visitor who is signed in already goes on to `rd` at
+/// once (pressing Back after a login lands here; it must not start a login, let alone end the
+/// session), unless they ask to switch account with `switch=1`.
 pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
-    let rd = req
-        .query_param("rd")
-        .and_then(|rd| app.checked_rd(&rd))
-        .unwrap_or_else(|| "/".to_string());
+    let rd = checked_rd_or_root(app, req);
+    let switch = req.query_param("switch").as_deref() == Some("1");
+    if !switch && super::session_endpoints::valid_session(app, req).is_some() {
+        return Reply::redirect(302, &rd);
+    }
     let methods: Vec<&str> = app
         .config
         .login
@@ -49,18 +55,14 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .iter()
         .map(|m| m.as_str())
         .collect();
-    let lang = pages::Lang::from_accept_language(
-        req.headers
-            .get(http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
     let view = pages::LoginView {
         auth_path: &app.config.auth_path,
         rd: &rd,
         methods: &methods,
         phone_policy: phone_policy(app),
         demo: app.config.wechat.simulate,
-        lang,
+        lang: lang_of(req),
+        phone_countries: &["86"],
     };
     Reply::html(200, pages::render_login(&view))
         .header("content-security-policy", pages::page_csp())
@@ -68,18 +70,27 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .header("referrer-policy", "no-referrer")
 }
 
-/// `GET /check?rd=`: the first stop after a login. With the session cookie: on to `rd`. Without
-/// it: a page saying why the cookie did not stick (never back to the login page, which would
-/// loop).
-pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
-    let rd = req
-        .query_param("rd")
+fn checked_rd_or_root(app: &App, req: &OwnRequest<'_>) -> String {
+    req.query_param("rd")
         .and_then(|rd| app.checked_rd(&rd))
-        .unwrap_or_else(|| "/".to_string());
-    if app
-        .session_of(req.headers, req.now)
-        .is_some_and(|s| s.is_ok())
-    {
+        .unwrap_or_else(|| "/".to_string())
+}
+
+fn lang_of(req: &OwnRequest<'_>) -> pages::Lang {
+    pages::Lang::from_accept_language(
+        req.headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// `GET /check?rd=`: the first stop after a login. With the session cookie: on to `rd`. Without
+/// it: a page saying why the cookie may not have stuck (never back to the login page, which
+/// would loop). The page cannot tell a browser that just logged in from one that came here by
+/// itself, so it says what it checks and what it found, in the visitor's language.
+pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
+    let rd = checked_rd_or_root(app, req);
+    if super::session_endpoints::valid_session(app, req).is_some() {
         return Reply::redirect(302, &rd);
     }
     let https = app.scheme == "https"
@@ -95,24 +106,12 @@ pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
         cookie_secure: session.cookie_secure,
         https,
         any_cookie: req.headers.contains_key(http::header::COOKIE),
-        cookie_name: &session.cookie_name,
     });
-    tracing::warn!(host = %req.host, causes = ?causes, "session cookie did not come back after a login");
-    let lang = pages::Lang::from_accept_language(
-        req.headers
-            .get(http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let message = format!(
-        "You are signed in, but your browser did not keep the session cookie, so this site \
-         cannot see it. {}",
-        causes.join(" ")
-    );
-    Reply::html(
-        200,
-        pages::render_error_page(200, "The sign-in cookie did not stick", &message, lang),
-    )
-    .header("content-security-policy", pages::page_csp())
+    tracing::warn!(host = %req.host, causes = ?causes, "no session cookie at the cookie check");
+    let lang = lang_of(req);
+    let login = super::redirect::login_url(&app.config.auth_path, &rd);
+    Reply::html(200, cookie_check::render_page(&causes, &login, lang))
+        .header("content-security-policy", pages::page_csp())
 }
 
 fn phone_policy(app: &App) -> &'static str {
@@ -130,29 +129,51 @@ fn parse_json<'a, T: Deserialize<'a>>(req: &'a OwnRequest<'_>) -> Result<T, Gate
     })
 }
 
-fn browser_secret<'a>(req: &'a OwnRequest<'_>) -> Option<&'a str> {
+/// The binding cookie's name for attempt `id`.
+fn binding_cookie_name(id: &str) -> String {
+    format!("{BINDING_COOKIE_PREFIX}{id}")
+}
+
+/// Every binding cookie the request carries, as (attempt id, secret) as sent.
+fn binding_cookies<'a>(req: &'a OwnRequest<'_>) -> impl Iterator<Item = (&'a str, &'a str)> {
     req.headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| crate::session::find_cookie(v, BINDING_COOKIE))
+        .flat_map(|v| crate::session::cookies_with_prefix(v, BINDING_COOKIE_PREFIX))
 }
 
-/// The browser's binding secret as sent, or the error every binding-protected endpoint gives
-/// without one (the same as for an unknown attempt: never tell which). Parsed where the
-/// service is called ([`attempt_of`]), so a malformed one is refused at the same point as an
-/// unknown attempt, after the request's own checks.
-fn require_browser<'a>(req: &'a OwnRequest<'_>) -> Result<&'a str, GatewayError> {
-    browser_secret(req).ok_or_else(|| GatewayError::from(LoginError::NotFound))
-}
-
-/// Attempt `id` of the browser holding `secret`, as the request spelled them. An id or a
-/// secret that is not a token of ours names no attempt of this browser: the error of an
-/// unknown attempt (the service would give the same for a well-formed stranger).
-fn attempt_of(id: &str, secret: &str) -> Result<(AttemptId, BrowserSecret), GatewayError> {
+/// The id and secret as typed values; a spelling that is not a token of ours names no
+/// attempt of this browser: the error of an unknown attempt (the service would give the same
+/// for a well-formed stranger).
+fn parse_binding(id: &str, secret: &str) -> Result<(AttemptId, BrowserSecret), GatewayError> {
     match (AttemptId::parse(id), BrowserSecret::parse(secret)) {
         (Ok(id), Ok(secret)) => Ok((id, secret)),
         _ => Err(LoginError::NotFound.into()),
+    }
+}
+
+/// Attempt `id` with the secret of the browser that sent `req`. A cookie that is there but
+/// wrong answers as an unknown attempt (never tell which). No binding cookie at all for an
+/// attempt that exists means the browser did not keep the cookie the start set: that is
+/// `cookies_blocked`, so the page can say what to do instead of "not found, start again",
+/// which would only repeat itself. (It tells someone holding an attempt id, a 128-bit secret
+/// of the page, only that the attempt exists.)
+async fn attempt_of(
+    login: &LoginParts,
+    req: &OwnRequest<'_>,
+    id: &str,
+) -> Result<(AttemptId, BrowserSecret), GatewayError> {
+    if let Some((_, secret)) = binding_cookies(req).find(|(attempt, _)| *attempt == id) {
+        return parse_binding(id, secret);
+    }
+    let Ok(attempt) = AttemptId::parse(id) else {
+        return Err(LoginError::NotFound.into());
+    };
+    if login.service.exists(&attempt).await? {
+        Err(LoginError::CookiesBlocked.into())
+    } else {
+        Err(LoginError::NotFound.into())
     }
 }
 
@@ -204,16 +225,13 @@ pub(super) async fn start(
             }
         },
     };
-    // Starting a login ends any session this browser had (session fixation): the old
-    // session is revoked and its cookie cleared, whoever logs in next.
-    if let Some(user_id) = super::session_endpoints::end_session(app, req).await {
-        crate::audit::revoke(&user_id, "login_started", req.client);
-    }
-    // A cookie that is not a secret of ours is no binding: a new secret replaces it.
-    let existing = browser_secret(req).and_then(|s| BrowserSecret::parse(s).ok());
+    // Starting a login never touches the session the browser has: pressing Back to the
+    // login page, or a page embedding the widget, must not sign anyone out. The session is
+    // replaced when a login completes (`exchange`). Every attempt gets its own secret and
+    // cookie, so attempts in two tabs never share (or overwrite) a binding.
     let started = login
         .service
-        .start(method, rd, existing.as_ref(), req.client, req.now)
+        .start(method, rd, None, req.client, req.now)
         .await?;
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
@@ -230,16 +248,27 @@ pub(super) async fn start(
         "expires_at": started.expires_at,
         "poll": format!("{auth}/qr/{}", started.id),
     });
-    let cookie = binding_cookie(app, &started.browser_secret);
-    Ok(Reply::json(201, &body)
-        .header("set-cookie", &cookie)
-        .header("set-cookie", &app.sessions.clear_cookie()))
+    // The cookie lives as long as the attempt can still be used: the code's life, the phone
+    // step after a late scan, and the grace in which a confirmed attempt is exchanged.
+    let max_age = started
+        .expires_at
+        .saturating_sub(req.now)
+        .saturating_add(crate::login::keys::PHONE_STEP_SECONDS)
+        .saturating_add(crate::login::keys::ATTEMPT_GRACE.as_secs());
+    let cookie = binding_cookie(
+        app,
+        started.id.as_str(),
+        started.browser_secret.as_str(),
+        max_age,
+    );
+    Ok(Reply::json(201, &body).header("set-cookie", &cookie))
 }
 
-fn binding_cookie(app: &App, secret: &BrowserSecret) -> String {
+/// The `Set-Cookie` value of attempt `id`'s binding cookie; `max_age` 0 deletes it.
+fn binding_cookie(app: &App, id: &str, secret: &str, max_age: u64) -> String {
     let mut cookie = format!(
-        "{BINDING_COOKIE}={}; Path={}; HttpOnly; SameSite=Lax; Max-Age=86400",
-        secret.as_str(),
+        "{}={secret}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age}",
+        binding_cookie_name(id),
         app.config.auth_path
     );
     if app.config.session.cookie_secure {
@@ -263,7 +292,6 @@ pub(super) async fn poll(
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
     let since = req.query_param("since").and_then(|s| Status::parse(&s));
     let wait = requested_wait(req.query);
     // Only a poll that may wait holds a slot; an answer-at-once poll costs no more than any
@@ -281,7 +309,7 @@ pub(super) async fn poll(
             }
         }
     };
-    let (id, browser) = attempt_of(id, browser)?;
+    let (id, browser) = attempt_of(login, req, id).await?;
     // A graceful stop answers waiting polls at once with what they have, rather than
     // letting the process exit under them; the page simply polls again (another instance).
     let view = tokio::select! {
@@ -296,7 +324,7 @@ pub(super) async fn qr_image(
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
-    let (id, browser) = attempt_of(id, require_browser(req)?)?;
+    let (id, browser) = attempt_of(login, req, id).await?;
     let content = login.service.qr_content(&id, &browser, req.now).await?;
     let svg = pages::qr_svg(&content).map_err(|_| GatewayError::Internal)?;
     Ok(Reply::text(200, "image/svg+xml", svg))
@@ -307,7 +335,7 @@ pub(super) async fn mini_program_code(
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<Reply, GatewayError> {
-    let (id, browser) = attempt_of(id, require_browser(req)?)?;
+    let (id, browser) = attempt_of(login, req, id).await?;
     let image = login.service.qr_image(&id, &browser, req.now).await?;
     Ok(Reply::text(200, image.content_type, image.bytes))
 }
@@ -386,9 +414,8 @@ pub(super) async fn send_code(
     login: &LoginParts,
     req: &OwnRequest<'_>,
 ) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
     let body: CodeBody = parse_json(req)?;
-    let (id, browser) = attempt_of(&body.id, browser)?;
+    let (id, browser) = attempt_of(login, req, &body.id).await?;
     login
         .service
         .send_code(&id, &browser, &body.phone, req.client, req.now)
@@ -409,9 +436,8 @@ struct BindBody {
 }
 
 pub(super) async fn bind(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
     let body: BindBody = parse_json(req)?;
-    let (id, browser) = attempt_of(&body.id, browser)?;
+    let (id, browser) = attempt_of(login, req, &body.id).await?;
     let confirmed = login
         .service
         .bind_phone(&id, &browser, &body.phone, &body.code, req.now)
@@ -431,9 +457,8 @@ struct SkipBody {
 }
 
 pub(super) async fn skip(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
     let body: SkipBody = parse_json(req)?;
-    let (id, browser) = attempt_of(&body.id, browser)?;
+    let (id, browser) = attempt_of(login, req, &body.id).await?;
     let confirmed = login.service.skip_phone(&id, &browser, req.now).await?;
     Ok(Reply::json(
         200,
@@ -444,25 +469,68 @@ pub(super) async fn skip(login: &LoginParts, req: &OwnRequest<'_>) -> Result<Rep
 #[derive(Deserialize)]
 struct SessionBody {
     ticket: String,
+    /// The attempt the ticket is of, naming its binding cookie. Optional: without it, each
+    /// binding cookie the browser has is tried (a wrong browser does not use a ticket up).
+    #[serde(default)]
+    id: Option<String>,
 }
+
+/// At most this many binding cookies are tried for a ticket without an attempt id.
+const MAX_BINDINGS_TRIED: usize = 16;
 
 pub(super) async fn exchange(
     app: &App,
     login: &LoginParts,
     req: &OwnRequest<'_>,
 ) -> Result<Reply, GatewayError> {
-    let browser = require_browser(req)?;
     let body: SessionBody = parse_json(req)?;
-    // A cookie that is not a secret of ours is the wrong browser for every ticket: the answer
-    // the service gives a wrong browser.
-    let browser = BrowserSecret::parse(browser).map_err(|_| LoginError::TicketInvalid)?;
-    let exchanged = login
-        .service
-        .exchange(&body.ticket, &browser, req.now)
-        .await?;
-    // A fresh session id on every login: any session the browser had before is replaced,
-    // so a planted cookie cannot ride along (session fixation).
+    let candidates: Vec<(&str, &str)> = match body.id.as_deref() {
+        Some(id) => binding_cookies(req)
+            .filter(|(a, _)| *a == id)
+            .take(1)
+            .collect(),
+        None => binding_cookies(req).take(MAX_BINDINGS_TRIED).collect(),
+    };
+    if candidates.is_empty() {
+        // Why there is none: a known attempt whose cookie the browser dropped
+        // (`cookies_blocked`), or nothing of this browser at all.
+        return Err(match body.id.as_deref() {
+            Some(id) => match attempt_of(login, req, id).await {
+                Err(e) => e,
+                Ok(_) => LoginError::NotFound.into(),
+            },
+            None => LoginError::NotFound.into(),
+        });
+    }
+    let mut outcome = Err(LoginError::TicketInvalid);
+    let mut used = "";
+    for (attempt, secret) in candidates {
+        // A cookie that is not a secret of ours is the wrong browser for every ticket.
+        let Ok(browser) = BrowserSecret::parse(secret) else {
+            continue;
+        };
+        outcome = login
+            .service
+            .exchange(&body.ticket, &browser, req.now)
+            .await;
+        used = attempt;
+        if !matches!(outcome, Err(LoginError::TicketInvalid)) {
+            break;
+        }
+    }
+    let exchanged = outcome?;
+    // A fresh session id on every login. The session the browser had is replaced by the
+    // cookie below; it is also revoked when it was another person's, so it cannot be brought
+    // back (a planted session, or the previous user of a shared computer). The same person's
+    // older session stays valid: their other tabs and devices keep working.
+    let previous = super::session_endpoints::valid_session(app, req);
     let (token, _claims) = app.sessions.issue(&exchanged.identity, req.now);
+    if let Some(previous) = previous {
+        if previous.identity.user_id != exchanged.identity.user_id {
+            super::session_endpoints::revoke(app, &previous, req.now).await;
+            crate::audit::revoke(&previous.identity.user_id, "replaced_by_login", req.client);
+        }
+    }
     crate::audit::login(&exchanged.identity, req.client);
     // Through the cookie check: if the cookie does not come back, the user sees why instead
     // of the login page again.
@@ -470,7 +538,9 @@ pub(super) async fn exchange(
         "redirect": cookie_check::check_url(&app.config.auth_path, &exchanged.rd),
         "user": UserView::of(&exchanged.identity),
     });
-    Ok(Reply::json(200, &body).header("set-cookie", &app.sessions.set_cookie(&token)))
+    Ok(Reply::json(200, &body)
+        .header("set-cookie", &app.sessions.set_cookie(&token))
+        .header("set-cookie", &binding_cookie(app, used, "", 0)))
 }
 
 /// `POST /demo/scan`: answered by the demo when it runs (`wechat.simulate: true`), else 404.
@@ -482,7 +552,20 @@ pub(super) async fn demo_scan(
     let Some(demo) = &login.demo else {
         return Err(GatewayError::NotFound);
     };
-    demo.endpoint(app, login, req, browser_secret(req))
+    // The demo reads the body itself; here only which attempt's binding cookie to hand it.
+    #[derive(Deserialize)]
+    struct Names {
+        id: String,
+    }
+    let id = serde_json::from_slice::<Names>(&req.body)
+        .map(|n| n.id)
+        .ok();
+    let browser = id.as_deref().and_then(|id| {
+        binding_cookies(req)
+            .find(|(attempt, _)| *attempt == id)
+            .map(|(_, secret)| secret)
+    });
+    demo.endpoint(app, login, req, browser)
         .await
         .unwrap_or(Err(GatewayError::NotFound))
 }
@@ -502,7 +585,7 @@ mod tests {
     #[test]
     fn a_malformed_id_or_secret_is_an_unknown_attempt() {
         const GOOD: &str = "AAAAAAAAAAAAAAAAAAAAAA";
-        let (id, secret) = attempt_of(GOOD, GOOD).unwrap();
+        let (id, secret) = parse_binding(GOOD, GOOD).unwrap();
         assert_eq!((id.as_str(), secret.as_str()), (GOOD, GOOD));
         let unknown = GatewayError::from(LoginError::NotFound);
         for (id, secret) in [
@@ -512,7 +595,7 @@ mod tests {
             (GOOD, ""),
         ] {
             assert_eq!(
-                attempt_of(id, secret).err(),
+                parse_binding(id, secret).err(),
                 Some(unknown.clone()),
                 "{id:?} {secret:?}"
             );

@@ -20,8 +20,14 @@ pub(super) fn with_refresh(app: &App, reply: Reply, verified: &Verified) -> Repl
     }
 }
 
+/// `GET /me`: who is signed in, or 401. With `optional=1` (the widget asking whether to show
+/// "signed in as"), no session is `200 {"user": null}`: a question, not a refusal, so a page
+/// of signed-out visitors logs no failed request.
 pub(super) fn me(app: &App, req: &OwnRequest<'_>) -> Reply {
     let Some(verified) = valid_session(app, req) else {
+        if req.query_param("optional").as_deref() == Some("1") {
+            return Reply::json(200, &serde_json::json!({ "user": null }));
+        }
         return Reply::error(
             &GatewayError::Unauthenticated {
                 login_url: login_url(&app.config.auth_path, "/"),
@@ -41,28 +47,29 @@ pub(super) fn me(app: &App, req: &OwnRequest<'_>) -> Reply {
     with_refresh(app, Reply::json(200, &body), &verified)
 }
 
-/// Revokes the request's session, if it has a valid one, in memory at once and in the store
-/// (so it stays dead across restarts and on every instance); returns whose it was.
+/// Revokes the request's session, if it has a valid one; returns whose it was.
 pub(super) async fn end_session(
     app: &App,
     req: &OwnRequest<'_>,
 ) -> Option<crate::identity::UserId> {
     let verified = valid_session(app, req)?;
+    revoke(app, &verified, req.now).await;
+    Some(verified.identity.user_id.clone())
+}
+
+/// Revokes a session in memory at once and in the store (so it stays dead across restarts
+/// and on every instance).
+pub(super) async fn revoke(app: &App, verified: &Verified, now: u64) {
     let until = app.sessions.revoke(&verified.claims);
     if let Some(login) = &app.login {
         // A store failure is logged, not shown: in this process the session is dead already.
-        let stored = crate::session::persist::record(
-            login.store.as_ref(),
-            &verified.claims.sid,
-            until,
-            req.now,
-        )
-        .await;
+        let stored =
+            crate::session::persist::record(login.store.as_ref(), &verified.claims.sid, until, now)
+                .await;
         if let Err(e) = stored {
             tracing::error!(error = %e, "could not store a revocation");
         }
     }
-    Some(verified.identity.user_id.clone())
 }
 
 pub(super) async fn logout(app: &App, req: &OwnRequest<'_>) -> Reply {

@@ -8,6 +8,15 @@ pub fn find_cookie<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     pairs(cookie_header).find_map(|(n, v)| (n == name).then(|| unquote(v)))
 }
 
+/// Every cookie whose name starts with `prefix`, as (the rest of its name, value), with the
+/// value unquoted as by [`find_cookie`].
+pub fn cookies_with_prefix<'a>(
+    cookie_header: &'a str,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    pairs(cookie_header).filter_map(move |(n, v)| Some((n.strip_prefix(prefix)?, unquote(v))))
+}
+
 /// `cookie_header` with every cookie called `name` removed and the rest joined with `"; "`;
 /// `None` when no cookie is left, so the caller can drop the header.
 pub fn strip_cookie(cookie_header: &str, name: &str) -> Option<String> {

@@ -24,7 +24,7 @@ mod values;
 
 pub use assertion::{AssertionError, AssertionSigner};
 pub use claims::{Claims, SESSION_AUDIENCE};
-pub use cookie::{find_cookie, strip_cookie};
+pub use cookie::{cookies_with_prefix, find_cookie, strip_cookie};
 pub use revocation::RevocationSet;
 pub use values::IdentityValues;
 
