@@ -101,6 +101,35 @@ async fn returning_user_scans_and_is_confirmed_at_once_with_the_scan_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_number_is_refused_by_default_and_taken_when_listed() {
+    const US: &str = "+1 415 555 0100";
+    let (_e, gw) = login_gateway("").await;
+    let browser = Browser::new(&gw);
+    let id = browser.start("/").await;
+    assert_eq!(browser.demo_scan(&id, "new").await.status, 200);
+    assert_eq!(
+        browser.poll(&id, "waiting", 5).await.body["status"],
+        "need_phone"
+    );
+    let refused = browser
+        .post("/.auth/phone/code", json!({"id": id, "phone": US}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["error"], "bad_phone");
+    assert_eq!(
+        refused.body["message"],
+        "the phone number has country code +1, which is not accepted here (accepted: +86)"
+    );
+    // Nothing was sent, so no resend cooldown: a Chinese number gets its code at once.
+    assert_eq!(browser.send_code(&id, "13800138060").await.len(), 6);
+
+    let (_e, gw) = login_gateway("login:\n  phone_countries: [\"86\", \"1\"]").await;
+    let browser = Browser::new(&gw);
+    let body = browser.sign_up(US).await;
+    assert_eq!(body["user"]["phone"], "+14155550100");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_mode_works_without_an_aes_key() {
     let (_e, gw) = login_gateway(
         "wechat:\n  simulate: true\n  official_account:\n    app_id: wx1234567890abcdef\n    app_secret: plain-secret\n    token: plaintoken",
