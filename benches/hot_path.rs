@@ -123,7 +123,7 @@ fn headers(c: &mut Criterion) {
             || base.clone(),
             |mut req| {
                 policy.sanitize(&mut req, false);
-                policy.forwarded(&mut req, peer, "https", "app.example.com");
+                policy.forwarded(&mut req, peer, "https");
                 policy.inject(&mut req, &who, &assertion);
                 req
             },

@@ -13,6 +13,9 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+mod countries;
+pub use countries::{CountryCode, CountryCodeError, PhoneCountries};
+
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -266,6 +269,9 @@ pub enum PhoneError {
     /// E.164 leaves out.
     #[error("has a 0 after the country code; leave out the national prefix 0")]
     TrunkPrefix,
+    /// A well-formed number of a country `login.phone_countries` does not list.
+    #[error("has country code +{country}, which is not accepted here (accepted: {accepted})")]
+    CountryNotAccepted { country: String, accepted: String },
 }
 
 impl Phone {
@@ -328,6 +334,13 @@ impl Phone {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The country calling code without its `+`: `86` for `+8613800138000`.
+    pub fn country_code(&self) -> &str {
+        // `parse` built `+` and 8 to 15 digits; `get` all the same, so nothing can panic.
+        let digits = self.0.get(1..).unwrap_or_default();
+        digits.get(..country_code_len(digits)).unwrap_or(digits)
     }
 
     /// The number with the middle digits hidden, for logs and pages: `+86138****8000`.
@@ -416,6 +429,15 @@ mod tests {
             Phone::parse(" 138-0013-8000 ").unwrap().as_str(),
             "+8613800138000"
         );
+    }
+
+    #[test]
+    fn the_country_code_is_read_off_the_number() {
+        let code = |s: &str| Phone::parse(s).unwrap().country_code().to_string();
+        assert_eq!(code("13800138000"), "86");
+        assert_eq!(code("+1 415 555 0100"), "1");
+        assert_eq!(code("+44 20 7946 0958"), "44");
+        assert_eq!(code("+852 6123 4567"), "852");
     }
 
     #[test]

@@ -384,6 +384,9 @@ pub struct LoginFile {
     pub methods: Vec<String>,
     /// Phone binding for new users. Default `required`.
     pub phone: PhonePolicyFile,
+    /// Country calling codes whose numbers are taken, for binding and SMS (`"86"`, `"1"`).
+    /// Default `["86"]`.
+    pub phone_countries: Vec<CountryCodeText>,
     /// Lifetime of an SMS code in seconds. Default 300.
     pub code_ttl_seconds: u64,
     pub sms: SmsFile,
@@ -395,10 +398,39 @@ impl Default for LoginFile {
         LoginFile {
             methods: vec!["official_account".to_string()],
             phone: PhonePolicyFile::Required,
+            phone_countries: vec![CountryCodeText("86".to_string())],
             code_ttl_seconds: 300,
             sms: SmsFile::default(),
             limits: LimitsFile::default(),
         }
+    }
+}
+
+/// A country calling code as written: `"86"` or `86`. YAML reads an unquoted code as a
+/// number, and both spellings mean the same, so both are taken as text here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct CountryCodeText(pub String);
+
+impl<'de> Deserialize<'de> for CountryCodeText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = CountryCodeText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a country calling code such as \"86\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CountryCodeText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(CountryCodeText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(CountryCodeText(v.to_string()))
+            }
+        }
+        d.deserialize_any(Text)
     }
 }
 

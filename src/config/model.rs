@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 use super::syntax::{is_hostname, split_host_port};
-use crate::identity::{LoginMethod, Phone, UserId};
+use crate::identity::{LoginMethod, Phone, PhoneCountries, UserId};
 
 /// The whole gateway configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,6 +279,9 @@ pub struct LoginConfig {
     /// Offered on the login page, in this order; never empty.
     pub methods: Vec<LoginMethod>,
     pub phone: PhonePolicy,
+    /// Whose numbers are bound and texted (`login.phone_countries`): the page's, SMS's and
+    /// WeChat-verified numbers alike.
+    pub phone_countries: PhoneCountries,
     pub code_ttl_seconds: u64,
     pub sms: SmsConfig,
     pub limits: Limits,

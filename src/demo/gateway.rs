@@ -1,6 +1,6 @@
 //! The demo's part inside the gateway, with `wechat.simulate: true`: the built-in WeChat
-//! simulator playing the Official Account and the Mini Program, a registered "returning
-//! user", the simulated phone's scan (`POST {auth_path}/demo/scan`) and the SMS codes the
+//! simulator playing the Official Account and the Mini Program, a seeded "returning user"
+//! (until someone logs in through the demo: then the last who did), the simulated phone's scan (`POST {auth_path}/demo/scan`) and the SMS codes the
 //! login page shows. It plugs into the login endpoints through [`DemoHooks`] only.
 
 use std::any::Any;
@@ -21,11 +21,13 @@ use crate::sms::{SmsError, SmsSender};
 use crate::users::UserDirectory;
 use crate::wechat_sim::{MpPage, SimConfig, SimHandle, SimUser, Simulator};
 
-/// The openid of the demo's returning user.
+use super::returning::RecentUsers;
+
+/// The openid of the demo's seeded returning user.
 pub const RETURNING_OPENID: &str = "o_demo_returning_user";
-/// The unionid of the demo's returning user.
+/// The unionid of the demo's seeded returning user.
 const RETURNING_UNIONID: &str = "un_demo_returning";
-/// The demo's returning user's phone.
+/// The demo's seeded returning user's phone.
 pub const RETURNING_PHONE: &str = "+8619999999999";
 /// Codes kept for the page at most; more (nobody reading them) and the oldest go.
 const MAX_SHOWN_CODES: usize = 1024;
@@ -35,6 +37,8 @@ pub struct Demo {
     /// The simulator's handle: its "phone" scans, and tests inject faults through it.
     pub simulator: SimHandle,
     codes: Arc<ShownCodes>,
+    /// Whom the phone played as "new": "returning" is the last of them to log in.
+    recent: RecentUsers,
 }
 
 impl std::fmt::Debug for Demo {
@@ -103,6 +107,7 @@ impl Demo {
         Ok(Demo {
             simulator,
             codes: Arc::default(),
+            recent: RecentUsers::default(),
         })
     }
 
@@ -147,13 +152,23 @@ impl Demo {
             .downcast_ref::<Demo>()
     }
 
-    /// The demo's returning user: already follows the account and is registered.
+    /// The demo's seeded returning user: already follows the account and is registered.
+    /// "returning" on the page is this person only until someone logs in through the demo
+    /// ([`Self::last_user`]).
     pub fn returning_user(&self) -> SimUser {
         SimUser {
             openid: RETURNING_OPENID.to_string(),
             unionid: Some(RETURNING_UNIONID.to_string()),
             follows: true,
         }
+    }
+
+    /// Who "returning" scans as: the person who logged in through this demo last (played as
+    /// "new" before, or the seeded one), else the seeded one.
+    pub async fn last_user(&self, users: &UserDirectory) -> SimUser {
+        self.recent
+            .last_logged_in(users, self.returning_user())
+            .await
     }
 
     /// A person never seen before: a fresh openid, not following yet.
@@ -169,7 +184,7 @@ impl Demo {
     }
 
     /// `POST /demo/scan {"id", "user": "new"|"returning"}`: the simulated phone scans the
-    /// attempt's code. For an Official Account code, WeChat (the simulator) pushes the signed,
+    /// attempt's code, as a new person (remembered) or as the last to log in. For an Official Account code, WeChat (the simulator) pushes the signed,
     /// encrypted event to our own callback; for a Mini Program code, the simulated phone opens
     /// our Mini Program page, which calls `/mp/scanned` and `/mp/confirm` over HTTP exactly as
     /// `examples/miniprogram` does.
@@ -198,9 +213,12 @@ impl Demo {
             }
         };
         let user = if returning {
-            self.returning_user()
+            self.last_user(&UserDirectory::new(login.store.clone()))
+                .await
         } else {
-            self.new_user()
+            let user = self.new_user();
+            self.recent.remember(&user);
+            user
         };
         let unavailable = |e: String| GatewayError::Unavailable {
             message: format!("The simulated phone could not scan: {e}"),
@@ -240,8 +258,8 @@ impl Demo {
                     return Err(unavailable(answer.to_string()));
                 }
                 let js_code = self.simulator.mp_login_code(&user);
-                // A new user shares a WeChat-verified phone in the same tap; the returning
-                // user is already known (by unionid, across both apps).
+                // A new user shares a WeChat-verified phone in the same tap; a returning one
+                // is already known (by unionid, across both apps).
                 let phone_code = (!returning).then(|| self.simulator.mp_phone_code(&new_phone()));
                 let (status, answer) = page
                     .confirm(&body.id, &js_code, phone_code.as_deref())

@@ -11,11 +11,13 @@
 //! | `mod.rs` | the `scangate demo` command: its config, secret and start-up |
 //! | `app.rs` | the demo app behind the gateway, which shows the identity headers it receives |
 //! | `gateway.rs` | [`Demo`]: what `wechat.simulate: true` adds to any gateway (the simulator, the returning user, `POST /demo/scan`, codes shown on the page), plugged in through [`crate::proxy::app::DemoHooks`] |
+//! | `returning.rs` | who "returning user" is: the last person to log in through the demo, else the seeded one |
 //!
 //! The simulator itself is [`crate::wechat_sim`].
 
 mod app;
 mod gateway;
+mod returning;
 
 pub use gateway::{Demo, RETURNING_OPENID, RETURNING_PHONE};
 

@@ -78,6 +78,8 @@ impl LoginService {
     /// Errors: [`LoginError::RateLimited`], [`LoginError::MpCodeInvalid`] for a code WeChat
     /// refuses (used, expired, made up), [`LoginError::SceneInvalid`] (after a good code),
     /// [`LoginError::PhoneTaken`] for a verified number bound to another user,
+    /// [`LoginError::BadPhone`] for one of a country not accepted (nothing changes: the page
+    /// may confirm again without the number),
     /// [`LoginError::Disabled`] (the attempt is cancelled), [`LoginError::Wechat`].
     /// If WeChat cannot tell the number for another reason, the login goes on without it.
     pub async fn mp_confirm(
@@ -211,7 +213,8 @@ impl LoginService {
 
     /// The number behind a phone-button code, or `None` when WeChat cannot tell it now (the
     /// computer then asks for one with an SMS code). A code WeChat refuses is an error: the
-    /// page should ask again.
+    /// page should ask again. So is a number of a country `login.phone_countries` does not
+    /// list ([`LoginError::BadPhone`], as for a typed one).
     async fn verified_phone(
         &self,
         mp: &MiniProgramDeps,
@@ -229,7 +232,19 @@ impl LoginService {
             }
         };
         match parse_verified(&answer) {
-            Ok(phone) => Ok(Some(phone)),
+            Ok(phone) => {
+                // The rule of typed numbers: WeChat vouching for a number does not make its
+                // country one this deployment takes.
+                self.inner
+                    .login
+                    .phone_countries
+                    .admit(&phone)
+                    .map_err(|e| {
+                        tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "WeChat's phone number is of a country not accepted");
+                        LoginError::BadPhone(e)
+                    })?;
+                Ok(Some(phone))
+            }
             Err(e) => {
                 tracing::warn!(attempt = %attempt.id, reason = %e, "WeChat's phone number cannot be read; going on without it");
                 Ok(None)

@@ -39,12 +39,12 @@ struct CodeRecord {
 impl LoginService {
     /// Sends a six-digit code to `phone` for the browser's `need_phone` attempt.
     ///
-    /// Refused with [`LoginError::BadPhone`] for a number that cannot be read,
-    /// [`LoginError::RateLimited`] within [`keys::RESEND_COOLDOWN_SECONDS`] of the
-    /// previous code or past a `login.limits` budget (per client IP and per number, hourly and
-    /// daily; the number's limits hold across attempts, against SMS bombing). A new code
-    /// replaces the previous one (and its tries). If the provider fails, the code is withdrawn
-    /// so the user can ask again at once.
+    /// Refused with [`LoginError::BadPhone`] for a number that cannot be read or whose country
+    /// `login.phone_countries` does not list, [`LoginError::RateLimited`] within
+    /// [`keys::RESEND_COOLDOWN_SECONDS`] of the previous code or past a `login.limits` budget
+    /// (per client IP and per number, hourly and daily; the number's limits hold across
+    /// attempts, against SMS bombing). A new code replaces the previous one (and its tries).
+    /// If the provider fails, the code is withdrawn so the user can ask again at once.
     ///
     /// Nothing here depends on whether the number is bound to someone: a number another user
     /// holds gets its code like any other, and the answer is the same. Saying "taken" here
@@ -66,7 +66,8 @@ impl LoginService {
         let inner = &self.inner;
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
-        let phone = Phone::parse(phone).map_err(LoginError::BadPhone)?;
+        // Before the cooldown and the budgets: a number we would never bind costs nothing.
+        let phone = self.accepted_phone(phone)?;
 
         // The cooldown depends on this browser's attempt only, never on the number.
         let key = keys::code(id);
@@ -154,7 +155,9 @@ impl LoginService {
     /// [`LoginError::PhoneTaken`], and only here, after the right code proved the caller holds
     /// the phone (the directory refuses it atomically, so a number bound meanwhile is caught
     /// too); the attempt stays at `need_phone`, and the code, which has done its work, is
-    /// withdrawn so that a code for another number may be asked for at once.
+    /// withdrawn so that a code for another number may be asked for at once. A number that
+    /// cannot be read, or of a country not listed (any more), is [`LoginError::BadPhone`] and
+    /// costs no try.
     pub async fn bind_phone(
         &self,
         id: &AttemptId,
@@ -165,7 +168,7 @@ impl LoginService {
     ) -> Result<Confirmed> {
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
-        let phone = Phone::parse(phone).map_err(LoginError::BadPhone)?;
+        let phone = self.accepted_phone(phone)?;
         let code_raw = self.check_code(&attempt, &phone, code, now).await?;
 
         let bound = match &attempt.user_id {
@@ -213,6 +216,18 @@ impl LoginService {
             None => self.register(&attempt, None, now).await?,
         };
         self.confirm_phone_step(&attempt, user, now, true).await
+    }
+
+    /// `text` as a number this deployment takes: readable, and of a country
+    /// `login.phone_countries` lists. Else [`LoginError::BadPhone`] saying why.
+    fn accepted_phone(&self, text: &str) -> Result<Phone> {
+        let phone = Phone::parse(text).map_err(LoginError::BadPhone)?;
+        self.inner
+            .login
+            .phone_countries
+            .admit(&phone)
+            .map_err(LoginError::BadPhone)?;
+        Ok(phone)
     }
 
     /// Deletes the code record `raw` of attempt `id` if it is still the current one. Best

@@ -269,7 +269,11 @@ impl HeaderPolicy {
     /// Sets `X-Forwarded-For`, `-Proto` and `-Host`. From a trusted proxy the chain is
     /// extended and its proto/host kept; from anyone else they are replaced. (`X-Real-IP` is
     /// not set: a client's was removed by [`Self::sanitize`], a trusted proxy's is kept.)
-    pub fn forwarded(&self, req: &mut RequestHeader, peer: Peer, scheme: &str, host: &str) {
+    ///
+    /// `-Host` is `req`'s `Host`, which the caller has already made the canonical host the
+    /// route was chosen by: with its port, so an app that builds absolute URLs from it
+    /// (`127.0.0.1:8080`, `app.test:8443`) points back at the gateway, not at port 80.
+    pub fn forwarded(&self, req: &mut RequestHeader, peer: Peer, scheme: &str) {
         let xff = if peer.trusted {
             let prior = req
                 .headers
@@ -292,8 +296,14 @@ impl HeaderPolicy {
             let _ = req.insert_header("x-forwarded-proto", scheme);
         }
         if !(peer.trusted && req.headers.contains_key("x-forwarded-host")) {
-            if let Ok(value) = HeaderValue::from_str(host) {
-                let _ = req.insert_header("x-forwarded-host", value);
+            match req.headers.get(http::header::HOST).cloned() {
+                Some(host) => {
+                    let _ = req.insert_header("x-forwarded-host", host);
+                }
+                // Never the client's own: it was not believed.
+                None => {
+                    req.remove_header("x-forwarded-host");
+                }
             }
         }
     }
@@ -515,10 +525,11 @@ mod tests {
             ("X-Forwarded-Proto", "https"),
             ("X-Forwarded-Host", "evil"),
             ("Forwarded", "for=1.1.1.1"),
+            ("Host", "app.example.com"),
         ]);
         let peer = p.peer("203.0.113.5".parse().unwrap(), &req);
         assert_eq!(peer.client, "203.0.113.5".parse::<IpAddr>().unwrap());
-        p.forwarded(&mut req, peer, "http", "app.example.com");
+        p.forwarded(&mut req, peer, "http");
         assert_eq!(values(&req, "x-forwarded-for"), vec!["203.0.113.5"]);
         assert_eq!(values(&req, "x-forwarded-proto"), vec!["http"]);
         assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
@@ -531,15 +542,29 @@ mod tests {
         let mut req = request(&[
             ("X-Forwarded-For", "198.51.100.7"),
             ("X-Forwarded-Proto", "https"),
+            ("Host", "app.example.com"),
         ]);
         let peer = p.peer("10.0.0.9".parse().unwrap(), &req);
         assert_eq!(peer.client, "198.51.100.7".parse::<IpAddr>().unwrap());
-        p.forwarded(&mut req, peer, "http", "app.example.com");
+        p.forwarded(&mut req, peer, "http");
         assert_eq!(
             values(&req, "x-forwarded-for"),
             vec!["198.51.100.7, 10.0.0.9"]
         );
         assert_eq!(values(&req, "x-forwarded-proto"), vec!["https"]);
         assert_eq!(values(&req, "x-forwarded-host"), vec!["app.example.com"]);
+    }
+
+    #[test]
+    fn the_forwarded_host_is_the_host_with_its_port() {
+        let p = policy(&["10.0.0.0/8"]);
+        let mut req = request(&[("Host", "127.0.0.1:8080"), ("X-Forwarded-Host", "evil")]);
+        let peer = p.peer("203.0.113.5".parse().unwrap(), &req);
+        p.forwarded(&mut req, peer, "http");
+        assert_eq!(values(&req, "x-forwarded-host"), vec!["127.0.0.1:8080"]);
+        // No Host (never so behind the resolver, which always sets one): none believed.
+        let mut req = request(&[("X-Forwarded-Host", "evil")]);
+        p.forwarded(&mut req, peer, "http");
+        assert!(values(&req, "x-forwarded-host").is_empty());
     }
 }

@@ -412,7 +412,8 @@ impl ProxyHttp for Gateway {
         app.headers
             .sanitize(upstream, ctx.peer.is_some_and(|p| p.trusted));
         if let Some(peer) = ctx.peer {
-            app.headers.forwarded(upstream, peer, app.scheme, &ctx.host);
+            // After the Host above: X-Forwarded-Host is the Host the upstream gets.
+            app.headers.forwarded(upstream, peer, app.scheme);
         }
         if let (Some(verified), Some(route)) = (&ctx.session, &ctx.route) {
             let assertion = app.assertions.assertion_header(

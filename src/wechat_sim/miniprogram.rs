@@ -60,8 +60,11 @@ impl SimHandle {
                 openid,
                 unionid: user.unionid.clone(),
             };
-            mp.login_codes
-                .insert(code.clone(), IssuedCode::new(grant, CODE_TTL));
+            mp.add_login_code(
+                code.clone(),
+                IssuedCode::new(grant, CODE_TTL),
+                Instant::now(),
+            );
         }
         code
     }
@@ -72,8 +75,8 @@ impl SimHandle {
     pub fn mp_phone_code(&self, phone: &str) -> String {
         let code = random_hex(64);
         if let Some(mp) = self.shared.lock().mini_program.as_mut() {
-            mp.phone_codes
-                .insert(code.clone(), IssuedCode::new(phone_grant(phone), CODE_TTL));
+            let issued = IssuedCode::new(phone_grant(phone), CODE_TTL);
+            mp.add_phone_code(code.clone(), issued, Instant::now());
         }
         code
     }
@@ -99,13 +102,13 @@ impl SimHandle {
         }
     }
 
-    /// The code images served so far, oldest first.
+    /// The latest code images served (the last 256), oldest first.
     pub fn wxacodes(&self) -> Vec<SimWxaCode> {
         self.shared
             .lock()
             .mini_program
             .as_ref()
-            .map(|mp| mp.wxacodes.clone())
+            .map(|mp| mp.wxacodes.iter().cloned().collect())
             .unwrap_or_default()
     }
 }

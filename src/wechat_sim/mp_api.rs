@@ -67,7 +67,7 @@ pub(super) async fn wxacode_unlimited(State(s): Shr, Query(q): Params, body: Byt
         if malformed || (check_path && mp.unpublished.contains(page)) {
             return wx_error(41030);
         }
-        mp.wxacodes.push(SimWxaCode {
+        mp.served(SimWxaCode {
             scene: scene.to_owned(),
             page: page.to_owned(),
             env_version: env_version.to_owned(),

@@ -73,28 +73,44 @@ pub(super) struct UserRecord {
     pub qr_scene_str: Option<String>,
 }
 
-/// How long an expired QR ticket is still known (and answers "expired" rather than
-/// "unknown"); after that it is forgotten, so a long-running demo does not grow with every
-/// login.
-pub(super) const TICKET_GRACE: Duration = Duration::from_secs(600);
-/// Tickets below which no sweep happens.
-const TICKET_SWEEP_MIN: usize = 1024;
+/// How long an expired QR ticket or Mini Program code is still known (and answers
+/// "expired" or "used" rather than "unknown"); after that it is forgotten, so a
+/// long-running demo does not grow with every login.
+pub(super) const EXPIRED_KEPT: Duration = Duration::from_secs(600);
+/// Entries below which no sweep happens.
+const SWEEP_MIN: usize = 1024;
+/// Code images remembered for [`super::SimHandle::wxacodes`]: the latest only.
+pub(super) const WXACODES_KEPT: usize = 256;
+
+/// Before an insert into `map`: once it has grown to `*next_sweep`, forgets the entries
+/// expired for longer than [`EXPIRED_KEPT`] (`expires_at` `None` = never), and puts the next
+/// sweep at twice what is left. So each insert costs amortised O(1), and the map never holds
+/// more than twice its live entries (or [`SWEEP_MIN`]).
+fn sweep_before_insert<V>(
+    map: &mut HashMap<String, V>,
+    next_sweep: &mut usize,
+    now: Instant,
+    expires_at: impl Fn(&V) -> Option<Instant>,
+) {
+    if map.len() < *next_sweep {
+        return;
+    }
+    map.retain(|_, v| {
+        expires_at(v).is_none_or(|at| now.saturating_duration_since(at) < EXPIRED_KEPT)
+    });
+    *next_sweep = (map.len() * 2).max(SWEEP_MIN);
+}
 
 impl Inner {
-    /// Records a new QR ticket. Sweeps out tickets expired for longer than [`TICKET_GRACE`]
-    /// whenever the count has doubled since the last sweep: amortised O(1) per ticket.
+    /// Records a new QR ticket, forgetting long-expired ones ([`sweep_before_insert`]).
     pub fn add_ticket(&mut self, ticket: String, code: QrCode) {
         self.add_ticket_at(ticket, code, Instant::now());
     }
 
     fn add_ticket_at(&mut self, ticket: String, code: QrCode, now: Instant) {
-        if self.tickets.len() >= self.next_ticket_sweep {
-            self.tickets.retain(|_, c| {
-                c.expires_at
-                    .is_none_or(|at| now.saturating_duration_since(at) < TICKET_GRACE)
-            });
-            self.next_ticket_sweep = (self.tickets.len() * 2).max(TICKET_SWEEP_MIN);
-        }
+        sweep_before_insert(&mut self.tickets, &mut self.next_ticket_sweep, now, |c| {
+            c.expires_at
+        });
         self.tickets.insert(ticket, code);
     }
 
@@ -104,7 +120,7 @@ impl Inner {
             classic_current: HashMap::new(),
             stable_current: HashMap::new(),
             tickets: HashMap::new(),
-            next_ticket_sweep: TICKET_SWEEP_MIN,
+            next_ticket_sweep: SWEEP_MIN,
             users: HashMap::new(),
             faults: HashMap::new(),
             token_ttl: Duration::from_secs(7200),
@@ -120,14 +136,17 @@ impl Inner {
 pub(super) struct MiniProgram {
     pub app_id: String,
     pub app_secret: String,
-    /// `wx.login` codes by value.
+    /// `wx.login` codes by value. Kept through [`MiniProgram::add_login_code`].
     pub login_codes: HashMap<String, IssuedCode<LoginGrant>>,
-    /// `getPhoneNumber` button codes by value.
+    next_login_sweep: usize,
+    /// `getPhoneNumber` button codes by value. Kept through [`MiniProgram::add_phone_code`].
     pub phone_codes: HashMap<String, IssuedCode<PhoneGrant>>,
+    next_phone_sweep: usize,
     /// Pages missing from the published version: 41030 with `check_path`.
     pub unpublished: HashSet<String>,
-    /// Every code image served, in order.
-    pub wxacodes: Vec<SimWxaCode>,
+    /// The latest [`WXACODES_KEPT`] code images served, in order. Kept through
+    /// [`MiniProgram::served`].
+    pub wxacodes: VecDeque<SimWxaCode>,
 }
 
 impl MiniProgram {
@@ -136,10 +155,42 @@ impl MiniProgram {
             app_id: app_id.to_owned(),
             app_secret: app_secret.to_owned(),
             login_codes: HashMap::new(),
+            next_login_sweep: SWEEP_MIN,
             phone_codes: HashMap::new(),
+            next_phone_sweep: SWEEP_MIN,
             unpublished: HashSet::new(),
-            wxacodes: Vec::new(),
+            wxacodes: VecDeque::new(),
         }
+    }
+
+    /// Records a `wx.login` code, forgetting long-expired ones ([`sweep_before_insert`]).
+    pub fn add_login_code(&mut self, code: String, issued: IssuedCode<LoginGrant>, now: Instant) {
+        sweep_before_insert(
+            &mut self.login_codes,
+            &mut self.next_login_sweep,
+            now,
+            |c| Some(c.valid_until),
+        );
+        self.login_codes.insert(code, issued);
+    }
+
+    /// Records a phone button code, forgetting long-expired ones ([`sweep_before_insert`]).
+    pub fn add_phone_code(&mut self, code: String, issued: IssuedCode<PhoneGrant>, now: Instant) {
+        sweep_before_insert(
+            &mut self.phone_codes,
+            &mut self.next_phone_sweep,
+            now,
+            |c| Some(c.valid_until),
+        );
+        self.phone_codes.insert(code, issued);
+    }
+
+    /// Remembers a code image served, forgetting the oldest beyond [`WXACODES_KEPT`].
+    pub fn served(&mut self, code: SimWxaCode) {
+        if self.wxacodes.len() >= WXACODES_KEPT {
+            self.wxacodes.pop_front();
+        }
+        self.wxacodes.push_back(code);
     }
 }
 
@@ -303,7 +354,7 @@ mod tests {
     fn long_expired_tickets_are_forgotten_and_the_rest_kept() {
         let mut inner = Inner::new();
         let start = Instant::now();
-        let now = start + TICKET_GRACE * 3;
+        let now = start + EXPIRED_KEPT * 3;
         let add = |inner: &mut Inner, name: &str, expires_at| {
             inner.add_ticket_at(name.into(), code(expires_at), now);
         };
@@ -314,12 +365,12 @@ mod tests {
             Some(now - Duration::from_secs(1)),
         );
         add(&mut inner, "live", Some(now + Duration::from_secs(60)));
-        for i in 0..TICKET_SWEEP_MIN * 3 {
+        for i in 0..SWEEP_MIN * 3 {
             add(&mut inner, &format!("old-{i}"), Some(start));
         }
         // Swept as it grew: never more than twice what survives a sweep, plus what came after.
         assert!(
-            inner.tickets.len() <= TICKET_SWEEP_MIN * 2,
+            inner.tickets.len() <= SWEEP_MIN * 2,
             "{}",
             inner.tickets.len()
         );
@@ -327,5 +378,83 @@ mod tests {
             assert!(inner.tickets.contains_key(kept), "{kept}");
         }
         assert!(!inner.tickets.contains_key("old-0"));
+    }
+
+    #[test]
+    fn a_ticket_a_second_for_hours_keeps_the_map_small() {
+        let mut inner = Inner::new();
+        let start = Instant::now();
+        // Ten hours of five-minute QR codes, one a second: 36,000 logins.
+        for i in 0..(10 * 3600) {
+            let now = start + Duration::from_secs(i);
+            let ticket = code(Some(now + Duration::from_secs(300)));
+            inner.add_ticket_at(format!("t-{i}"), ticket, now);
+        }
+        assert!(
+            inner.tickets.len() <= 2 * SWEEP_MIN,
+            "{}",
+            inner.tickets.len()
+        );
+        // The live ones are all there.
+        let live = (10 * 3600 - 300)..(10 * 3600);
+        assert!(live
+            .into_iter()
+            .all(|i| inner.tickets.contains_key(&format!("t-{i}"))));
+    }
+
+    #[test]
+    fn long_expired_mini_program_codes_are_forgotten() {
+        let mut mp = MiniProgram::new("wxmp", "secret");
+        let start = Instant::now();
+        let issued = |valid_until| IssuedCode {
+            grant: LoginGrant {
+                openid: "o".into(),
+                unionid: None,
+            },
+            valid_until,
+            used: false,
+        };
+        // A login's worth of five-minute codes, one every second, for three hours.
+        for i in 0..(3 * 3600) {
+            let now = start + Duration::from_secs(i);
+            let code = issued(now + Duration::from_secs(300));
+            mp.add_login_code(format!("js-{i}"), code, now);
+            let phone = IssuedCode {
+                grant: PhoneGrant {
+                    phone_number: "13800138000".into(),
+                    pure_phone_number: "13800138000".into(),
+                    country_code: "86".into(),
+                },
+                valid_until: now + Duration::from_secs(300),
+                used: true,
+            };
+            mp.add_phone_code(format!("ph-{i}"), phone, now);
+        }
+        // Live or recently expired: 300 s + EXPIRED_KEPT of codes, and a sweep's slack.
+        for (name, len) in [
+            ("login", mp.login_codes.len()),
+            ("phone", mp.phone_codes.len()),
+        ] {
+            assert!(len <= 2 * SWEEP_MIN, "{name}: {len}");
+        }
+        let last = format!("js-{}", 3 * 3600 - 1);
+        assert!(mp.login_codes.contains_key(&last));
+        assert!(!mp.login_codes.contains_key("js-0"));
+    }
+
+    #[test]
+    fn only_the_latest_code_images_are_remembered() {
+        let mut mp = MiniProgram::new("wxmp", "secret");
+        for i in 0..(WXACODES_KEPT + 10) {
+            mp.served(SimWxaCode {
+                scene: i.to_string(),
+                page: String::new(),
+                env_version: "release".into(),
+                check_path: true,
+                width: 430,
+            });
+        }
+        assert_eq!(mp.wxacodes.len(), WXACODES_KEPT);
+        assert_eq!(mp.wxacodes[0].scene, "10");
     }
 }

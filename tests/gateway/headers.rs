@@ -137,3 +137,22 @@ async fn forwarded_headers_from_an_untrusted_client_are_replaced() {
     );
     assert!(seen.header_all("forwarded").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forwarded_host_keeps_the_port_the_client_gave() {
+    let (_e, gw) = gateway().await;
+    // A browser at http://127.0.0.1:<port>/: the app's absolute URLs must keep the port.
+    let seen = seen(gw.get("/open").send().await.unwrap()).await;
+    let host = format!("127.0.0.1:{}", gw.addr.port());
+    assert_eq!(seen.header("host").as_deref(), Some(host.as_str()));
+    assert_eq!(seen.header("x-forwarded-host"), Some(host));
+    // Spelled otherwise, the host is sent canonically, in both headers alike.
+    let raw = raw_request(
+        gw.addr,
+        "GET /open HTTP/1.1\r\nHost: Gateway.TEST.:8443\r\nX-Forwarded-Host: evil.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let seen = Seen(raw.json());
+    assert_eq!(seen.header("host").as_deref(), Some("gateway.test:8443"));
+    assert_eq!(seen.header_all("x-forwarded-host"), ["gateway.test:8443"]);
+}

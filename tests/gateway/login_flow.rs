@@ -101,6 +101,78 @@ async fn returning_user_scans_and_is_confirmed_at_once_with_the_scan_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_number_is_refused_by_default_and_taken_when_listed() {
+    const US: &str = "+1 415 555 0100";
+    let (_e, gw) = login_gateway("").await;
+    let browser = Browser::new(&gw);
+    let id = browser.start("/").await;
+    assert_eq!(browser.demo_scan(&id, "new").await.status, 200);
+    assert_eq!(
+        browser.poll(&id, "waiting", 5).await.body["status"],
+        "need_phone"
+    );
+    let refused = browser
+        .post("/.auth/phone/code", json!({"id": id, "phone": US}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["error"], "bad_phone");
+    assert_eq!(
+        refused.body["message"],
+        "the phone number has country code +1, which is not accepted here (accepted: +86)"
+    );
+    // Nothing was sent, so no resend cooldown: a Chinese number gets its code at once.
+    assert_eq!(browser.send_code(&id, "13800138060").await.len(), 6);
+
+    let (_e, gw) = login_gateway("login:\n  phone_countries: [\"86\", \"1\"]").await;
+    let browser = Browser::new(&gw);
+    let body = browser.sign_up(US).await;
+    assert_eq!(body["user"]["phone"], "+14155550100");
+}
+
+/// The demo panel's "returning user" scans a browser's attempt; returns the `/session` body.
+async fn sign_in_as_returning(browser: &Browser<'_>) -> serde_json::Value {
+    let id = browser.start("/").await;
+    let scanned = browser.demo_scan(&id, "returning").await;
+    assert_eq!(scanned.status, 200, "{}", scanned.body);
+    let polled = browser.poll(&id, "waiting", 5).await;
+    assert_eq!(polled.body["status"], "confirmed", "{}", polled.body);
+    let session = browser
+        .exchange(polled.body["ticket"].as_str().unwrap())
+        .await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    session.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_returning_user_is_whoever_logged_in_last() {
+    let (_e, gw) = login_gateway("").await;
+    // Nobody has logged in through the demo yet: the seeded person.
+    let first = sign_in_as_returning(&Browser::new(&gw)).await;
+    assert_eq!(first["user"]["phone"], "+8619999999999");
+
+    // Sign up as new, log out, come back as "returning": the same person.
+    let browser = Browser::new(&gw);
+    let signed_up = browser.sign_up("13800138070").await;
+    let out = browser.post("/.auth/logout", json!({})).await;
+    assert_eq!(out.status, 200);
+    let again = sign_in_as_returning(&browser).await;
+    assert_eq!(again["user"]["id"], signed_up["user"]["id"]);
+    assert_eq!(again["user"]["phone"], "+8613800138070");
+
+    // A new person who stops at the phone step logs nobody in: still the same one.
+    let other = Browser::new(&gw);
+    let id = other.start("/").await;
+    assert_eq!(other.demo_scan(&id, "new").await.status, 200);
+    let again = sign_in_as_returning(&Browser::new(&gw)).await;
+    assert_eq!(again["user"]["id"], signed_up["user"]["id"]);
+
+    // Another sign-up is the returning user from then on.
+    let newer = Browser::new(&gw).sign_up("13800138071").await;
+    let again = sign_in_as_returning(&Browser::new(&gw)).await;
+    assert_eq!(again["user"]["id"], newer["user"]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_mode_works_without_an_aes_key() {
     let (_e, gw) = login_gateway(
         "wechat:\n  simulate: true\n  official_account:\n    app_id: wx1234567890abcdef\n    app_secret: plain-secret\n    token: plaintoken",

@@ -267,6 +267,23 @@ async fn bad_scenes_and_replayed_codes_are_refused_without_telling_which() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_panel_plays_the_mini_program_page() {
     let (_e, gw) = gateway("required").await;
+    // "returning" as the panel's phone plays it: confirmed at once; the session body.
+    let returning = || async {
+        let browser = Browser::new(&gw);
+        let (id, _) = start_mp(&browser).await;
+        assert_eq!(browser.demo_scan(&id, "returning").await.status, 200);
+        let polled = browser.poll(&id, "waiting", 5).await;
+        assert_eq!(polled.body["status"], "confirmed", "{}", polled.body);
+        let session = browser
+            .exchange(polled.body["ticket"].as_str().unwrap())
+            .await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        session.body
+    };
+    // Before anyone logged in, "returning" is the seeded user (known from the Official
+    // Account, by unionid).
+    assert_eq!(returning().await["user"]["phone"], "+8619999999999");
+
     let browser = Browser::new(&gw);
     let (id, _) = start_mp(&browser).await;
     let scanned = browser.demo_scan(&id, "new").await;
@@ -274,14 +291,10 @@ async fn the_demo_panel_plays_the_mini_program_page() {
     // The new user shared a verified phone in the same tap: no SMS step.
     let polled = browser.poll(&id, "waiting", 5).await;
     assert_eq!(polled.body["status"], "confirmed", "{}", polled.body);
-    // The returning user (known from the Official Account, by unionid) is confirmed too.
-    let browser = Browser::new(&gw);
-    let (id, _) = start_mp(&browser).await;
-    assert_eq!(browser.demo_scan(&id, "returning").await.status, 200);
-    let polled = browser.poll(&id, "waiting", 5).await;
-    assert_eq!(polled.body["status"], "confirmed");
-    let session = browser
+    let new = browser
         .exchange(polled.body["ticket"].as_str().unwrap())
         .await;
-    assert_eq!(session.body["user"]["phone"], "+8619999999999");
+    assert_eq!(new.status, 200, "{}", new.body);
+    // From then on "returning" is the one who just signed up.
+    assert_eq!(returning().await["user"]["id"], new.body["user"]["id"]);
 }

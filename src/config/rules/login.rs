@@ -2,9 +2,11 @@
 //! abuse limits.
 
 use super::Validator;
-use crate::config::file::{LoginFile, PhonePolicyFile, SmsFile, SmsProvider, WechatFile};
+use crate::config::file::{
+    CountryCodeText, LoginFile, PhonePolicyFile, SmsFile, SmsProvider, WechatFile,
+};
 use crate::config::model::{Limits, LoginConfig, PhonePolicy, SmsConfig};
-use crate::identity::LoginMethod;
+use crate::identity::{CountryCode, LoginMethod, PhoneCountries};
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +39,7 @@ impl Validator<'_> {
         let LoginFile {
             methods,
             phone,
+            phone_countries,
             code_ttl_seconds,
             sms,
             limits,
@@ -85,6 +88,7 @@ impl Validator<'_> {
             "seconds",
         );
         let sms = self.sms(sms);
+        let phone_countries = self.phone_countries(&phone_countries);
         let phone = match phone {
             PhonePolicyFile::Required => PhonePolicy::Required,
             PhonePolicyFile::Optional => PhonePolicy::Optional,
@@ -93,10 +97,40 @@ impl Validator<'_> {
         Some(LoginConfig {
             methods: ok.then_some(parsed)?,
             phone,
+            phone_countries: phone_countries?,
             code_ttl_seconds: code_ttl_seconds?,
             sms: sms?,
             limits: Limits::from(&limits),
         })
+    }
+
+    /// `login.phone_countries`: distinct country calling codes, at least one.
+    fn phone_countries(&mut self, texts: &[CountryCodeText]) -> Option<PhoneCountries> {
+        const AT: &str = "login.phone_countries";
+        let mut codes: Vec<CountryCode> = Vec::with_capacity(texts.len());
+        let mut ok = true;
+        for (i, CountryCodeText(text)) in texts.iter().enumerate() {
+            let path = format!("{AT}[{i}]");
+            match CountryCode::parse(text) {
+                Ok(code) if codes.contains(&code) => {
+                    ok = false;
+                    self.issues.add(path, format!("{code} is listed twice"));
+                }
+                Ok(code) => codes.push(code),
+                Err(e) => {
+                    ok = false;
+                    self.issues.add(path, format!("{text:?} {e}"));
+                }
+            }
+        }
+        if texts.is_empty() {
+            // Every new user would be stuck at the phone step.
+            return self.reject(
+                AT,
+                "must list at least one country calling code, such as \"86\"",
+            );
+        }
+        ok.then(|| PhoneCountries::new(codes)).flatten()
     }
 
     fn sms(&mut self, sms: SmsFile) -> Option<SmsConfig> {

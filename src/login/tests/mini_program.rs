@@ -215,6 +215,48 @@ async fn when_wechat_cannot_tell_the_number_the_login_goes_on_without_it() {
 }
 
 #[tokio::test]
+async fn a_verified_number_of_an_unlisted_country_is_refused_as_a_typed_one() {
+    let f = mp_fixture(PhonePolicy::Required).await;
+    let started = f.start_mp().await;
+    let refused = f
+        .mp_confirm(&started, "mp-abroad", Some("+14155550100"))
+        .await;
+    match refused {
+        Err(e @ LoginError::BadPhone(_)) => assert_eq!(
+            e.to_string(),
+            "the phone number has country code +1, which is not accepted here (accepted: +86)"
+        ),
+        other => panic!("expected bad_phone, got {other:?}"),
+    }
+    // Nothing changed: the page may confirm again, without the number.
+    assert_eq!(f.status(&started).await.status, Status::Waiting);
+    assert!(f
+        .users
+        .find_by_unionid(&UnionId::new("union-mp-abroad"))
+        .await
+        .unwrap()
+        .is_none());
+    let confirmed = f.mp_confirm(&started, "mp-abroad", None).await.unwrap();
+    assert_eq!(confirmed.status, Status::NeedPhone);
+
+    // Listed, the same number is bound at once.
+    let f = fixture_with(Options {
+        mini_program: true,
+        phone_countries: &["86", "1"],
+        ..Options::default()
+    })
+    .await;
+    let started = f.start_mp().await;
+    let confirmed = f
+        .mp_confirm(&started, "mp-abroad", Some("+14155550100"))
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status, Status::Confirmed);
+    let identity = f.exchange_polled(&started).await;
+    assert_eq!(identity.phone, Some(phone("+14155550100")));
+}
+
+#[tokio::test]
 async fn the_polls_see_scanned_and_cancelled_at_once() {
     let f = mp_fixture(PhonePolicy::Required).await;
     let started = f.start_mp().await;

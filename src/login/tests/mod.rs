@@ -3,6 +3,7 @@
 //! what the gateway's callback endpoint does (verify, decrypt, dedupe, `on_scan`). The Mini
 //! Program's APIs are a fake (`mp_fake.rs`) behind [`MiniProgramApi`].
 
+mod countries;
 mod flows;
 mod mini_program;
 mod mp_fake;
@@ -23,7 +24,7 @@ use prometheus::Registry;
 
 use super::*;
 use crate::config::model::{LoginConfig, PhonePolicy, SmsConfig};
-use crate::identity::{AttemptId, BrowserSecret, LoginMethod, OpenId, Phone, SceneId};
+use crate::identity::{AttemptId, BrowserSecret, CountryCode, LoginMethod, OpenId, Phone, SceneId};
 use crate::metrics::Metrics;
 use crate::sms::{SmsError, SmsSender};
 use crate::store::{SqliteStore, Store};
@@ -82,6 +83,8 @@ pub struct Options {
     /// Configure the Mini Program method (with the fake API) besides the Official Account.
     pub mini_program: bool,
     pub limits: crate::config::Limits,
+    /// `login.phone_countries`.
+    pub phone_countries: &'static [&'static str],
 }
 
 impl Default for Options {
@@ -91,6 +94,7 @@ impl Default for Options {
             qr_expire: QR_EXPIRE,
             mini_program: false,
             limits: crate::config::Limits::default(),
+            phone_countries: &["86"],
         }
     }
 }
@@ -207,6 +211,7 @@ pub async fn fixture_with(options: Options) -> Fixture {
         login: LoginConfig {
             methods,
             phone: options.phone,
+            phone_countries: countries(options.phone_countries),
             code_ttl_seconds: CODE_TTL,
             sms: SmsConfig::Log,
             limits: options.limits,
@@ -357,6 +362,11 @@ impl Fixture {
             .unwrap()
             .ticket
     }
+}
+
+fn countries(codes: &[&str]) -> crate::identity::PhoneCountries {
+    let codes = codes.iter().map(|c| CountryCode::parse(c).unwrap());
+    crate::identity::PhoneCountries::new(codes.collect()).unwrap()
 }
 
 pub fn phone(s: &str) -> Phone {

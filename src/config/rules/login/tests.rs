@@ -90,3 +90,53 @@ fn tencent_sms_is_refused_as_start_up_refuses_it() {
         ["login.sms.provider: tencent is not available yet; use log or webhook"]
     );
 }
+
+#[test]
+fn phone_countries_default_to_china() {
+    let codes = ok("{}").login.phone_countries;
+    let codes: Vec<&str> = codes.codes().iter().map(|c| c.as_str()).collect();
+    assert_eq!(codes, ["86"]);
+}
+
+#[test]
+fn phone_countries_take_codes_quoted_or_not() {
+    let c = ok("login: {phone_countries: ['86', 1, \"852\"]}");
+    let codes: Vec<&str> = c
+        .login
+        .phone_countries
+        .codes()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(codes, ["86", "1", "852"]);
+}
+
+#[test]
+fn phone_countries_are_real_distinct_codes_and_at_least_one() {
+    assert_eq!(
+        errors("login: {phone_countries: []}"),
+        ["login.phone_countries: must list at least one country calling code, such as \"86\""]
+    );
+    assert_eq!(
+        errors("login: {phone_countries: ['+86', '86', 'cn', 12, '8', 86, '086']}"),
+        [
+            "login.phone_countries[0]: \"+86\" is not 1 to 3 digits (write 86, not +86)",
+            "login.phone_countries[2]: \"cn\" is not 1 to 3 digits (write 86, not +86)",
+            "login.phone_countries[3]: \"12\" is not a country calling code: numbers +12… have country code +1",
+            "login.phone_countries[4]: \"8\" is not a country calling code: the codes that start with 8 have 3 digits",
+            "login.phone_countries[5]: +86 is listed twice",
+            "login.phone_countries[6]: \"086\" is not a country calling code: none starts with 0",
+        ]
+    );
+}
+
+#[test]
+fn a_phone_country_of_another_type_is_named_by_its_index() {
+    let found = errors("login: {phone_countries: ['86', [1]]}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("login.phone_countries[1]: ")
+            && found[0].contains("a country calling code such as \"86\""),
+        "{found:?}"
+    );
+}
