@@ -55,6 +55,14 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .iter()
         .map(|m| m.as_str())
         .collect();
+    let countries: Vec<&str> = app
+        .config
+        .login
+        .phone_countries
+        .codes()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
     let view = pages::LoginView {
         auth_path: &app.config.auth_path,
         rd: &rd,
@@ -62,7 +70,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         phone_policy: phone_policy(app),
         demo: app.config.wechat.simulate,
         lang: lang_of(req),
-        phone_countries: &["86"],
+        phone_countries: &countries,
     };
     Reply::html(200, pages::render_login(&view))
         .header("content-security-policy", pages::page_csp())
@@ -154,8 +162,9 @@ fn parse_binding(id: &str, secret: &str) -> Result<(AttemptId, BrowserSecret), G
 }
 
 /// Attempt `id` with the secret of the browser that sent `req`. A cookie that is there but
-/// wrong answers as an unknown attempt (never tell which). No binding cookie at all for an
-/// attempt that exists means the browser did not keep the cookie the start set: that is
+/// wrong answers as an unknown attempt (never tell which), and so does a browser holding
+/// other attempts' cookies but not this one's. No binding cookie at all for an attempt that
+/// exists means the browser did not keep the cookie the start set: that is
 /// `cookies_blocked`, so the page can say what to do instead of "not found, start again",
 /// which would only repeat itself. (It tells someone holding an attempt id, a 128-bit secret
 /// of the page, only that the attempt exists.)
@@ -164,8 +173,16 @@ async fn attempt_of(
     req: &OwnRequest<'_>,
     id: &str,
 ) -> Result<(AttemptId, BrowserSecret), GatewayError> {
-    if let Some((_, secret)) = binding_cookies(req).find(|(attempt, _)| *attempt == id) {
-        return parse_binding(id, secret);
+    let mut any_binding = false;
+    for (attempt, secret) in binding_cookies(req) {
+        if attempt == id {
+            return parse_binding(id, secret);
+        }
+        any_binding = true;
+    }
+    // A browser that kept other attempts' cookies keeps cookies: this attempt is not its own.
+    if any_binding {
+        return Err(LoginError::NotFound.into());
     }
     let Ok(attempt) = AttemptId::parse(id) else {
         return Err(LoginError::NotFound.into());
@@ -497,9 +514,10 @@ pub(super) async fn exchange(
         return Err(match body.id.as_deref() {
             Some(id) => match attempt_of(login, req, id).await {
                 Err(e) => e,
-                Ok(_) => LoginError::NotFound.into(),
+                Ok(_) => LoginError::TicketInvalid.into(),
             },
-            None => LoginError::NotFound.into(),
+            // No binding at all (one is cleared once used): the ticket is no good here.
+            None => LoginError::TicketInvalid.into(),
         });
     }
     let mut outcome = Err(LoginError::TicketInvalid);

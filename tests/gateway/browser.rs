@@ -56,6 +56,20 @@ impl<'g> Browser<'g> {
         self.cookies.lock().unwrap().get(name).cloned()
     }
 
+    /// The binding secret of attempt `id` (cookie `scangate_login_<id>`).
+    pub fn binding(&self, id: &str) -> Option<String> {
+        self.cookie(&format!("scangate_login_{id}"))
+    }
+
+    /// Whether the jar holds any attempt's binding cookie.
+    pub fn has_any_binding(&self) -> bool {
+        self.cookies
+            .lock()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("scangate_login_"))
+    }
+
     fn keep_cookies(&self, resp: &reqwest::Response) {
         let mut jar = self.cookies.lock().unwrap();
         for value in resp.headers().get_all("set-cookie") {
@@ -112,7 +126,7 @@ impl<'g> Browser<'g> {
     /// The WeChat ticket of this browser's Official Account attempt `id` (what the code
     /// encodes, so a simulated phone can scan it).
     pub async fn wechat_ticket(&self, id: &str) -> String {
-        let secret = self.cookie("scangate_login").unwrap();
+        let secret = self.binding(id).unwrap();
         let secret = scangate::identity::BrowserSecret::parse(&secret).unwrap();
         let id = scangate::identity::AttemptId::parse(id).unwrap();
         let login = self.gw.app().login.as_ref().unwrap();

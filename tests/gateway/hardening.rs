@@ -10,24 +10,60 @@ use crate::browser::Browser;
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_a_login_ends_the_session_the_browser_had() {
+async fn starting_a_login_keeps_the_session_and_a_signed_in_visitor_skips_the_login_page() {
     let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     browser.sign_up("13800138051").await;
-    let old = browser.cookie_header();
-    assert_eq!(browser.get("/.auth/me").await.status, 200);
+    let session = browser.cookie("scangate_session").unwrap();
 
-    // A new login starts: the cookie is cleared in the browser...
+    // Back to the login page after signing in: sent on to rd, no login starts.
+    let page = browser
+        .send(gw.browser_get("/.auth/login?rd=%2Freports%3Fq%3D1"))
+        .await;
+    assert_eq!(page.status, 302);
+    assert_eq!(page.header("location"), Some("/reports?q=1"));
+    // Asking to switch account shows the page.
+    let switch = browser
+        .send(gw.browser_get("/.auth/login?rd=%2F&switch=1"))
+        .await;
+    assert_eq!(switch.status, 200);
+    // A widget starting an attempt (a page embedding it, or the switch) ends nothing.
     browser.start("/").await;
-    assert!(browser.cookie("scangate_session").is_none());
-    // ...and the old session is dead even for whoever kept a copy of it.
-    let replayed = gw
-        .get("/.auth/me")
-        .header("cookie", old)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replayed.status(), 401);
+    assert_eq!(browser.cookie("scangate_session"), Some(session));
+    assert_eq!(browser.get("/.auth/me").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_login_replaces_the_session_and_revokes_another_persons() {
+    let (_e, gw) = login_gateway("").await;
+    let browser = Browser::new(&gw);
+    let first = browser.sign_up("13800138052").await;
+    let first_cookie = browser.cookie_header();
+
+    // The same person again (the demo's returning user is whoever logged in last): a fresh
+    // session, and the older one stays valid (their other tabs keep working).
+    let id = browser.start("/").await;
+    assert_eq!(browser.demo_scan(&id, "returning").await.status, 200);
+    let polled = browser.poll(&id, "waiting", 5).await;
+    let ticket = polled.body["ticket"]
+        .as_str()
+        .expect("confirmed")
+        .to_string();
+    let again = browser.exchange(&ticket).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["user"]["id"], first["user"]["id"]);
+    assert_ne!(browser.cookie_header(), first_cookie, "a fresh session id");
+    let replayed = gw.get("/.auth/me").header("cookie", &first_cookie);
+    assert_eq!(status(replayed).await, 200);
+
+    // Someone else signs in on this browser: the previous person's session is dead, even for
+    // whoever kept a copy of its cookie (a planted session, a shared computer).
+    let before = browser.cookie_header();
+    let second = browser.sign_up("13800138053").await;
+    assert_ne!(second["user"]["id"], first["user"]["id"]);
+    let replayed = gw.get("/.auth/me").header("cookie", &before);
+    assert_eq!(status(replayed).await, 401);
+    assert_eq!(browser.get("/.auth/me").await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +79,7 @@ async fn a_refused_redirect_starts_no_login() {
         let a = browser.post("/.auth/qr", json!({ "rd": rd })).await;
         assert_eq!(a.status, 400, "{rd}: {}", a.body);
         assert_eq!(a.body["error"], "bad_redirect", "{rd}");
-        assert!(browser.cookie("scangate_login").is_none(), "{rd}");
+        assert!(!browser.has_any_binding(), "{rd}");
     }
     // The login page itself falls back to "/" for such an rd (it never sends it on).
     let page = browser.get("/.auth/login?rd=//evil.example").await;
@@ -80,9 +116,24 @@ async fn the_cookie_check_sends_a_signed_in_browser_on_and_explains_a_cookie_tha
         .unwrap();
     assert_eq!(lost.status(), 200);
     let page = lost.text().await.unwrap();
-    assert!(page.contains("did not stick"), "{page}");
+    assert!(page.contains("did not keep the cookie"), "{page}");
     assert!(page.contains("other.example"), "{page}");
-    assert!(page.contains("Secure"), "{page}");
+    assert!(page.contains("session.cookie_secure"), "{page}");
+    // In the visitor's language, and with no stray status number.
+    let zh = gw
+        .browser_get(&check)
+        .header("accept-language", "zh-CN,zh;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        zh.contains("登录 Cookie 检查") && !zh.contains("did not keep"),
+        "{zh}"
+    );
+    assert!(!page.contains("class=\"status\""), "{page}");
     // An evil rd is not followed even with a session.
     let evil = browser.get("/.auth/check?rd=https://evil.example/").await;
     assert_eq!(evil.header("location"), Some("/"));
@@ -240,4 +291,68 @@ async fn oversized_bodies_to_own_endpoints_are_413() {
             .unwrap();
         assert_eq!(resp.status(), 413, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_attempts_in_one_browser_complete_independently() {
+    let (_e, gw) = login_gateway("").await;
+    let browser = Browser::new(&gw);
+    // Two tabs (or two widgets) of one browser: neither binding replaces the other.
+    let first = browser.start("/one").await;
+    let second = browser.start("/two").await;
+    assert!(browser.binding(&first).is_some() && browser.binding(&second).is_some());
+    for id in [&first, &second] {
+        assert_eq!(browser.demo_scan(id, "returning").await.status, 200);
+    }
+    for (id, rd) in [(&second, "/two"), (&first, "/one")] {
+        let polled = browser.poll(id, "waiting", 5).await;
+        assert_eq!(polled.body["status"], "confirmed", "{}", polled.body);
+        let ticket = polled.body["ticket"].as_str().unwrap();
+        // With the attempt named, exactly its cookie is used.
+        let session = browser
+            .post("/.auth/session", json!({"ticket": ticket, "id": id}))
+            .await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        assert!(
+            session.body["redirect"]
+                .as_str()
+                .unwrap()
+                .ends_with(&rd.replace('/', "%2F")),
+            "{}",
+            session.body
+        );
+        // The used binding is cleared from the browser.
+        assert!(browser.binding(id).is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_attempt_without_its_cookie_is_cookies_blocked_and_a_stranger_not_found() {
+    let (_e, gw) = login_gateway("").await;
+    let browser = Browser::new(&gw);
+    let id = browser.start("/").await;
+    // A browser that kept no cookie: the page can say so instead of looping.
+    let cookieless = Browser::new(&gw);
+    for answer in [
+        cookieless.get(&format!("/.auth/qr/{id}?wait=0")).await,
+        cookieless.get(&format!("/.auth/qr/{id}.svg")).await,
+        cookieless
+            .post(
+                "/.auth/phone/code",
+                json!({"id": id, "phone": "13800138054"}),
+            )
+            .await,
+        cookieless
+            .post("/.auth/session", json!({"ticket": "x", "id": id}))
+            .await,
+    ] {
+        assert_eq!(answer.status, 403, "{}", answer.body);
+        assert_eq!(answer.body["error"], "cookies_blocked");
+    }
+    // An attempt that does not exist is not found, cookie or not.
+    let unknown = cookieless.get("/.auth/qr/AAAAAAAAAAAAAAAAAAAAAA").await;
+    assert_eq!(
+        (unknown.status, &unknown.body["error"]),
+        (404, &json!("not_found"))
+    );
 }

@@ -20,10 +20,7 @@ async fn new_user_in_safe_mode_binds_a_phone_and_reaches_the_app_as_themselves()
     let (_e, gw) = login_gateway("").await;
     let browser = Browser::new(&gw);
     let id = browser.start("/reports?q=1").await;
-    assert!(
-        browser.cookie("scangate_login").is_some(),
-        "binding cookie set"
-    );
+    assert!(browser.binding(&id).is_some(), "binding cookie set");
     assert_eq!(browser.poll(&id, "", 0).await.body["status"], "waiting");
 
     let scanned = browser.demo_scan(&id, "new").await;
@@ -461,12 +458,11 @@ async fn the_login_page_and_widget_are_served_without_external_assets() {
     let svg = browser.get(&format!("/.auth/qr/{id}.svg")).await;
     assert_eq!(svg.status, 200);
     assert!(svg.body.as_str().unwrap().contains("<svg"));
+    // A browser without the cookie: refused (it kept none at all, so it is told why).
+    let other = Browser::new(&gw).get(&format!("/.auth/qr/{id}.svg")).await;
     assert_eq!(
-        Browser::new(&gw)
-            .get(&format!("/.auth/qr/{id}.svg"))
-            .await
-            .status,
-        404
+        (other.status, &other.body["error"]),
+        (403, &json!("cookies_blocked"))
     );
 }
 

@@ -212,7 +212,7 @@ async fn sigterm_answers_waiting_long_polls_and_exits_once_drained() {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("scangate_login="))
+        .find(|c| c.starts_with("scangate_login_"))
         .unwrap();
     let second: Value = resp.json().await.unwrap();
     let poll_id = second["id"].as_str().unwrap().to_string();

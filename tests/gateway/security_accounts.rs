@@ -438,13 +438,15 @@ async fn junk_ids_and_cookies_answer_as_unknown_attempts() {
     }
     // The real attempt with a junk binding cookie: the same answer again.
     for cookie in [
-        "scangate_login=x",
-        "scangate_login=",
-        "scangate_login=AAAAAAAAAAAAAAAAAAAAAA",
+        format!("scangate_login_{id}=x"),
+        format!("scangate_login_{id}="),
+        format!("scangate_login_{id}=AAAAAAAAAAAAAAAAAAAAAA"),
+        // Another attempt's cookie is no binding of this one.
+        "scangate_login_AAAAAAAAAAAAAAAAAAAAAA=AAAAAAAAAAAAAAAAAAAAAA".to_string(),
     ] {
         let resp = gw
             .get(&format!("/.auth/qr/{id}"))
-            .header("cookie", cookie)
+            .header("cookie", &cookie)
             .send()
             .await
             .unwrap();
