@@ -159,11 +159,23 @@ async fn expired(page: Page, lang: Lang) {
 async fn not_found(page: Page, lang: Lang) {
     let site = Site::start("").await;
     at_phone_step(&page, &site).await;
-    // The browser loses its binding: the gateway no longer knows the attempt for it.
-    page.client
-        .delete_cookie("scangate_login")
-        .await
-        .expect("delete the binding cookie");
+    // The browser loses this attempt's binding but keeps another's (so it is not a browser
+    // that blocks cookies): the gateway knows no attempt of it by that id.
+    let cookies = page.client.get_all_cookies().await.expect("the cookies");
+    for c in cookies
+        .iter()
+        .filter(|c| c.name().starts_with("scangate_login_"))
+    {
+        page.client
+            .delete_cookie(c.name())
+            .await
+            .expect("delete the binding cookie");
+    }
+    page.js(
+        "document.cookie = 'scangate_login_AAAAAAAAAAAAAAAAAAAAAA=AAAAAAAAAAAAAAAAAAAAAA; path=/.auth'; return null;",
+        vec![],
+    )
+    .await;
     page.type_into(crate::page::PHONE, "13800138013").await;
     let send = page.resolve(crate::page::SEND).await;
     page.click(&send).await;

@@ -203,7 +203,8 @@ async fn two_tabs_each_complete_their_own_login() {
             page.wait_path("/second").await;
             assert_identity(&page.seen().await, "+8613800138005");
 
-            // ...and the first, still waiting, signs the returning user in.
+            // ...and the first, still waiting, signs the demo's returning user in: the one
+            // who logged in last, the same person.
             c.switch_to_window(first).await.expect("switch back");
             page.wait_status("waiting").await;
             let not_found = page
@@ -215,7 +216,7 @@ async fn two_tabs_each_complete_their_own_login() {
             assert_eq!(not_found, json!([]), "the first tab's attempt was lost");
             page.demo_scan("returning").await;
             page.wait_path("/first").await;
-            assert_identity(&page.seen().await, "+8619999999999");
+            assert_identity(&page.seen().await, "+8613800138005");
         },
     )
     .await;

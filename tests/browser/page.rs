@@ -14,57 +14,23 @@ pub const STEP: Duration = Duration::from_secs(10);
 
 /// Defined before every script: `$` (querySelector), `vis` (rendered and not hidden),
 /// `widget` (the `.sg` root), `sgState` (its `data-status` / `data-error`), `pick` (the first
-/// selector that matches something), `sgStatus` (the widget's status: `data-status`, or for
-/// today's widget, which does not set it yet, read off its heading; remove that fallback
-/// once sdk.js sets `data-status`).
+/// selector that matches something), `sgStatus` (the widget's `data-status`).
 const PRELUDE: &str = r#"
 const $ = (s) => document.querySelector(s);
 const vis = (e) => !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
 const widget = () => $(".sg");
 const sgState = () => { const w = widget(); return w ? { status: w.getAttribute("data-status"), error: w.getAttribute("data-error") } : null; };
 const pick = (...sels) => sels.find((s) => $(s)) || sels[0];
-const TODAY_STATUS = {
-  "Getting a code…": "loading", "Scan with WeChat": "waiting", "Confirm on your phone": "scanned",
-  "Bind your phone number": "need_phone", "Signed in — redirecting…": "confirmed",
-  "Cancelled — try again": "cancelled", "Code expired — refresh": "expired",
-  "正在获取二维码…": "loading", "请使用微信扫一扫": "waiting", "请在手机上确认": "scanned",
-  "绑定手机号": "need_phone", "登录成功，正在跳转…": "confirmed", "已取消，请重试": "cancelled",
-  "二维码已过期，请刷新": "expired",
-};
-const sgStatus = () => {
-  const w = widget();
-  if (!w) return null;
-  if (w.hasAttribute("data-status")) return w.getAttribute("data-status");
-  const head = ($(".sg-status") || {}).textContent || "";
-  return TODAY_STATUS[head] || (head ? "failed" : "loading");
-};
+const sgStatus = () => { const w = widget(); return w ? w.getAttribute("data-status") : null; };
 "#;
 
-/// A selector of the widget's DOM contract, with the element today's widget has for it
-/// where the contract names a class it does not carry yet. Remove `today` once sdk.js
-/// implements the contract.
-#[derive(Clone, Copy, Debug)]
-pub struct Sel {
-    pub contract: &'static str,
-    pub today: &'static str,
-}
+/// A selector of the widget's DOM contract (see sdk.js).
+pub type Sel = &'static str;
 
-pub const DEMO_NEW: Sel = Sel {
-    contract: r#".sg-demo button[data-user="new"]"#,
-    today: ".sg-demo button:nth-of-type(1)",
-};
-pub const DEMO_RETURNING: Sel = Sel {
-    contract: r#".sg-demo button[data-user="returning"]"#,
-    today: ".sg-demo button:nth-of-type(2)",
-};
-pub const SEND: Sel = Sel {
-    contract: ".sg-send",
-    today: ".sg-form .sg-row button",
-};
-pub const BIND: Sel = Sel {
-    contract: ".sg-bind",
-    today: ".sg-form button[type=submit]",
-};
+pub const DEMO_NEW: Sel = r#".sg-demo button[data-user="new"]"#;
+pub const DEMO_RETURNING: Sel = r#".sg-demo button[data-user="returning"]"#;
+pub const SEND: Sel = ".sg-send";
+pub const BIND: Sel = ".sg-bind";
 pub const PHONE: &str = "input[name=phone]";
 pub const CODE: &str = "input[name=code]";
 
@@ -182,15 +148,9 @@ impl Page {
         .await;
     }
 
-    /// The selector of `sel` that the page has: the contract's, else today's.
+    /// The CSS selector of `sel`.
     pub async fn resolve(&self, sel: Sel) -> String {
-        let v = self
-            .js(
-                "return pick(arguments[0], arguments[1]);",
-                vec![json!(sel.contract), json!(sel.today)],
-            )
-            .await;
-        v.as_str().unwrap_or(sel.contract).to_string()
+        sel.to_string()
     }
 
     /// Waits until `css` is visible, then clicks it as a mouse would.
@@ -211,13 +171,7 @@ impl Page {
     }
 
     pub async fn click_sel(&self, sel: Sel) {
-        self.wait(
-            &format!("{} to appear", sel.contract),
-            &format!("vis($({:?})) || vis($({:?}))", sel.contract, sel.today),
-        )
-        .await;
-        let css = self.resolve(sel).await;
-        self.click(&css).await;
+        self.click(sel).await;
     }
 
     /// Waits until `css` is visible, then types `text` into it.
@@ -355,8 +309,7 @@ impl Page {
 
     // === the login widget, step by step ===
 
-    /// Waits for a QR code the widget is waiting on (tolerant of today's widget: a shown QR
-    /// image with a source and the demo buttons).
+    /// Waits for a QR code the widget shows (a loaded image with a source).
     pub async fn wait_qr(&self) -> String {
         let v = self
             .wait(
