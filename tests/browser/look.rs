@@ -146,3 +146,48 @@ async fn the_cookie_check_page_opened_directly_speaks_english() {
     )
     .await;
 }
+
+/// The phone step's fields are named by their own labels only, the status is announced, and
+/// the page names an inline icon (so the browser asks no protected `/favicon.ico`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_are_named_by_their_labels_and_the_page_asks_for_no_icon() {
+    run(
+        "fields_are_named_by_their_labels_and_the_page_asks_for_no_icon",
+        Opts::desktop(EN),
+        |c| async move {
+            let site = Site::start("").await;
+            let page = Page::new(c);
+            page.goto(&site.login_url("/home")).await;
+            page.wait_status("waiting").await;
+            let facts = page
+                .js(
+                    "return { icon: ($('link[rel=icon]') || {}).href || null, \
+                       live: !!document.querySelector('[aria-live] .sg-status') };",
+                    vec![],
+                )
+                .await;
+            assert!(
+                facts["icon"]
+                    .as_str()
+                    .is_some_and(|h| h.starts_with("data:")),
+                "{facts}"
+            );
+            assert_eq!(facts["live"], json!(true), "{facts}");
+            page.click_sel(crate::page::DEMO_NEW).await;
+            page.wait_status("need_phone").await;
+            let names = page
+                .js(
+                    "const n = (s) => Array.from($(s).labels).map((l) => l.textContent.trim()); \
+                     return { phone: n('input[name=phone]'), code: n('input[name=code]'), \
+                              focused: document.activeElement && document.activeElement.name };",
+                    vec![],
+                )
+                .await;
+            assert_eq!(names["phone"], json!(["Mobile number"]), "{names}");
+            assert_eq!(names["code"], json!(["Verification code"]), "{names}");
+            // The phone step takes focus to its first field.
+            assert_eq!(names["focused"], json!("phone"), "{names}");
+        },
+    )
+    .await;
+}

@@ -49,6 +49,12 @@ async fn an_expired_code_is_refreshed_with_the_again_button() {
             let first = page.wait_qr().await;
             page.wait_status_for("expired", Duration::from_secs(15))
                 .await;
+            // Focus goes to what can be done now, not to <body> (a keyboard user presses Enter).
+            page.wait(
+                "focus on the refresh button",
+                "document.activeElement && document.activeElement.classList.contains('sg-again')",
+            )
+            .await;
             page.click(".sg-again").await;
             page.wait_status("waiting").await;
             let fresh = page.wait_qr().await;
