@@ -33,11 +33,7 @@ async fn assert_login_page(page: &Page, lang: Lang) {
         "location.pathname === '/.auth/login' && !!$('.sg')",
     )
     .await;
-    let html_lang = page
-        .js("return document.documentElement.lang;", vec![])
-        .await;
-    let want = if lang == Lang::Zh { "zh-CN" } else { "en" };
-    assert_eq!(html_lang, json!(want), "<html lang>");
+    page.assert_html_lang(lang).await;
     let title = page.text("h1").await;
     lang.assert_text(&title, "the page title");
 }

@@ -96,11 +96,7 @@ async fn cookie_check_page(page: Page, lang: Lang) {
         "document.readyState === 'complete' && !!$('h1')",
     )
     .await;
-    let html_lang = page
-        .js("return document.documentElement.lang;", vec![])
-        .await;
-    let want = if lang == Lang::Zh { "zh-CN" } else { "en" };
-    assert_eq!(html_lang, json!(want), "<html lang>");
+    page.assert_html_lang(lang).await;
     let text = page.text("body").await;
     let title = page.text("h1").await;
     lang.assert_text(&title, "the check page's title");

@@ -242,12 +242,13 @@ impl Page {
 
     /// The `message`s of the error answers logged by [`Page::log_fetches`].
     pub async fn server_messages(&self) -> Vec<String> {
-        let v = self
-            .js(
-                "return (window.sgFetches || []).map((f) => f.message).filter(Boolean);",
-                vec![],
-            )
-            .await;
+        self.strings("return (window.sgFetches || []).map((f) => f.message).filter(Boolean);")
+            .await
+    }
+
+    /// The strings of the array `script` returns (anything else in it is skipped).
+    async fn strings(&self, script: &str) -> Vec<String> {
+        let v = self.js(script, vec![]).await;
         v.as_array()
             .map(|a| {
                 a.iter()
@@ -255,6 +256,15 @@ impl Page {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Asserts `<html lang>` is `lang`'s.
+    pub async fn assert_html_lang(&self, lang: Lang) {
+        let html_lang = self
+            .js("return document.documentElement.lang;", vec![])
+            .await;
+        let want = if lang == Lang::Zh { "zh-CN" } else { "en" };
+        assert_eq!(html_lang, json!(want), "<html lang>");
     }
 
     /// `POST {auth}/qr` requests this page made, counted from the browser's resource timing
@@ -366,22 +376,13 @@ impl Page {
         self.bind(&code).await;
     }
 
-    /// The texts of `.sg-status` and the visible `.sg-msg`s, non-empty.
+    /// The visible texts of `.sg-status`, `.sg-sub` and `.sg-msg`, non-empty.
     pub async fn widget_texts(&self) -> Vec<String> {
-        let v = self
-            .js(
-                "return [...document.querySelectorAll('.sg-status, .sg-msg')]\
-                 .filter(vis).map((e) => e.innerText.trim()).filter(Boolean);",
-                vec![],
-            )
-            .await;
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.strings(
+            "return [...document.querySelectorAll('.sg-status, .sg-sub, .sg-msg')]\
+             .filter(vis).map((e) => e.innerText.trim()).filter(Boolean);",
+        )
+        .await
     }
 }
 
