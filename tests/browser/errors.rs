@@ -108,7 +108,7 @@ async fn rate_limited(page: Page, lang: Lang) {
     page.demo_scan("new").await;
     page.wait_status("need_phone").await;
     page.type_into(crate::page::PHONE, "13800138012").await;
-    let send = page.resolve(crate::page::SEND).await;
+    let send = crate::page::SEND.to_string();
     page.click(&send).await;
     assert_words_in(&page, lang, "rate_limited").await;
     // The wait counts down while the visitor looks at it.
@@ -137,7 +137,7 @@ async fn bad_phone(page: Page, lang: Lang) {
     at_phone_step(&page, &site).await;
     // The page takes it (it looks like a number); the gateway serves +86 only by default.
     page.type_into(crate::page::PHONE, "+1 415 555 0100").await;
-    let send = page.resolve(crate::page::SEND).await;
+    let send = crate::page::SEND.to_string();
     page.click(&send).await;
     assert_said_in(&page, lang, "bad_phone").await;
 }
@@ -177,7 +177,7 @@ async fn not_found(page: Page, lang: Lang) {
     )
     .await;
     page.type_into(crate::page::PHONE, "13800138013").await;
-    let send = page.resolve(crate::page::SEND).await;
+    let send = crate::page::SEND.to_string();
     page.click(&send).await;
     assert_said_in(&page, lang, "not_found").await;
 }

@@ -148,11 +148,6 @@ impl Page {
         .await;
     }
 
-    /// The CSS selector of `sel`.
-    pub async fn resolve(&self, sel: Sel) -> String {
-        sel.to_string()
-    }
-
     /// Waits until `css` is visible, then clicks it as a mouse would.
     pub async fn click(&self, css: &str) {
         self.wait(
