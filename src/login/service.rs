@@ -155,9 +155,8 @@ impl LoginService {
     /// Starts an attempt: a fresh id, a WeChat code whose scene is that id (an Official
     /// Account QR code, or a Mini Program code whose image is kept for
     /// [`LoginService::qr_image`]), the browser binding. `rd` must already be a safe redirect
-    /// target (the caller checks it). `existing_browser_secret` is the browser's binding
-    /// cookie (when it sent a well-formed one), reused so one browser keeps one secret across
-    /// attempts. `now` is Unix seconds.
+    /// target (the caller checks it). Every attempt gets a secret of its own, so attempts of
+    /// one browser (tabs, widgets) never share or overwrite a binding. `now` is Unix seconds.
     ///
     /// Errors: [`LoginError::MethodUnavailable`] for a method not configured,
     /// [`LoginError::Wechat`] when WeChat refuses the code.
@@ -165,7 +164,6 @@ impl LoginService {
         &self,
         method: LoginMethod,
         rd: String,
-        existing_browser_secret: Option<&BrowserSecret>,
         client_ip: std::net::IpAddr,
         now: u64,
     ) -> Result<Started> {
@@ -187,9 +185,7 @@ impl LoginService {
             LoginMethod::OfficialAccount => self.official_account_code(&scene).await?,
             LoginMethod::MiniProgram => self.mini_program_code(&scene).await?,
         };
-        let browser_secret = existing_browser_secret
-            .cloned()
-            .unwrap_or_else(BrowserSecret::random);
+        let browser_secret = BrowserSecret::random();
         let expires_at = now.saturating_add(code.lifetime);
         let ttl = Some(keys::ttl_until(expires_at, now, keys::ATTEMPT_GRACE));
         // The image first: whoever can read the attempt can also fetch its image.

@@ -246,10 +246,7 @@ pub(super) async fn start(
     // login page, or a page embedding the widget, must not sign anyone out. The session is
     // replaced when a login completes (`exchange`). Every attempt gets its own secret and
     // cookie, so attempts in two tabs never share (or overwrite) a binding.
-    let started = login
-        .service
-        .start(method, rd, None, req.client, req.now)
-        .await?;
+    let started = login.service.start(method, rd, req.client, req.now).await?;
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
     // image WeChat made.

@@ -103,16 +103,15 @@ async fn a_returning_user_is_confirmed_by_the_scan_alone() {
         .start(
             LoginMethod::OfficialAccount,
             "/".into(),
-            Some(&first.browser_secret),
             TEST_IP,
             unix_now(),
         )
         .await
         .unwrap();
-    assert_eq!(
+    assert_ne!(
         second.browser_secret.as_str(),
         first.browser_secret.as_str(),
-        "one browser, one secret"
+        "each attempt has a secret of its own"
     );
     let follower = SimUser {
         follows: true,
@@ -350,13 +349,7 @@ async fn the_mini_program_method_is_unavailable_unless_configured() {
     let f = fixture().await;
     let started = f
         .login
-        .start(
-            LoginMethod::MiniProgram,
-            "/".into(),
-            None,
-            TEST_IP,
-            unix_now(),
-        )
+        .start(LoginMethod::MiniProgram, "/".into(), TEST_IP, unix_now())
         .await;
     assert!(
         matches!(started, Err(LoginError::MethodUnavailable)),
@@ -374,7 +367,6 @@ async fn a_wechat_failure_at_start_is_a_wechat_error() {
         .start(
             LoginMethod::OfficialAccount,
             "/".into(),
-            None,
             TEST_IP,
             unix_now(),
         )
@@ -396,7 +388,6 @@ async fn the_browser_secret_is_reused_only_when_well_formed_and_never_stored() {
         .start(
             LoginMethod::OfficialAccount,
             "/".into(),
-            None,
             TEST_IP,
             unix_now(),
         )

@@ -24,13 +24,7 @@ impl Fixture {
     /// A new Mini Program attempt from a browser without a binding cookie.
     async fn start_mp(&self) -> Started {
         self.login
-            .start(
-                LoginMethod::MiniProgram,
-                "/app".into(),
-                None,
-                TEST_IP,
-                unix_now(),
-            )
+            .start(LoginMethod::MiniProgram, "/app".into(), TEST_IP, unix_now())
             .await
             .unwrap()
     }
@@ -738,26 +732,14 @@ async fn wechat_failures_at_start_are_wechat_errors() {
     f.mp.fail_next_code(41030);
     let refused = f
         .login
-        .start(
-            LoginMethod::MiniProgram,
-            "/".into(),
-            None,
-            TEST_IP,
-            unix_now(),
-        )
+        .start(LoginMethod::MiniProgram, "/".into(), TEST_IP, unix_now())
         .await;
     assert_eq!(refused.unwrap_err().code(), "wechat_unavailable");
     // An error body taken for an image (pitfall 14) is caught too.
     f.mp.draw_codes_as(br#"{"errcode":40169,"errmsg":"invalid scene"}"#);
     let junk = f
         .login
-        .start(
-            LoginMethod::MiniProgram,
-            "/".into(),
-            None,
-            TEST_IP,
-            unix_now(),
-        )
+        .start(LoginMethod::MiniProgram, "/".into(), TEST_IP, unix_now())
         .await;
     assert_eq!(junk.unwrap_err().code(), "wechat_unavailable");
     assert_eq!(mp_funnel(&f, "started"), 0);

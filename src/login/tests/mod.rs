@@ -264,7 +264,6 @@ impl Fixture {
             .start(
                 LoginMethod::OfficialAccount,
                 "/app?x=1".into(),
-                None,
                 TEST_IP,
                 unix_now(),
             )

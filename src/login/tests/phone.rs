@@ -225,7 +225,6 @@ async fn one_client_gets_a_bounded_number_of_codes_across_numbers_and_its_qr_cod
         .start(
             crate::identity::LoginMethod::OfficialAccount,
             "/".into(),
-            None,
             TEST_IP,
             unix_now(),
         )
@@ -240,7 +239,6 @@ async fn one_client_gets_a_bounded_number_of_codes_across_numbers_and_its_qr_cod
         .start(
             crate::identity::LoginMethod::OfficialAccount,
             "/".into(),
-            None,
             other,
             unix_now(),
         )
