@@ -10,11 +10,13 @@
 //! (every QR ticket it issued) is not counted in the gateway's.
 //!
 //! Phases: idle after start; 10k attempts created (`POST /.auth/qr`, 32 keep-alive
-//! connections, one browser binding cookie); 10k long-polls (`GET /.auth/qr/{id}?since=waiting
-//! &wait=30`), one connection each, all waiting (the gateway's `scangate_longpolls_waiting`
-//! gauge says so); the clients close; attempts created up to 100k; 10k long-polls again on top
-//! of the 100k. `login.limits` is lifted (`qr_per_ip_per_minute`, `long_polls_per_ip`,
-//! `long_polls_total` all 0) and `qr_expire_seconds: 3600` keeps every attempt pending.
+//! connections; each answer sets that attempt's own binding cookie, `scangate_login_<id>`,
+//! which the bench keeps with its id); 10k long-polls (`GET /.auth/qr/{id}?since=waiting
+//! &wait=30`, each with its attempt's cookie), one connection each, all waiting (the gateway's
+//! `scangate_longpolls_waiting` gauge says so); the clients close; attempts created up to
+//! 100k; 10k long-polls again on top of the 100k. `login.limits` is lifted
+//! (`qr_per_ip_per_minute`, `long_polls_per_ip`, `long_polls_total` all 0) and
+//! `qr_expire_seconds: 3600` keeps every attempt pending.
 //!
 //! Environment: `CAPACITY_POLLS` (10000), `CAPACITY_ATTEMPTS` (100000), `SCANGATE_BIN`,
 //! `BENCH_NO_WAIT=1`. The client needs `CAPACITY_POLLS` + ~100 file descriptors (the bench
@@ -119,23 +121,23 @@ async fn metric(client: &reqwest::Client, admin: SocketAddr, name: &str) -> f64 
         .sum()
 }
 
-/// Creates `n` attempts as fast as `connections` keep-alive connections allow.
+/// Creates `n` attempts as fast as `connections` keep-alive connections allow; each comes
+/// back with its id and its own binding cookie.
 async fn create_attempts(
     listen: SocketAddr,
-    cookie: Arc<String>,
     n: usize,
     connections: usize,
-) -> (Vec<String>, Duration, Vec<String>) {
+) -> (Vec<Attempt>, Duration, Vec<String>) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
-            let (next, cookie) = (next.clone(), cookie.clone());
+            let next = next.clone();
             tokio::spawn(async move {
                 let req = request(
                     "POST",
                     "/.auth/qr",
-                    &[("Content-Type", "application/json"), ("Cookie", &cookie)],
+                    &[("Content-Type", "application/json")],
                     br#"{"rd":"/"}"#,
                 );
                 let mut conn = Conn::connect(listen).await.unwrap();
@@ -144,8 +146,7 @@ async fn create_attempts(
                 while next.fetch_add(1, Ordering::Relaxed) < n {
                     match conn.request(&req).await {
                         Ok(r) if r.status == 201 => {
-                            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-                            ids.push(v["id"].as_str().unwrap().to_string());
+                            ids.push(Attempt::started(&r).expect("an id and its binding cookie"));
                         }
                         Ok(r) => {
                             if errors.len() < 3 {
@@ -172,17 +173,17 @@ async fn create_attempts(
     (ids, started.elapsed(), errors)
 }
 
-/// Opens one connection per id and sends its long-poll; returns the tasks holding them.
+/// Opens one connection per attempt and sends its long-poll (with the attempt's own binding
+/// cookie); returns the tasks holding them.
 async fn open_polls(
     listen: SocketAddr,
-    cookie: Arc<String>,
-    ids: &[String],
+    attempts: &[Attempt],
 ) -> Vec<tokio::task::JoinHandle<Option<u16>>> {
     let gate = Arc::new(Semaphore::new(256));
-    let mut tasks = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (gate, cookie) = (gate.clone(), cookie.clone());
-        let target = format!("/.auth/qr/{id}?since=waiting&wait=30");
+    let mut tasks = Vec::with_capacity(attempts.len());
+    for attempt in attempts {
+        let (gate, cookie) = (gate.clone(), attempt.cookie());
+        let target = format!("/.auth/qr/{}?since=waiting&wait=30", attempt.id);
         tasks.push(tokio::spawn(async move {
             let mut conn = {
                 let _permit = gate.acquire().await.unwrap();
@@ -198,21 +199,25 @@ async fn open_polls(
     tasks
 }
 
-/// Opens one connection per id, has it answered once (a poll without `wait`: at once), then
-/// keeps it open and idle; returns the tasks holding them once all were answered.
+/// Opens one connection per attempt, has it answered once (a poll without `wait`, with the
+/// attempt's own binding cookie: at once), then keeps it open and idle; returns the tasks
+/// holding them once all were answered.
 async fn open_idle(
     listen: SocketAddr,
-    cookie: Arc<String>,
-    ids: &[String],
+    attempts: &[Attempt],
 ) -> (Vec<tokio::task::JoinHandle<()>>, usize) {
     let gate = Arc::new(Semaphore::new(256));
     let answered = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (gate, cookie, answered, done) =
-            (gate.clone(), cookie.clone(), answered.clone(), done.clone());
-        let target = format!("/.auth/qr/{id}");
+    let mut tasks = Vec::with_capacity(attempts.len());
+    for attempt in attempts {
+        let (gate, cookie, answered, done) = (
+            gate.clone(),
+            attempt.cookie(),
+            answered.clone(),
+            done.clone(),
+        );
+        let target = format!("/.auth/qr/{}", attempt.id);
         tasks.push(tokio::spawn(async move {
             let conn = {
                 let _permit = gate.acquire().await.unwrap();
@@ -230,7 +235,7 @@ async fn open_idle(
             std::future::pending::<()>().await;
         }));
     }
-    while done.load(Ordering::Relaxed) < ids.len() {
+    while done.load(Ordering::Relaxed) < attempts.len() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (tasks, answered.load(Ordering::Relaxed))
@@ -260,22 +265,22 @@ async fn wait_gauge(
     }
 }
 
-/// Opens one waiting long-poll per id (once the machine is quiet), waits until the gateway
-/// counts them all, and measures it: the phase's row, and the client tasks holding the polls.
+/// Opens one waiting long-poll per attempt (once the machine is quiet), waits until the
+/// gateway counts them all, and measures it: the phase's row, and the client tasks holding
+/// the polls.
 async fn park_polls(
     listen: SocketAddr,
     admin: SocketAddr,
     client: &reqwest::Client,
-    cookie: Arc<String>,
-    poll_ids: &[String],
+    polled: &[Attempt],
     pid: u32,
     attempts: usize,
 ) -> (Row, Vec<tokio::task::JoinHandle<Option<u16>>>) {
     tokio::task::block_in_place(|| wait_quiet(&[pid]));
     let load = loadavg();
     let opened = Instant::now();
-    let tasks = open_polls(listen, cookie, poll_ids).await;
-    let want = poll_ids.len() as f64;
+    let tasks = open_polls(listen, polled).await;
+    let want = polled.len() as f64;
     let (waiting, _) = wait_gauge(client, admin, want, Duration::from_secs(25)).await;
     let ramp = opened.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -408,31 +413,11 @@ routes:
             note: String::new(),
         });
 
-        // The browser binding, reused by every attempt (one browser, many attempts).
-        let mut first = Conn::connect(listen).await.unwrap();
-        let r = first
-            .request(&request(
-                "POST",
-                "/.auth/qr",
-                &[("Content-Type", "application/json")],
-                br#"{"rd":"/"}"#,
-            ))
-            .await
-            .unwrap();
-        assert_eq!(r.status, 201, "{}", r.text());
-        let secret = set_cookie(&r, "scangate_login").unwrap();
-        let cookie = Arc::new(format!("scangate_login={secret}"));
-        let first_id = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-
-        // 10k attempts, then 10k waiting polls on them.
+        // 10k attempts, each with its own binding cookie, then 10k waiting polls on them.
         tokio::task::block_in_place(|| wait_quiet(&[pid]));
         let load = loadavg();
         let cpu0 = process_cpu_ms(pid);
-        let (mut ids, took, errors) = create_attempts(listen, cookie.clone(), polls - 1, 32).await;
-        ids.insert(0, first_id);
+        let (mut ids, took, errors) = create_attempts(listen, polls, 32).await;
         let cpu1 = process_cpu_ms(pid);
         println!(
             "  created {} attempts in {:.1} s ({:.0}/s, gateway CPU {:.0} µs each), load average {load}; errors {errors:?}",
@@ -449,12 +434,12 @@ routes:
                 file_size(&dir.path().join("scangate.db-wal")) as f64 / 1e6),
         });
 
-        let poll_ids = ids[ids.len() - polls..].to_vec();
+        let poll_ids = &ids[ids.len() - polls..];
 
         // For comparison: the same number of connections, each answered once and then idle
         // (keep-alive): what a connection costs without a request in flight.
         tokio::task::block_in_place(|| wait_quiet(&[pid]));
-        let (idle_tasks, answered) = open_idle(listen, cookie.clone(), &poll_ids).await;
+        let (idle_tasks, answered) = open_idle(listen, poll_ids).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         rows.push(Row {
             phase: format!("{} attempts + {answered} idle keep-alive connections", ids.len()),
@@ -480,7 +465,7 @@ routes:
             note: String::new(),
         });
 
-        let (row, tasks) = park_polls(listen, admin, &client, cookie.clone(), &poll_ids, pid, ids.len()).await;
+        let (row, tasks) = park_polls(listen, admin, &client, poll_ids, pid, ids.len()).await;
         rows.push(row);
 
         // The clients go away; the gateway notices each closed connection and ends its poll.
@@ -505,7 +490,7 @@ routes:
         let load = loadavg();
         let more = attempts - ids.len();
         let cpu0 = process_cpu_ms(pid);
-        let (more_ids, took, errors) = create_attempts(listen, cookie.clone(), more, 32).await;
+        let (more_ids, took, errors) = create_attempts(listen, more, 32).await;
         let cpu1 = process_cpu_ms(pid);
         println!(
             "  created {} more attempts in {:.1} s ({:.0}/s, gateway CPU {:.0} µs each), load average {load}; errors {errors:?}",
@@ -528,8 +513,8 @@ routes:
         });
 
         // 10k polls again, on the newest attempts.
-        let poll_ids = ids[ids.len() - polls..].to_vec();
-        let (row, tasks) = park_polls(listen, admin, &client, cookie.clone(), &poll_ids, pid, ids.len()).await;
+        let poll_ids = &ids[ids.len() - polls..];
+        let (row, tasks) = park_polls(listen, admin, &client, poll_ids, pid, ids.len()).await;
         rows.push(row);
         for t in &tasks {
             t.abort();

@@ -82,7 +82,8 @@ json_field() { # $1 = field; JSON on stdin
 
 # simulator_login <gateway base URL> <cookie jar>: signs in a new simulated user as the
 # README's walk-through does (the gateway needs `wechat.simulate` and `login.phone: off`) and
-# prints the session cookie, `scangate_session=...`.
+# prints the session cookie, `scangate_session=...`. The jar keeps the attempt's own binding
+# cookie (`scangate_login_<id>`, one per attempt) for the scan, the polls and the exchange.
 simulator_login() {
     local base=$1 jar=$2 qr id poll status ticket="" session
     qr=$(curl -sf -c "$jar" -b "$jar" -X POST "$base/.auth/qr" \
@@ -103,7 +104,7 @@ simulator_login() {
         return 1
     fi
     curl -sf -c "$jar" -b "$jar" -X POST "$base/.auth/session" \
-        -H 'Content-Type: application/json' -d "{\"ticket\":\"$ticket\"}" >/dev/null
+        -H 'Content-Type: application/json' -d "{\"ticket\":\"$ticket\",\"id\":\"$id\"}" >/dev/null
     session=$(awk -F'\t' '$6 == "scangate_session" { print $7 }' "$jar")
     if [[ -z $session ]]; then
         log "no scangate_session cookie after POST /.auth/session"

@@ -21,8 +21,9 @@
 //! Also printed: the store operations per attempt, the CPU time of the gateways' pingora
 //! worker threads per attempt (`/proc/self/task/*/sched`), and when the slow wake-ups happened.
 //!
-//! One attempt: `POST /.auth/qr` (binding cookie), `GET /.auth/qr/{id}?since=waiting&wait=25`
-//! sent and given `LOGIN_SETTLE_MS` to park, then the push. The push is built and sealed by
+//! One attempt: `POST /.auth/qr` (which sets the attempt's own binding cookie,
+//! `scangate_login_<id>`), `GET /.auth/qr/{id}?since=waiting&wait=25` with that cookie, sent
+//! and given `LOGIN_SETTLE_MS` to park, then the push. The push is built and sealed by
 //! the bench itself with the simulator's codec (`scangate::wechat_sim::Wire`, safe mode:
 //! signature, msg_signature, AES) *before* the clock starts: a `SCAN` event from a returning
 //! user (registered with a bound phone, so the scan confirms at once). t0 is taken right
@@ -239,39 +240,35 @@ async fn worker(
     let mut api = Conn::connect(t.browser).await.unwrap();
     let mut polls = Conn::connect(t.browser).await.unwrap();
     let mut pushes = Conn::connect(t.push).await.unwrap();
-    let mut secret: Option<String> = None;
+    let start = request(
+        "POST",
+        "/.auth/qr",
+        &[("Content-Type", "application/json")],
+        br#"{"rd":"/"}"#,
+    );
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= total + warmup {
             break;
         }
-        let cookie = secret
-            .as_ref()
-            .map(|s| format!("scangate_login={s}"))
-            .unwrap_or_default();
-        let mut headers = vec![("Content-Type", "application/json")];
-        if !cookie.is_empty() {
-            headers.push(("Cookie", &cookie));
-        }
-        let started = api
-            .request(&request("POST", "/.auth/qr", &headers, br#"{"rd":"/"}"#))
-            .await
-            .unwrap();
+        let started = api.request(&start).await.unwrap();
         if started.status != 201 {
             failures
                 .errors
                 .push(format!("POST /qr: {} {}", started.status, started.text()));
             continue;
         }
-        if let Some(s) = set_cookie(&started, "scangate_login") {
-            secret = Some(s);
-        }
-        let secret_now = secret.clone().unwrap();
-        let cookie = format!("scangate_login={secret_now}");
-        let id = serde_json::from_slice::<serde_json::Value>(&started.body).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        // Each attempt has its own binding cookie, set by the answer that started it.
+        let Some(attempt) = Attempt::started(&started) else {
+            failures.errors.push(format!(
+                "POST /qr: no id or no binding cookie for it: {} {}",
+                started.head,
+                started.text()
+            ));
+            continue;
+        };
+        let cookie = attempt.cookie();
+        let id = attempt.id.as_str();
         let ticket = t
             .app
             .login
@@ -279,13 +276,13 @@ async fn worker(
             .unwrap()
             .service
             .wechat_ticket(
-                &AttemptId::parse(&id).unwrap(),
-                &BrowserSecret::parse(&secret_now).unwrap(),
+                &AttemptId::parse(id).unwrap(),
+                &BrowserSecret::parse(&attempt.secret).unwrap(),
                 unix_now(),
             )
             .await
             .unwrap();
-        let push = seal_scan(&t, &id, &ticket);
+        let push = seal_scan(&t, id, &ticket);
 
         polls
             .send(&request(
@@ -484,7 +481,8 @@ fn gauge(registry: &prometheus::Registry, name: &str) -> f64 {
 }
 
 /// `n` other attempts whose browsers long-poll all the time (each poll sent again as soon
-/// as it is answered), one connection each; returns once all are waiting.
+/// as it is answered, with its attempt's own binding cookie), one connection each; returns
+/// once all are waiting.
 async fn background_polls(
     listen: SocketAddr,
     n: usize,
@@ -492,57 +490,42 @@ async fn background_polls(
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let started = Instant::now();
-    let mut first = Conn::connect(listen).await.unwrap();
-    let r = first
-        .request(&request(
-            "POST",
-            "/.auth/qr",
-            &[("Content-Type", "application/json")],
-            br#"{"rd":"/"}"#,
-        ))
-        .await
-        .unwrap();
-    let cookie = Arc::new(format!(
-        "scangate_login={}",
-        set_cookie(&r, "scangate_login").unwrap()
-    ));
     let next = Arc::new(AtomicUsize::new(0));
     let creators: Vec<_> = (0..16)
         .map(|_| {
-            let (cookie, next) = (cookie.clone(), next.clone());
+            let next = next.clone();
             tokio::spawn(async move {
                 let mut conn = Conn::connect(listen).await.unwrap();
                 let req = request(
                     "POST",
                     "/.auth/qr",
-                    &[("Content-Type", "application/json"), ("Cookie", &cookie)],
+                    &[("Content-Type", "application/json")],
                     br#"{"rd":"/"}"#,
                 );
-                let mut ids = Vec::new();
+                let mut attempts = Vec::new();
                 while next.fetch_add(1, Ordering::Relaxed) < n {
                     let r = conn.request(&req).await.unwrap();
                     assert_eq!(r.status, 201, "{}", r.text());
-                    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-                    ids.push(v["id"].as_str().unwrap().to_string());
+                    attempts.push(Attempt::started(&r).expect("an id and its binding cookie"));
                 }
-                ids
+                attempts
             })
         })
         .collect();
-    let mut ids = Vec::with_capacity(n);
+    let mut attempts = Vec::with_capacity(n);
     for c in creators {
-        ids.extend(c.await.unwrap());
+        attempts.extend(c.await.unwrap());
     }
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
-    let holders: Vec<_> = ids
+    let holders: Vec<_> = attempts
         .into_iter()
-        .map(|id| {
-            let (cookie, stop, gate) = (cookie.clone(), stop.clone(), gate.clone());
+        .map(|attempt| {
+            let (stop, gate) = (stop.clone(), gate.clone());
             tokio::spawn(async move {
                 let poll = request(
                     "GET",
-                    &format!("/.auth/qr/{id}?since=waiting&wait=25"),
-                    &[("Cookie", &cookie)],
+                    &format!("/.auth/qr/{}?since=waiting&wait=25", attempt.id),
+                    &[("Cookie", &attempt.cookie())],
                     b"",
                 );
                 let mut conn = {

@@ -30,7 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 AUTH = "/.auth"
 COOKIE_NAME = "scangate_session"
-BINDING_COOKIE = "scangate_login"
+# One browser-binding cookie per login attempt: scangate_login_<attempt id>.
+BINDING_COOKIE_PREFIX = "scangate_login_"
 OVERSIZED = 70 * 1024  # the own endpoints read at most 64 KiB
 # Phones bound by the "new_sms" flow: distinct, or a second binding is rightly refused (409).
 PHONE_SEQ = itertools.count(random.randrange(10**7))
@@ -211,11 +212,12 @@ def login_flow(c, cookies, stats, flow):
     if not got or got[0] != 201:
         return
     attempt = as_json(got[2]).get("id")
-    binding = set_cookie_value(got[1], BINDING_COOKIE)
+    binding_name = f"{BINDING_COOKIE_PREFIX}{attempt}"
+    binding = set_cookie_value(got[1], binding_name) if attempt else None
     if not attempt or not binding:
         stats.record("login.qr", "no id/binding cookie", False)
         return
-    h = dict(base, Cookie=f"{BINDING_COOKIE}={binding}")
+    h = dict(base, Cookie=f"{binding_name}={binding}")
     user = "returning" if flow == "returning" else "new"
     got = c.request("login.scan", "POST", f"{AUTH}/demo/scan", {200}, h,
                     json.dumps({"id": attempt, "user": user}))
@@ -247,7 +249,7 @@ def login_flow(c, cookies, stats, flow):
             return
         ticket = as_json(got[2]).get("ticket")
     got = c.request("login.session", "POST", f"{AUTH}/session", {200}, h,
-                    json.dumps({"ticket": ticket}),
+                    json.dumps({"ticket": ticket, "id": attempt}),
                     check=lambda r, d: None if set_cookie_value(r, COOKIE_NAME)
                     else "no session cookie")
     if not got or got[0] != 200:
@@ -346,7 +348,7 @@ def one_mixed(c, cookies, stats, kind):
                   {"Content-Type": "application/json"}, random.choice(['{"rd":', "[1,2", "\x00\xff", '{"method": 7}']))
     elif kind == "bad_json_session":
         c.request("bad_json_session", "POST", f"{AUTH}/session", {400, 404},
-                  {"Content-Type": "application/json", "Cookie": f"{BINDING_COOKIE}=nope"},
+                  {"Content-Type": "application/json", "Cookie": f"{BINDING_COOKIE_PREFIX}nope=nope"},
                   random.choice(['{"ticket":', '{"ticket": 1}', "not json", ""]))
     elif kind == "oversized":
         path = random.choice([f"{AUTH}/qr", f"{AUTH}/session", f"{AUTH}/wechat/callback",

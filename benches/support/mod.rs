@@ -237,6 +237,34 @@ pub fn set_cookie(resp: &Resp, name: &str) -> Option<String> {
     })
 }
 
+/// Prefix of a login attempt's browser-binding cookie: one cookie per attempt,
+/// `scangate_login_<attempt id>`, set by the `POST /.auth/qr` that started it and needed by
+/// every call about that attempt (poll, code image, phone step, session exchange).
+pub const BINDING_COOKIE_PREFIX: &str = "scangate_login_";
+
+/// A login attempt as its browser knows it: the id from the `201` body of `POST /.auth/qr`
+/// and the secret of the binding cookie set with it.
+pub struct Attempt {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Attempt {
+    /// The attempt a `201` answer to `POST /.auth/qr` started, with its own binding cookie;
+    /// `None` when the body has no id or that attempt's cookie is not set.
+    pub fn started(resp: &Resp) -> Option<Attempt> {
+        let body: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
+        let id = body["id"].as_str()?.to_string();
+        let secret = set_cookie(resp, &format!("{BINDING_COOKIE_PREFIX}{id}"))?;
+        Some(Attempt { id, secret })
+    }
+
+    /// The `Cookie` header value that binds this attempt: `scangate_login_<id>=<secret>`.
+    pub fn cookie(&self) -> String {
+        format!("{BINDING_COOKIE_PREFIX}{}={}", self.id, self.secret)
+    }
+}
+
 // === CPU time per thread (this process) ===
 
 /// CPU time each thread of process `pid` ("self" for this one) has used so far:
