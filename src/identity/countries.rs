@@ -85,6 +85,11 @@ impl PhoneCountries {
         &self.0
     }
 
+    /// The codes as text (`["86", "1"]`), for pages and messages.
+    pub fn code_strs(&self) -> Vec<&str> {
+        self.0.iter().map(CountryCode::as_str).collect()
+    }
+
     /// `Ok` when `phone`'s country is listed; else [`PhoneError::CountryNotAccepted`], whose
     /// text names the accepted codes.
     pub fn admit(&self, phone: &Phone) -> Result<(), PhoneError> {

@@ -55,14 +55,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .iter()
         .map(|m| m.as_str())
         .collect();
-    let countries: Vec<&str> = app
-        .config
-        .login
-        .phone_countries
-        .codes()
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
+    let countries = app.config.login.phone_countries.code_strs();
     let view = pages::LoginView {
         auth_path: &app.config.auth_path,
         rd: &rd,

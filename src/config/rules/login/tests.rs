@@ -101,14 +101,7 @@ fn phone_countries_default_to_china() {
 #[test]
 fn phone_countries_take_codes_quoted_or_not() {
     let c = ok("login: {phone_countries: ['86', 1, \"852\"]}");
-    let codes: Vec<&str> = c
-        .login
-        .phone_countries
-        .codes()
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
-    assert_eq!(codes, ["86", "1", "852"]);
+    assert_eq!(c.login.phone_countries.code_strs(), ["86", "1", "852"]);
 }
 
 #[test]
