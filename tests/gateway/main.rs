@@ -16,6 +16,7 @@ mod owning;
 mod process;
 mod redis;
 mod routing;
+mod scenes;
 mod security_accounts;
 mod security_gate;
 mod security_protocol;
