@@ -9,6 +9,7 @@ mod auth_gate;
 mod endpoints;
 mod hardening;
 mod headers;
+mod interop;
 mod login_flow;
 mod mini_program;
 mod operations;

@@ -17,9 +17,9 @@ use tokio::net::TcpListener;
 use crate::browser::Browser;
 use crate::harness::*;
 
-const TOKEN: &str = "fwdtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-const APP_ID: &str = "wx00000000000000cc";
+pub(crate) const TOKEN: &str = "fwdtoken";
+pub(crate) const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+pub(crate) const APP_ID: &str = "wx00000000000000cc";
 
 /// What the account's own backend received: request target and body bytes.
 pub(crate) type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
