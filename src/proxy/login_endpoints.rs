@@ -108,7 +108,20 @@ pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
         https,
         any_cookie: req.headers.contains_key(http::header::COOKIE),
     });
-    tracing::warn!(host = %req.host, causes = ?causes, "no session cookie at the cookie check");
+    // A deployment fault (a domain or Secure flag that cannot work here) is the operator's to
+    // fix; a browser that blocks cookies is the visitor's business, and anyone can open this
+    // page, so it must not flood the log at warn.
+    let operator_fault = causes.iter().any(|c| {
+        matches!(
+            c,
+            cookie_check::Cause::DomainNotCovering { .. } | cookie_check::Cause::SecureOverHttp
+        )
+    });
+    if operator_fault {
+        tracing::warn!(host = %req.host, causes = ?causes, "the session cookie cannot work on this host (check session.cookie_domain / cookie_secure)");
+    } else {
+        tracing::debug!(host = %req.host, causes = ?causes, "no session cookie at the cookie check");
+    }
     let lang = lang_of(req);
     let login = super::redirect::login_url(&app.config.auth_path, &rd);
     Reply::html(200, cookie_check::render_page(&causes, &login, lang))
