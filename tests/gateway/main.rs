@@ -19,4 +19,5 @@ mod routing;
 mod security_accounts;
 mod security_gate;
 mod security_protocol;
+mod source_ip;
 mod wechat_cli;
