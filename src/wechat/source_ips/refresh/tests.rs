@@ -230,7 +230,9 @@ async fn while_wechat_fails_the_fleet_asks_once_per_retry_and_keeps_its_lists() 
 #[tokio::test]
 async fn the_observer_hears_every_step() {
     let sim = sim().await;
-    let heard: Arc<Mutex<Vec<(Option<&'static str>, ListState)>>> = Arc::default();
+    /// What the observer heard: the counted outcome and the state, step by step.
+    type Heard = Vec<(Option<&'static str>, ListState)>;
+    let heard: Arc<Mutex<Heard>> = Arc::default();
     let sink = heard.clone();
     let ips = Fleet::new()
         .instance(&sim, timing())
