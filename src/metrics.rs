@@ -288,8 +288,8 @@ pub enum CallbackOutcome {
     Ok,
     Duplicate,
     StoreError,
+    /// A scan of one of our login codes (whatever it did: see the scan reply).
     Login,
-    NotLogin,
     LoginError,
     Timeout,
     ForwardedReply,
@@ -308,7 +308,6 @@ impl CallbackOutcome {
             CallbackOutcome::Duplicate => "duplicate",
             CallbackOutcome::StoreError => "store_error",
             CallbackOutcome::Login => "login",
-            CallbackOutcome::NotLogin => "not_login",
             CallbackOutcome::LoginError => "login_error",
             CallbackOutcome::Timeout => "timeout",
             CallbackOutcome::ForwardedReply => "forwarded_reply",

@@ -257,8 +257,10 @@ pub struct OfficialAccountFile {
     pub encoding_aes_key_file: Option<String>,
     /// Lifetime of a login QR code in seconds. Default 300.
     pub qr_expire_seconds: u64,
-    /// Passive reply to the scanning user; "" = none. Default `登录成功`.
-    pub scan_reply: String,
+    /// The older spelling of `scan_replies.confirmed`. Default: none.
+    pub scan_reply: Option<String>,
+    /// Passive replies to the person who scanned a login code, by outcome. Default: zh texts.
+    pub scan_replies: ScanRepliesFile,
     /// Where pushes that are not logins go. Default: none.
     pub forward_url: Option<String>,
     /// Also forward login scans (we still handle them). Default false.
@@ -282,12 +284,42 @@ impl Default for OfficialAccountFile {
             encoding_aes_key: None,
             encoding_aes_key_file: None,
             qr_expire_seconds: 300,
-            scan_reply: "登录成功".to_string(),
+            scan_reply: None,
+            scan_replies: ScanRepliesFile::default(),
             forward_url: None,
             forward_logins: false,
             forward_timeout_ms: 4000,
             replies: RepliesFile::default(),
             verify_source_ip: false,
+        }
+    }
+}
+
+/// `wechat.official_account.scan_replies`: what the person who scanned a login code is told
+/// in WeChat; "" = no reply. The defaults are in Chinese, the language of WeChat's users.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanRepliesFile {
+    /// Signed in. Default `登录成功` (or `scan_reply`).
+    pub confirmed: Option<String>,
+    /// Scanned; the computer asks for a phone number next.
+    pub need_phone: String,
+    /// The code expired.
+    pub expired: String,
+    /// Someone else already used the code.
+    pub used: String,
+    /// The person's account is disabled.
+    pub blocked: String,
+}
+
+impl Default for ScanRepliesFile {
+    fn default() -> Self {
+        ScanRepliesFile {
+            confirmed: None,
+            need_phone: "扫码成功，请在电脑上绑定手机号以完成登录".to_string(),
+            expired: "二维码已过期，请在电脑上刷新后重新扫码".to_string(),
+            used: "该二维码已被使用，请在电脑上刷新后重新扫码".to_string(),
+            blocked: "该账号已被停用，无法登录".to_string(),
         }
     }
 }

@@ -171,8 +171,8 @@ pub struct OfficialAccountConfig {
     /// 43 characters; set = safe (encrypted) mode.
     pub encoding_aes_key: Option<Secret>,
     pub qr_expire_seconds: u32,
-    /// Passive reply to the scanning user; empty = none.
-    pub scan_reply: String,
+    /// Passive replies to the person who scanned a login code, by outcome.
+    pub scan_replies: ScanReplies,
     /// Where pushes that are not logins are forwarded.
     pub forward_url: Option<String>,
     /// Login scans are also forwarded (after we handle them). Only meaningful with
@@ -194,7 +194,7 @@ pub const DEFAULT_FORWARD_TIMEOUT_MS: u64 = 4000;
 
 impl OfficialAccountConfig {
     /// The account with these credentials and every other key at the file's default: plain
-    /// mode, 300 s QR codes, `scan_reply` "登录成功", no forwarding, no replies, no source
+    /// mode, 300 s QR codes, the default scan replies, no forwarding, no replies, no source
     /// address check. For code that builds an account without a file (the simulator); a test
     /// of `rules/wechat.rs` checks that it agrees with the file's defaults.
     pub fn new(app_id: impl Into<String>, app_secret: Secret, token: Secret) -> Self {
@@ -204,7 +204,7 @@ impl OfficialAccountConfig {
             token,
             encoding_aes_key: None,
             qr_expire_seconds: 300,
-            scan_reply: "登录成功".to_string(),
+            scan_replies: ScanReplies::default(),
             forward_url: None,
             forward_logins: false,
             forward_timeout_ms: DEFAULT_FORWARD_TIMEOUT_MS,
@@ -213,6 +213,39 @@ impl OfficialAccountConfig {
         }
     }
 }
+
+/// `wechat.official_account.scan_replies`: the passive reply to the person who scanned a
+/// login code, by what the scan did. Each at most 2048 bytes; empty = no reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanReplies {
+    /// Signed in.
+    pub confirmed: String,
+    /// Scanned; the computer asks for a phone number next.
+    pub need_phone: String,
+    /// The code expired (or is no longer known).
+    pub expired: String,
+    /// Someone else already used the code.
+    pub used: String,
+    /// The person's account is disabled.
+    pub blocked: String,
+}
+
+impl Default for ScanReplies {
+    /// The file's defaults (a test of `rules/wechat.rs` checks that they agree).
+    fn default() -> Self {
+        let file = crate::config::file::ScanRepliesFile::default();
+        ScanReplies {
+            confirmed: DEFAULT_SCAN_REPLY_CONFIRMED.to_string(),
+            need_phone: file.need_phone,
+            expired: file.expired,
+            used: file.used,
+            blocked: file.blocked,
+        }
+    }
+}
+
+/// `scan_replies.confirmed` when neither it nor `scan_reply` is set.
+pub const DEFAULT_SCAN_REPLY_CONFIRMED: &str = "登录成功";
 
 /// `wechat.official_account.replies`: what we answer ourselves. Every reply is non-empty and
 /// at most 2048 bytes (WeChat's limit for a passive text reply).

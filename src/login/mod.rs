@@ -48,7 +48,7 @@ pub use mp::MpConfirmed;
 pub use mp_api::MiniProgramApi;
 pub use mp_code::QrImage;
 pub use poll::{PollView, MAX_WAIT};
-pub use scan::{Scan, ScanOutcome};
+pub use scan::{Scan, ScanOutcome, ScanReply};
 pub use service::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps, Result, Started};
 pub use state::{Attempt, Status, TransitionError};
 pub use ticket::{Confirmed, Exchanged};

@@ -32,55 +32,118 @@ pub struct Scan {
     pub new_follower: bool,
 }
 
-/// What a scan push meant.
+impl Scan {
+    /// The scan of a code the gateway made: its scene has the format of our attempt ids (22
+    /// URL-safe base64 characters, 128 bits). Every other scene (`promo2024`, `123`, `0`)
+    /// belongs to the account's own channel and promotion codes, which are not logins: they
+    /// go where the account's other pushes go (forwarded, greeted).
+    pub fn is_login(&self) -> bool {
+        self.scene.attempt_id().is_some()
+    }
+}
+
+/// What the person who scanned is told in WeChat (the passive reply), by what the scan did.
+/// Each has its own configurable text (`wechat.official_account.scan_replies`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanReply {
+    /// Signed in: this scan confirmed the login, or it is the same person scanning the code
+    /// they already signed in with.
+    Confirmed,
+    /// Scanned, and the computer now asks for a phone number (a new user, or one who must
+    /// still bind a phone).
+    NeedPhone,
+    /// The code's time is up, or it is no longer known (its record is gone).
+    Expired,
+    /// Someone else already scanned this code.
+    Used,
+    /// This person may not sign in (their account is disabled).
+    Blocked,
+    /// A push that names a login code of ours but is not its scan (another ticket): nothing
+    /// is said.
+    Nothing,
+}
+
+impl ScanReply {
+    /// A short, bounded label for logs and tests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanReply::Confirmed => "confirmed",
+            ScanReply::NeedPhone => "need_phone",
+            ScanReply::Expired => "expired",
+            ScanReply::Used => "used",
+            ScanReply::Blocked => "blocked",
+            ScanReply::Nothing => "nothing",
+        }
+    }
+}
+
+/// What a scan push of one of our codes did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScanOutcome {
-    /// The push was the scan of a login QR code of ours (so it is not forwarded as an
-    /// ordinary event). False for unknown scenes and mismatched tickets.
-    pub login: bool,
-    /// For a login: where the attempt is now (`confirmed`, `need_phone`, `expired`, ...),
-    /// for choosing the passive reply.
+    /// Where the attempt is now (`confirmed`, `need_phone`, `expired`, ...); `None` when the
+    /// push names no attempt we have (gone, another ticket, not our scene).
     pub status: Option<Status>,
+    /// What the scanner is told.
+    pub reply: ScanReply,
 }
 
 impl ScanOutcome {
-    fn not_login() -> Self {
+    fn unknown(reply: ScanReply) -> Self {
         ScanOutcome {
-            login: false,
             status: None,
+            reply,
         }
     }
 
-    fn login(status: Status) -> Self {
+    /// The outcome of a scan by `openid` of an attempt that is now `attempt`, read at `now`.
+    fn of(attempt: &Attempt, openid: &OpenId, now: u64) -> Self {
+        let status = attempt.status_at(now);
+        let theirs = attempt.openid.as_ref() == Some(openid);
+        let reply = match status {
+            Status::Confirmed if theirs => ScanReply::Confirmed,
+            Status::NeedPhone if theirs => ScanReply::NeedPhone,
+            Status::Expired => ScanReply::Expired,
+            // The code is taken by someone else. (A cancelled Official Account attempt is a
+            // disabled user's: they are told so by the scan that cancelled it.)
+            Status::Confirmed | Status::NeedPhone | Status::Cancelled | Status::Scanned => {
+                ScanReply::Used
+            }
+            // Not moved by this scan (a racing one is still being applied): nothing true to
+            // say yet beyond "not signed in by this scan".
+            Status::Waiting => ScanReply::Nothing,
+        };
         ScanOutcome {
-            login: true,
             status: Some(status),
+            reply,
         }
     }
 }
 
 impl LoginService {
-    /// Handles a scan push. Unknown scenes and pushes whose ticket is not the attempt's are
-    /// not logins (`Ok`, `login: false`). Otherwise the scanner is looked up by openid, then by
-    /// unionid (from `user/info`; if that fails the login goes on without it); a known user is
-    /// confirmed (unless `login.phone: required` and they have no phone yet), a new one is
-    /// registered and confirmed (`phone: off`) or asked for a phone. A disabled user's attempt
-    /// is cancelled. Scans of attempts that already moved on change nothing.
+    /// Handles a scan push of one of our codes ([`Scan::is_login`]; the caller sends the
+    /// account's own scenes elsewhere). A scene we do not know (its attempt is gone) reads as
+    /// expired; a push whose ticket is not the attempt's changes nothing and is told nothing.
+    /// Otherwise the scanner is looked up by openid, then by unionid (from `user/info`; if
+    /// that fails the login goes on without it); a known user is confirmed (unless
+    /// `login.phone: required` and they have no phone yet), a new one is registered and
+    /// confirmed (`phone: off`) or asked for a phone. A disabled user's attempt is cancelled.
+    /// Scans of attempts that already moved on change nothing; the reply says why.
     pub async fn on_scan(&self, scan: Scan, now: u64) -> Result<ScanOutcome> {
         let inner = &self.inner;
         let Some(super::service::OfficialAccountDeps { client, .. }) = &inner.official_account
         else {
-            return Ok(ScanOutcome::not_login());
+            return Ok(ScanOutcome::unknown(ScanReply::Nothing));
         };
-        let loaded = match scan.scene.attempt_id() {
-            Some(id) => self.load(&id).await?,
-            None => None,
+        let Some(id) = scan.scene.attempt_id() else {
+            return Ok(ScanOutcome::unknown(ScanReply::Nothing));
         };
-        let Some((_, attempt)) = loaded else {
-            return Ok(ScanOutcome::not_login());
+        let Some((_, attempt)) = self.load(&id).await? else {
+            // Made by us (its format says so) and gone since: it expired long enough ago for
+            // its record to be dropped.
+            return Ok(ScanOutcome::unknown(ScanReply::Expired));
         };
         if attempt.method != LoginMethod::OfficialAccount || attempt.scene != scan.scene {
-            return Ok(ScanOutcome::not_login());
+            return Ok(ScanOutcome::unknown(ScanReply::Nothing));
         }
         let ticket_matches = match (&attempt.wechat_ticket, &scan.ticket) {
             (Some(ours), Some(theirs)) => tokens::ct_eq(ours, theirs),
@@ -91,12 +154,14 @@ impl LoginService {
                 attempt = %attempt.id,
                 "scan push names a login scene with another ticket; ignored"
             );
-            return Ok(ScanOutcome::not_login());
+            return Ok(ScanOutcome::unknown(ScanReply::Nothing));
         }
         let status = attempt.status_at(now);
         if !matches!(status, Status::Waiting | Status::Scanned) {
             // A retry, a second scan, or too late: nothing changes.
-            return Ok(ScanOutcome::login(status));
+            let outcome = ScanOutcome::of(&attempt, &scan.openid, now);
+            tracing::info!(attempt = %attempt.id, status = %status, reply = outcome.reply.as_str(), "scan of a code that already moved on");
+            return Ok(outcome);
         }
         let method = attempt.method.as_str();
 
@@ -111,10 +176,16 @@ impl LoginService {
                 inner.metrics.login_attempt(method, LoginOutcome::Scanned);
                 inner.metrics.login_attempt(method, outcome);
                 tracing::info!(attempt = %next.id, status = %next.status, new_follower = scan.new_follower, "login scan");
-                Ok(ScanOutcome::login(next.status))
+                if outcome == LoginOutcome::Cancelled {
+                    return Ok(ScanOutcome {
+                        status: Some(next.status),
+                        reply: ScanReply::Blocked,
+                    });
+                }
+                Ok(ScanOutcome::of(&next, &scan.openid, now))
             }
             // A racing scan (a WeChat retry, or a second phone) moved it first.
-            Applied::Refused(_, current) => Ok(ScanOutcome::login(current.status_at(now))),
+            Applied::Refused(_, current) => Ok(ScanOutcome::of(&current, &scan.openid, now)),
         }
     }
 

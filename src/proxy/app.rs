@@ -82,7 +82,8 @@ pub enum BuildError {
 /// what becomes of every push that is not a login.
 pub struct CallbackParts {
     pub codec: crate::wechat::CallbackCodec,
-    pub scan_reply: String,
+    /// What the person who scanned a login code is told, by outcome.
+    pub scan_replies: crate::config::model::ScanReplies,
     /// The account's own backend, when pushes are forwarded.
     pub forwarder: Option<super::forward::Forwarder>,
     /// Also forward login scans (in the background; our answer does not wait for it).

@@ -2,8 +2,10 @@
 //!
 //! GET answers WeChat's URL verification. POST verifies the signature (and `msg_signature`,
 //! decryption and appid in safe mode) before any XML is parsed, drops WeChat's retries by
-//! their dedupe key, hands login scans to the login service, and answers well inside
-//! WeChat's 5 s with the passive `scan_reply` (sealed in safe mode) or `success`.
+//! their dedupe key, hands scans of our login codes to the login service and answers them
+//! with the `scan_replies` text that says what the scan did (sealed in safe mode), and treats
+//! every other push — the account's own channel codes included — as the account's: forwarded
+//! to its backend, or answered from `replies`. Always well inside WeChat's 5 s.
 
 use std::time::Duration;
 
@@ -13,7 +15,8 @@ use super::app::{App, CallbackParts, LoginParts};
 use super::forward::{self, Forwarder};
 use super::own_request::OwnRequest;
 use super::respond::Reply;
-use crate::login::Scan;
+use crate::config::model::ScanReplies;
+use crate::login::{Scan, ScanReply};
 use crate::metrics::CallbackOutcome;
 use crate::replies::Incoming;
 use crate::wechat::{CallbackError, CallbackQuery, Push, PushKind};
@@ -93,7 +96,9 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
             );
         }
     }
-    let Some(scan) = scan_of(&push) else {
+    // Only codes we made are logins; the account's own parametric codes (`qrscene_promo`,
+    // `123`) are its business, like any other push.
+    let Some(scan) = scan_of(&push).filter(Scan::is_login) else {
         return not_login(app, callback, req, &push, kind).await;
     };
     if let Some(forwarder) = callback
@@ -106,13 +111,12 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
         forward_in_background(forwarder, req, callback.forward_budget);
     }
     match tokio::time::timeout(LOGIN_BUDGET, login.service.on_scan(scan, req.now)).await {
-        Ok(Ok(outcome)) if outcome.login => {
+        Ok(Ok(outcome)) => {
             app.metrics.wechat_callback(kind, CallbackOutcome::Login);
-            reply_text(callback, &push, req.now)
-        }
-        Ok(Ok(_)) => {
-            app.metrics.wechat_callback(kind, CallbackOutcome::NotLogin);
-            success()
+            match scan_reply_text(&callback.scan_replies, outcome.reply) {
+                Some(text) => sealed_text(callback, &push, text, req.now),
+                None => success(),
+            }
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "login scan failed");
@@ -162,7 +166,8 @@ async fn not_login(
     }
     let incoming = match &push.kind {
         PushKind::Text { content } => Incoming::Text(content),
-        PushKind::Subscribe { scene: None, .. } => Incoming::PlainSubscribe,
+        // A follow through the account's own channel code is a follow like any other.
+        PushKind::Subscribe { .. } => Incoming::PlainSubscribe,
         _ => Incoming::Other,
     };
     match crate::replies::reply_for(&callback.replies, incoming) {
@@ -228,11 +233,17 @@ fn kind_label(kind: &PushKind) -> &'static str {
     }
 }
 
-fn reply_text(callback: &CallbackParts, push: &Push, now: u64) -> Reply {
-    if callback.scan_reply.is_empty() {
-        return success();
-    }
-    sealed_text(callback, push, &callback.scan_reply, now)
+/// The configured text for what a scan did; `None` for no reply (`success`).
+fn scan_reply_text(replies: &ScanReplies, reply: ScanReply) -> Option<&str> {
+    let text = match reply {
+        ScanReply::Confirmed => &replies.confirmed,
+        ScanReply::NeedPhone => &replies.need_phone,
+        ScanReply::Expired => &replies.expired,
+        ScanReply::Used => &replies.used,
+        ScanReply::Blocked => &replies.blocked,
+        ScanReply::Nothing => return None,
+    };
+    Some(text.as_str()).filter(|t| !t.is_empty())
 }
 
 /// A passive text reply to `push`, encrypted in safe mode.

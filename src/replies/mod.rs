@@ -15,9 +15,10 @@ use matching::keyword_matches;
 pub enum Incoming<'a> {
     /// A text message, with its content as sent.
     Text(&'a str),
-    /// A follow that is not a login scan (no login scene on it).
+    /// A follow that is not a login scan: no scene, or the scene of one of the account's own
+    /// channel codes.
     PlainSubscribe,
-    /// Anything else: login scans, menu clicks, unfollows, images, locations...
+    /// Anything else: menu clicks, unfollows, scans by followers, images, locations...
     Other,
 }
 
@@ -26,7 +27,7 @@ pub enum Incoming<'a> {
 /// - `Text`: the first keyword rule (in config order) that matches the trimmed message,
 ///   else `default`;
 /// - `PlainSubscribe`: `subscribe`;
-/// - `Other`: never a reply (a login scan gets `scan_reply` elsewhere).
+/// - `Other`: never a reply (a login scan gets its `scan_replies` text elsewhere).
 pub fn reply_for<'r>(replies: &'r Replies, event: Incoming<'_>) -> Option<&'r str> {
     match event {
         Incoming::Text(text) => {

@@ -102,7 +102,7 @@ pub async fn build_login(
                 }),
                 Some(CallbackParts {
                     codec,
-                    scan_reply: oa.scan_reply.clone(),
+                    scan_replies: oa.scan_replies.clone(),
                     forwarder: oa
                         .forward_url
                         .as_deref()

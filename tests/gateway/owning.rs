@@ -17,16 +17,16 @@ use tokio::net::TcpListener;
 use crate::browser::Browser;
 use crate::harness::*;
 
-const TOKEN: &str = "fwdtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-const APP_ID: &str = "wx00000000000000cc";
+pub(crate) const TOKEN: &str = "fwdtoken";
+pub(crate) const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+pub(crate) const APP_ID: &str = "wx00000000000000cc";
 
 /// What the account's own backend received: request target and body bytes.
-type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 /// The account's own backend: records each push, waits `delay`, answers what `reply` holds
 /// at that moment.
-async fn backend(delay: Duration, reply: Arc<Mutex<Vec<u8>>>) -> (SocketAddr, Received) {
+pub(crate) async fn backend(delay: Duration, reply: Arc<Mutex<Vec<u8>>>) -> (SocketAddr, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received: Received = Arc::default();
@@ -78,7 +78,7 @@ async fn backend(delay: Duration, reply: Arc<Mutex<Vec<u8>>>) -> (SocketAddr, Re
 }
 
 /// A gateway owning the account (safe mode unless `aes` is false), with `extra` account keys.
-async fn gateway(aes: bool, account_extra: &str) -> (Echo, Gateway) {
+pub(crate) async fn gateway(aes: bool, account_extra: &str) -> (Echo, Gateway) {
     let app = Echo::start("app").await;
     let aes_line = if aes {
         format!("    encoding_aes_key: \"{AES_KEY}\"\n")
@@ -93,7 +93,7 @@ async fn gateway(aes: bool, account_extra: &str) -> (Echo, Gateway) {
     (app, gw)
 }
 
-fn sim(gw: &Gateway) -> &SimHandle {
+pub(crate) fn sim(gw: &Gateway) -> &SimHandle {
     &Demo::of(gw.app()).expect("the demo runs").simulator
 }
 
@@ -251,7 +251,7 @@ async fn auto_replies_in(aes: bool) {
     assert_eq!(s.push_raw(&unfollow).await.unwrap().body, "success");
 }
 
-fn rand_id() -> u64 {
+pub(crate) fn rand_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     now() * 1000 + NEXT.fetch_add(1, Ordering::Relaxed)

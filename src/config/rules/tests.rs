@@ -116,7 +116,7 @@ fn defaults_fill_every_optional_key() {
     assert!(!c.wechat.simulate);
     let oa = c.wechat.official_account.unwrap();
     assert_eq!(
-        (oa.qr_expire_seconds, oa.scan_reply.as_str()),
+        (oa.qr_expire_seconds, oa.scan_replies.confirmed.as_str()),
         (300, "登录成功")
     );
     assert_eq!(c.login.methods, [LoginMethod::OfficialAccount]);

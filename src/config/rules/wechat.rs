@@ -7,10 +7,12 @@ use base64::Engine as _;
 
 use super::Validator;
 use crate::config::file::{
-    KeywordFile, KeywordMatchFile, MiniProgramFile, OfficialAccountFile, RepliesFile, WechatFile,
+    KeywordFile, KeywordMatchFile, MiniProgramFile, OfficialAccountFile, RepliesFile,
+    ScanRepliesFile, WechatFile,
 };
 use crate::config::model::{
-    Keyword, KeywordMatch, MiniProgramConfig, OfficialAccountConfig, Replies, WechatConfig,
+    Keyword, KeywordMatch, MiniProgramConfig, OfficialAccountConfig, Replies, ScanReplies,
+    WechatConfig, DEFAULT_SCAN_REPLY_CONFIRMED,
 };
 use crate::config::syntax::HttpUrl;
 
@@ -70,6 +72,7 @@ impl Validator<'_> {
             encoding_aes_key_file,
             qr_expire_seconds,
             scan_reply,
+            scan_replies,
             forward_url,
             forward_logins,
             forward_timeout_ms,
@@ -127,18 +130,65 @@ impl Validator<'_> {
             "milliseconds (WeChat waits 5 seconds in all)",
         );
         let replies = self.replies(&format!("{AT}.replies"), replies);
+        let scan_replies = self.scan_replies(AT, scan_reply, scan_replies);
         Some(OfficialAccountConfig {
             app_id: app_id?,
             app_secret: app_secret?,
             token: token?,
             encoding_aes_key: encoding_aes_key?,
             qr_expire_seconds: qr_expire_seconds?,
-            scan_reply,
+            scan_replies: scan_replies?,
             forward_url: forward_url?,
             forward_logins: forward_logins?,
             forward_timeout_ms: forward_timeout_ms?,
             replies: replies?,
             verify_source_ip,
+        })
+    }
+
+    /// `scan_replies`, with `scan_reply` as the older spelling of its `confirmed`.
+    fn scan_replies(
+        &mut self,
+        at: &str,
+        scan_reply: Option<String>,
+        file: ScanRepliesFile,
+    ) -> Option<ScanReplies> {
+        let ScanRepliesFile {
+            confirmed,
+            need_phone,
+            expired,
+            used,
+            blocked,
+        } = file;
+        let confirmed = match (scan_reply, confirmed) {
+            (Some(_), Some(_)) => return self.reject(
+                format!("{at}.scan_reply"),
+                "and scan_replies.confirmed say the same thing: keep only scan_replies.confirmed",
+            ),
+            (Some(text), None) => (format!("{at}.scan_reply"), text),
+            (None, text) => (
+                format!("{at}.scan_replies.confirmed"),
+                text.unwrap_or_else(|| DEFAULT_SCAN_REPLY_CONFIRMED.to_string()),
+            ),
+        };
+        let mut text = |path: String, text: String| {
+            if text.is_empty() {
+                Some(text)
+            } else {
+                self.reply_text(&path, text)
+            }
+        };
+        let confirmed = text(confirmed.0, confirmed.1);
+        let need_phone = text(format!("{at}.scan_replies.need_phone"), need_phone);
+        let expired = text(format!("{at}.scan_replies.expired"), expired);
+        let used = text(format!("{at}.scan_replies.used"), used);
+        let blocked = text(format!("{at}.scan_replies.blocked"), blocked);
+        Some(ScanReplies {
+            confirmed: confirmed?,
+            need_phone: need_phone?,
+            expired: expired?,
+            used: used?,
+            blocked: blocked?,
         })
     }
 

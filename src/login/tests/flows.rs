@@ -18,8 +18,8 @@ async fn new_user_scans_binds_a_phone_and_exchanges_the_ticket() {
     assert_eq!(
         outcome,
         ScanOutcome {
-            login: true,
-            status: Some(Status::NeedPhone)
+            status: Some(Status::NeedPhone),
+            reply: ScanReply::NeedPhone,
         }
     );
     let view = f.status(&started).await;

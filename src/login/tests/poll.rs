@@ -197,8 +197,8 @@ async fn an_expired_attempt_reads_expired_and_refuses_everything() {
     assert_eq!(
         outcome,
         ScanOutcome {
-            login: true,
-            status: Some(Status::Expired)
+            status: Some(Status::Expired),
+            reply: ScanReply::Expired,
         }
     );
     let code = f

@@ -15,35 +15,171 @@ fn scan_of(s: &Started, openid: &str, ticket: &str) -> Scan {
 }
 
 #[tokio::test]
-async fn an_unknown_scene_or_a_foreign_ticket_is_not_a_login() {
+async fn a_foreign_ticket_or_another_scene_changes_nothing_and_is_told_nothing() {
     let f = fixture().await;
     let s = f.start().await;
     let ticket = f.qr_ticket(&s.id).await;
-    let unknown = Scan {
-        scene: SceneId::new("AAAAAAAAAAAAAAAAAAAAAA"),
-        ..scan_of(&s, "o-x", &ticket)
-    };
     let not_ours = Scan {
         scene: SceneId::new("promo_2024"),
         ..scan_of(&s, "o-x", &ticket)
     };
+    assert!(!not_ours.is_login(), "the account's own scene");
     let foreign_ticket = scan_of(&s, "o-x", "gQH47joAAAAAAAAAASxodHRwOi8v");
     let no_ticket = Scan {
         ticket: None,
         ..scan_of(&s, "o-x", &ticket)
     };
-    for scan in [unknown, not_ours, foreign_ticket, no_ticket] {
+    for scan in [not_ours, foreign_ticket, no_ticket] {
         let outcome = f.login.on_scan(scan, unix_now()).await.unwrap();
         assert_eq!(
             outcome,
             ScanOutcome {
-                login: false,
-                status: None
+                status: None,
+                reply: ScanReply::Nothing,
             }
         );
     }
     assert_eq!(f.status(&s).await.status, Status::Waiting);
     assert_eq!(f.funnel("scanned"), 0);
+}
+
+#[tokio::test]
+async fn a_scene_of_our_format_that_is_gone_reads_as_expired() {
+    let f = fixture().await;
+    let s = f.start().await;
+    let ticket = f.qr_ticket(&s.id).await;
+    let gone = Scan {
+        scene: SceneId::new("AAAAAAAAAAAAAAAAAAAAAA"),
+        ..scan_of(&s, "o-x", &ticket)
+    };
+    assert!(gone.is_login(), "our format");
+    let outcome = f.login.on_scan(gone, unix_now()).await.unwrap();
+    assert_eq!(
+        outcome,
+        ScanOutcome {
+            status: None,
+            reply: ScanReply::Expired,
+        }
+    );
+    assert_eq!(f.funnel("scanned"), 0);
+}
+
+#[test]
+fn only_scenes_of_our_format_are_logins() {
+    let scan = |scene: &str| Scan {
+        openid: OpenId::new("o"),
+        scene: SceneId::new(scene),
+        ticket: None,
+        new_follower: false,
+    };
+    let ours = crate::identity::AttemptId::random();
+    assert!(scan(ours.as_str()).is_login());
+    // The account's own channel and promotion codes: QR_STR_SCENE / QR_LIMIT_STR_SCENE
+    // strings, QR_SCENE numbers, the `qrscene_0` of a code made without a scene, and
+    // near-misses of our format.
+    for theirs in [
+        "promo2024",
+        "123",
+        "0",
+        "",
+        "AAAAAAAAAAAAAAAAAAAAA",
+        "AAAAAAAAAAAAAAAAAAAAAAA",
+        "AAAAAAAAAAAAAAAAAAAAA/",
+        "AAAAAAAAAAAAAAAAAAAAAB",
+        "login_AAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        assert!(!scan(theirs).is_login(), "{theirs:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_reply_says_what_the_scan_did() {
+    let f = fixture().await;
+    f.sim.add_user(&SimUser {
+        follows: true,
+        ..new_user("o-first")
+    });
+    let s = f.start().await;
+    let ticket = f.qr_ticket(&s.id).await;
+    let reply = |openid: &'static str, now: u64| {
+        let scan = scan_of(&s, openid, &ticket);
+        let login = f.login.clone();
+        async move { login.on_scan(scan, now).await.unwrap().reply }
+    };
+    // A new user: the computer asks for a phone now; the same person again: the same.
+    assert_eq!(reply("o-first", unix_now()).await, ScanReply::NeedPhone);
+    assert_eq!(reply("o-first", unix_now()).await, ScanReply::NeedPhone);
+    // Someone else scanning the same code: it is taken.
+    assert_eq!(reply("o-second", unix_now()).await, ScanReply::Used);
+    // After the phone step's deadline: expired, whoever scans.
+    let late = unix_now() + 3600;
+    assert_eq!(reply("o-first", late).await, ScanReply::Expired);
+    assert_eq!(reply("o-second", late).await, ScanReply::Expired);
+}
+
+#[tokio::test]
+async fn a_confirmed_code_tells_its_owner_confirmed_and_others_used() {
+    let f = fixture_with(Options {
+        phone: PhonePolicy::Off,
+        ..Options::default()
+    })
+    .await;
+    let s = f.start().await;
+    let ticket = f.qr_ticket(&s.id).await;
+    let first = f
+        .login
+        .on_scan(scan_of(&s, "o-a", &ticket), unix_now())
+        .await;
+    assert_eq!(first.unwrap().reply, ScanReply::Confirmed);
+    let again = f
+        .login
+        .on_scan(scan_of(&s, "o-a", &ticket), unix_now())
+        .await;
+    assert_eq!(again.unwrap().reply, ScanReply::Confirmed);
+    let other = f
+        .login
+        .on_scan(scan_of(&s, "o-b", &ticket), unix_now())
+        .await;
+    assert_eq!(
+        other.unwrap(),
+        ScanOutcome {
+            status: Some(Status::Confirmed),
+            reply: ScanReply::Used,
+        }
+    );
+    // Still confirmed after the code's own deadline: it was used, not let expire.
+    let late = unix_now() + 3600;
+    let later = f.login.on_scan(scan_of(&s, "o-b", &ticket), late).await;
+    assert_eq!(later.unwrap().reply, ScanReply::Used);
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_told_so() {
+    let f = fixture_with(Options {
+        phone: PhonePolicy::Off,
+        ..Options::default()
+    })
+    .await;
+    let user = f
+        .users
+        .register(APP_ID, &OpenId::new("o-gone"), None, None, unix_now())
+        .await
+        .unwrap();
+    f.users.set_disabled(&user.id, true).await.unwrap();
+    let s = f.start().await;
+    let ticket = f.qr_ticket(&s.id).await;
+    let outcome = f
+        .login
+        .on_scan(scan_of(&s, "o-gone", &ticket), unix_now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ScanOutcome {
+            status: Some(Status::Cancelled),
+            reply: ScanReply::Blocked,
+        }
+    );
 }
 
 #[tokio::test]
@@ -70,8 +206,8 @@ async fn concurrent_scans_of_one_attempt_apply_once() {
         assert_eq!(
             outcome,
             ScanOutcome {
-                login: true,
-                status: Some(Status::Confirmed)
+                status: Some(Status::Confirmed),
+                reply: ScanReply::Confirmed,
             }
         );
     }

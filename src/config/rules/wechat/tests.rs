@@ -1,4 +1,6 @@
-use crate::config::model::{Keyword, KeywordMatch, OfficialAccountConfig, Replies, Secret};
+use crate::config::model::{
+    Keyword, KeywordMatch, OfficialAccountConfig, Replies, ScanReplies, Secret,
+};
 use crate::config::testing::{errors, ok};
 
 #[test]
@@ -93,8 +95,58 @@ fn forward_url_must_be_http() {
     let c = ok("wechat: {official_account: {forward_url: 'https://cms.example.com/wx?k=1', scan_reply: ''}}");
     let oa = c.wechat.official_account.unwrap();
     assert_eq!(
-        (oa.forward_url.as_deref(), oa.scan_reply.as_str()),
+        (
+            oa.forward_url.as_deref(),
+            oa.scan_replies.confirmed.as_str()
+        ),
         (Some("https://cms.example.com/wx?k=1"), "")
+    );
+}
+
+#[test]
+fn scan_replies_default_to_chinese_texts_and_each_can_be_silenced() {
+    let oa = official_account("{}");
+    assert_eq!(oa.scan_replies, ScanReplies::default());
+    assert_eq!(oa.scan_replies.confirmed, "登录成功");
+    assert!(oa.scan_replies.expired.contains("过期"));
+    let quiet = official_account(
+        "{scan_replies: {confirmed: '', need_phone: '', expired: '', used: '', blocked: ''}}",
+    );
+    let ScanReplies {
+        confirmed,
+        need_phone,
+        expired,
+        used,
+        blocked,
+    } = quiet.scan_replies;
+    assert_eq!(
+        [confirmed, need_phone, expired, used, blocked],
+        [""; 5].map(String::from)
+    );
+    let custom = official_account("{scan_replies: {used: 'Someone else used this code'}}");
+    assert_eq!(custom.scan_replies.used, "Someone else used this code");
+    assert_eq!(custom.scan_replies.confirmed, "登录成功");
+}
+
+#[test]
+fn scan_reply_is_the_older_spelling_of_scan_replies_confirmed() {
+    let oa = official_account("{scan_reply: 'OK'}");
+    assert_eq!(oa.scan_replies.confirmed, "OK");
+    assert_eq!(
+        oa_errors("{scan_reply: 'OK', scan_replies: {confirmed: 'Yes'}}"),
+        ["wechat.official_account.scan_reply: and scan_replies.confirmed say the same thing: keep only scan_replies.confirmed"]
+    );
+}
+
+#[test]
+fn scan_replies_are_held_to_wechats_reply_limit() {
+    let long = "长".repeat(700);
+    assert_eq!(
+        oa_errors(&format!("{{scan_replies: {{expired: '{long}', used: '   '}}}}")),
+        [
+            "wechat.official_account.scan_replies.expired: is 2100 bytes; WeChat allows at most 2048 bytes in a passive text reply (a Chinese character takes 3)",
+            "wechat.official_account.scan_replies.used: must not be empty",
+        ]
     );
 }
 
@@ -128,7 +180,7 @@ fn the_code_constructor_agrees_with_the_file_defaults() {
             token,
             encoding_aes_key,
             qr_expire_seconds,
-            scan_reply,
+            scan_replies,
             forward_url,
             forward_logins,
             forward_timeout_ms,
@@ -137,7 +189,7 @@ fn the_code_constructor_agrees_with_the_file_defaults() {
         } = oa;
         (
             (app_id, app_secret, token, encoding_aes_key),
-            (qr_expire_seconds, scan_reply),
+            (qr_expire_seconds, scan_replies),
             (forward_url, forward_logins, forward_timeout_ms, replies),
             verify_source_ip,
         )
