@@ -7,6 +7,10 @@
 //! The per-request handles are resolved once per route at build time, so the hot path
 //! increments counters without hashing label values.
 
+mod callback_ips;
+
+pub use callback_ips::{CallbackIpMetrics, ListSample};
+
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };

@@ -27,6 +27,7 @@ use crate::proxy::{App, Gateway};
 use crate::session::{persist, AssertionSigner};
 use std::time::Duration;
 
+mod callback_ips;
 mod signals;
 mod wiring;
 
@@ -128,10 +129,12 @@ pub fn build_app(
     Ok(Arc::new(app))
 }
 
-/// Starts the background work of a built gateway on `side`: the readiness probe and the
-/// revocation follower. Returns the check `/readyz` answers from.
+/// Starts the background work of a built gateway on `side`: the readiness probe, the
+/// revocation follower and the refresh of WeChat's callback addresses. Returns the check
+/// `/readyz` answers from.
 fn start_background(app: &Arc<App>, side: &tokio::runtime::Runtime) -> ReadyCheck {
     follow_revocations(app, side);
+    callback_ips::start(app, side);
     readiness(app, side)
 }
 

@@ -269,6 +269,8 @@ pub struct OfficialAccountFile {
     pub forward_timeout_ms: u64,
     /// Our own passive replies. Default: none.
     pub replies: RepliesFile,
+    /// Accept callbacks only from WeChat's published addresses (`getcallbackip`). Default false.
+    pub verify_source_ip: bool,
 }
 
 impl Default for OfficialAccountFile {
@@ -288,6 +290,7 @@ impl Default for OfficialAccountFile {
             forward_logins: false,
             forward_timeout_ms: 4000,
             replies: RepliesFile::default(),
+            verify_source_ip: false,
         }
     }
 }

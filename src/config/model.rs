@@ -183,6 +183,10 @@ pub struct OfficialAccountConfig {
     pub forward_timeout_ms: u64,
     /// Our own passive replies; empty = none.
     pub replies: Replies,
+    /// Callbacks are accepted only from WeChat's published callback addresses
+    /// (`getcallbackip`, refreshed hourly, shared through the store). The client address is
+    /// the one `trusted_proxies` determines.
+    pub verify_source_ip: bool,
 }
 
 /// `forward_timeout_ms` when the file does not set it.
@@ -190,9 +194,9 @@ pub const DEFAULT_FORWARD_TIMEOUT_MS: u64 = 4000;
 
 impl OfficialAccountConfig {
     /// The account with these credentials and every other key at the file's default: plain
-    /// mode, 300 s QR codes, the default scan replies, no forwarding, no replies. For code
-    /// that builds an account without a file (the simulator); a test of `rules/wechat.rs`
-    /// checks that it agrees with the file's defaults.
+    /// mode, 300 s QR codes, the default scan replies, no forwarding, no replies, no source
+    /// address check. For code that builds an account without a file (the simulator); a test
+    /// of `rules/wechat.rs` checks that it agrees with the file's defaults.
     pub fn new(app_id: impl Into<String>, app_secret: Secret, token: Secret) -> Self {
         OfficialAccountConfig {
             app_id: app_id.into(),
@@ -205,6 +209,7 @@ impl OfficialAccountConfig {
             forward_logins: false,
             forward_timeout_ms: DEFAULT_FORWARD_TIMEOUT_MS,
             replies: Replies::default(),
+            verify_source_ip: false,
         }
     }
 }

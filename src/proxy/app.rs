@@ -92,6 +92,8 @@ pub struct CallbackParts {
     pub forward_budget: std::time::Duration,
     /// Auto-replies from the config.
     pub replies: crate::config::Replies,
+    /// WeChat's callback addresses, when `verify_source_ip` is on (`callback_source.rs`).
+    pub source_ips: Option<Arc<crate::wechat::CallbackIps>>,
 }
 
 /// The one seam through which the demo (`scangate demo`, `wechat.simulate: true`; the `demo`

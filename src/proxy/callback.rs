@@ -56,6 +56,9 @@ pub async fn handle(app: &App, req: &OwnRequest<'_>) -> Reply {
     else {
         return Reply::error(&super::respond::GatewayError::NotFound, false);
     };
+    if let Some(refused) = super::callback_source::refuse_foreign_sender(app, callback, req) {
+        return refused;
+    }
     let query = match CallbackQuery::parse(req.query.unwrap_or("")) {
         Ok(q) => q,
         Err(e) => return refused(app, req, "unknown", &e),

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod app;
 mod callback;
+mod callback_source;
 pub mod client_ip;
 pub mod cookie_check;
 pub mod csrf;

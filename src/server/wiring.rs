@@ -1,6 +1,7 @@
 //! Building the login side of the gateway from the config: the demo with its simulator (with
 //! `wechat.simulate`, `crate::demo`), the store, the user directory, the WeChat client and
-//! callback codec, the SMS provider and the login service.
+//! callback codec (with WeChat's callback addresses when `verify_source_ip` is on), the SMS
+//! provider and the login service.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::login::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps
 use crate::metrics::Metrics;
 use crate::proxy::app::{CallbackParts, LoginParts};
 use crate::users::UserDirectory;
+use crate::wechat::source_ips::RefreshTiming;
 use crate::wechat::{ApiConfig, ApiObserver, CallbackCodec, CallbackConfig, WechatClient};
 
 /// WeChat API calls answer well inside the callback's 5 s, or not at all.
@@ -59,17 +61,34 @@ pub async fn build_login(
         Some(oa) => {
             // The token lives in the store: with Redis, every instance uses one token and
             // exactly one refreshes it.
-            let client = WechatClient::with_token_cache(
-                ApiConfig {
-                    api_base: config.wechat.api_base.clone(),
-                    app_id: oa.app_id.clone(),
-                    app_secret: oa.app_secret.expose().to_string(),
-                    timeout: WECHAT_API_TIMEOUT,
-                },
-                Arc::new(StoreTokenCache::new(store.clone())),
-            )
-            .map_err(|e| StartupError::Wechat(e.to_string()))?
-            .with_observer(observer(metrics));
+            let oa_client = || {
+                WechatClient::with_token_cache(
+                    ApiConfig {
+                        api_base: config.wechat.api_base.clone(),
+                        app_id: oa.app_id.clone(),
+                        app_secret: oa.app_secret.expose().to_string(),
+                        timeout: WECHAT_API_TIMEOUT,
+                    },
+                    Arc::new(StoreTokenCache::new(store.clone())),
+                )
+                .map_err(|e| StartupError::Wechat(e.to_string()))
+                .map(|c| c.with_observer(observer(metrics)))
+            };
+            let client = oa_client()?;
+            // Its own client, sharing the token through the store like any other instance.
+            let source_ips = if oa.verify_source_ip {
+                Some(
+                    super::callback_ips::build(
+                        Arc::new(oa_client()?),
+                        store.clone(),
+                        registry,
+                        RefreshTiming::default(),
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
             let codec = CallbackCodec::new(CallbackConfig {
                 app_id: oa.app_id.clone(),
                 token: oa.token.expose().to_string(),
@@ -93,6 +112,7 @@ pub async fn build_login(
                     forward_logins: oa.forward_logins,
                     forward_budget: Duration::from_millis(oa.forward_timeout_ms),
                     replies: oa.replies.clone(),
+                    source_ips,
                 }),
             )
         }

@@ -70,6 +70,8 @@ pub enum Api {
     MenuCreate,
     /// `GET /cgi-bin/get_current_selfmenu_info`.
     MenuGet,
+    /// `GET /cgi-bin/getcallbackip`.
+    CallbackIp,
 }
 
 impl Api {
@@ -84,6 +86,7 @@ impl Api {
             Api::GetUserPhoneNumber => "getuserphonenumber",
             Api::MenuCreate => "menu_create",
             Api::MenuGet => "menu_get",
+            Api::CallbackIp => "getcallbackip",
         }
     }
 }
@@ -283,6 +286,21 @@ impl WechatClient {
             subscribe_scene: answer.subscribe_scene.filter(|s| !s.is_empty()),
             qr_scene_str: answer.qr_scene_str.filter(|s| !s.is_empty()),
         })
+    }
+
+    /// `GET /cgi-bin/getcallbackip`: the addresses WeChat pushes to the callback from, as
+    /// WeChat lists them (IPv4 addresses and CIDR ranges like `101.226.103.0/25`; read them
+    /// with [`super::source_ips::CallbackIpList::parse`]).
+    pub async fn callback_ips(&self) -> Result<Vec<String>, Error> {
+        let url = format!("{}/cgi-bin/getcallbackip", self.base);
+        let answer: CallbackIpResponse = self
+            .with_token(Api::CallbackIp, |token| {
+                self.http
+                    .get(&url)
+                    .query(&[("access_token", token.expose())])
+            })
+            .await?;
+        Ok(answer.ip_list)
     }
 
     async fn fetch_token(&self) -> Result<Fetched, Error> {
@@ -488,6 +506,11 @@ struct QrCreateResponse {
     #[serde(default)]
     expire_seconds: Option<u32>,
     url: String,
+}
+
+#[derive(Deserialize)]
+struct CallbackIpResponse {
+    ip_list: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `client.rs` | `stable_token`, `qrcode/create`, `user/info` |
+//! | `client.rs` | `stable_token`, `qrcode/create`, `user/info`, `getcallbackip` |
 //! | `client/miniprogram.rs` | `getwxacodeunlimit`, `jscode2session`, `getuserphonenumber` |
 //! | `client/menu.rs` | [`Menu`] and its local validation, `menu/create`, `get_current_selfmenu_info` |
 //! | `client/check.rs` | [`WechatClient::check`]: credentials and IP whitelist, in plain words |
@@ -19,6 +19,7 @@
 //! | `message.rs` | push XML → [`Push`] |
 //! | `reply.rs` | reply XML builders |
 //! | `callback.rs` | GET verification, POST in plain / compatible / safe mode, reply sealing |
+//! | `source_ips.rs` | WeChat's callback addresses (`getcallbackip`): parsing, matching, shared refresh |
 
 pub mod breaker;
 pub mod callback;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod message;
 pub mod reply;
 pub mod signature;
+pub mod source_ips;
 pub mod token;
 
 pub use callback::{
@@ -43,6 +45,7 @@ pub use crypto::{CryptoError, MsgCrypt};
 pub use error::explain;
 pub use message::{Header, Push, PushKind, XmlError};
 pub use signature::VerifiedCallback;
+pub use source_ips::{CallbackIpList, CallbackIps, SourceVerdict};
 pub use token::{
     AccessToken, CachedToken, MemoryTokenCache, RefreshLease, TokenCache, TokenCacheError,
     REFRESH_LOCK_TTL,

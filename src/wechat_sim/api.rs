@@ -1,5 +1,5 @@
 //! The simulated WeChat API server (axum): `GET /cgi-bin/token`, `POST /cgi-bin/stable_token`,
-//! `POST /cgi-bin/qrcode/create`, `GET /cgi-bin/user/info`, answering with the JSON shapes and
+//! `POST /cgi-bin/qrcode/create`, `GET /cgi-bin/user/info`, `GET /cgi-bin/getcallbackip`, answering with the JSON shapes and
 //! error codes of wechat-protocol.md §1–3 and §8, plus the custom menu (`menu_api.rs`) and the
 //! Mini Program's APIs (`mp_api.rs`).
 //! Errors are HTTP 200 with `errcode`, as WeChat does; the `Content-Type` is WeChat's
@@ -36,6 +36,7 @@ pub(super) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route("/cgi-bin/stable_token", post(stable_token))
         .route("/cgi-bin/qrcode/create", post(qrcode_create))
         .route("/cgi-bin/user/info", get(user_info))
+        .route("/cgi-bin/getcallbackip", get(callback_ips))
         .route("/cgi-bin/menu/create", post(menu_api::menu_create))
         .route(
             "/cgi-bin/get_current_selfmenu_info",
@@ -293,6 +294,25 @@ async fn user_info(State(s): Shr, Query(q): Params) -> Response {
         }
     };
     json(&body)
+}
+
+/// `GET /cgi-bin/getcallbackip`: the configured list ([`super::SimHandle::set_callback_ips`]),
+/// or 45009 while [`super::SimHandle::set_callback_ips_failing`] is on.
+async fn callback_ips(State(s): Shr, Query(q): Params) -> Response {
+    if let Some(code) = s
+        .enter(SimApi::CallbackIp, &s.counters.callback_ip_calls)
+        .await
+    {
+        return wx_error(code);
+    }
+    if let Err(code) = s.check_token(q.get("access_token")) {
+        return wx_error(code);
+    }
+    let inner = s.lock();
+    if inner.callback_ips_failing {
+        return wx_error(45009);
+    }
+    json(&serde_json::json!({ "ip_list": inner.callback_ips }))
 }
 
 pub(super) fn json<T: Serialize>(body: &T) -> Response {

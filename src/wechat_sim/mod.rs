@@ -16,6 +16,8 @@
 //! keeps the custom menu (`menu/create`, `get_current_selfmenu_info`). Credential failures
 //! happen as they do for real: a wrong appid (40013) or secret (40125), or
 //! [`SimHandle::set_ip_whitelisted`]`(false)` (40164); [`SimHandle::fail_next`] injects any code.
+//! `getcallbackip` lists the addresses set by [`SimHandle::set_callback_ips`] (loopback by
+//! default) and fails while [`SimHandle::set_callback_ips_failing`] is on.
 //!
 //! With [`SimHandle::add_mini_program`] it is also a Mini Program's WeChat (§9): code images,
 //! `jscode2session`, phone numbers; [`MpPage`] plays our Mini Program page on the phone.
@@ -110,6 +112,8 @@ pub enum SimApi {
     MenuCreate,
     /// `GET /cgi-bin/get_current_selfmenu_info`.
     MenuGet,
+    /// `GET /cgi-bin/getcallbackip`.
+    CallbackIp,
 }
 
 /// How often each endpoint was called; `tokens_issued` counts distinct tokens handed out.
@@ -138,6 +142,8 @@ pub struct SimCounters {
     pub menu_creates: u64,
     /// Calls of `GET /cgi-bin/get_current_selfmenu_info`, failed ones included.
     pub menu_gets: u64,
+    /// Calls of `GET /cgi-bin/getcallbackip`, failed ones included.
+    pub callback_ip_calls: u64,
 }
 
 /// What happened to one push.
@@ -274,6 +280,7 @@ impl SimHandle {
             phone_number_calls: c.phone_number_calls.load(Ordering::SeqCst),
             menu_creates: c.menu_creates.load(Ordering::SeqCst),
             menu_gets: c.menu_gets.load(Ordering::SeqCst),
+            callback_ip_calls: c.callback_ip_calls.load(Ordering::SeqCst),
         }
     }
 
@@ -292,6 +299,19 @@ impl SimHandle {
     /// `jscode2session`) answers 40164, whatever the secret, as WeChat does.
     pub fn set_ip_whitelisted(&self, whitelisted: bool) {
         self.shared.lock().ip_whitelisted = whitelisted;
+    }
+
+    /// What `getcallbackip` answers from now on: WeChat's push addresses, each an address or
+    /// a CIDR range, as WeChat writes them (junk too, for tests). Default `127.0.0.1` and `::1`,
+    /// where the simulator pushes from.
+    pub fn set_callback_ips(&self, ips: &[&str]) {
+        self.shared.lock().callback_ips = ips.iter().map(|ip| (*ip).to_string()).collect();
+    }
+
+    /// While true, `getcallbackip` answers 45009 (daily quota reached): an outage of the
+    /// address list that lasts until it is switched off again.
+    pub fn set_callback_ips_failing(&self, failing: bool) {
+        self.shared.lock().callback_ips_failing = failing;
     }
 
     /// The `button` array of the menu `menu/create` last accepted, as posted; `None` before.

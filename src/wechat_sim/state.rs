@@ -29,6 +29,7 @@ pub(super) struct Counters {
     pub phone_number_calls: AtomicU64,
     pub menu_creates: AtomicU64,
     pub menu_gets: AtomicU64,
+    pub callback_ip_calls: AtomicU64,
 }
 
 pub(super) struct Inner {
@@ -49,6 +50,10 @@ pub(super) struct Inner {
     pub menu: Option<serde_json::Value>,
     /// False = the caller's IP is not in the whitelist: credential calls answer 40164.
     pub ip_whitelisted: bool,
+    /// What `getcallbackip` lists: the addresses pushes come from.
+    pub callback_ips: Vec<String>,
+    /// True = `getcallbackip` answers 45009 (an outage of that API).
+    pub callback_ips_failing: bool,
 }
 
 pub(super) struct IssuedToken {
@@ -128,6 +133,9 @@ impl Inner {
             mini_program: None,
             menu: None,
             ip_whitelisted: true,
+            // The simulator pushes from loopback.
+            callback_ips: vec!["127.0.0.1".to_string(), "::1".to_string()],
+            callback_ips_failing: false,
         }
     }
 }

@@ -21,4 +21,5 @@ mod scenes;
 mod security_accounts;
 mod security_gate;
 mod security_protocol;
+mod source_ip;
 mod wechat_cli;

@@ -1,5 +1,5 @@
-//! `wechat`: the API base, the Official Account (credentials, callback keys, forwarding and
-//! its own replies) and the Mini Program.
+//! `wechat`: the API base, the Official Account (credentials, callback keys, forwarding, its
+//! own replies and the callback source check) and the Mini Program.
 
 use base64::alphabet;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
@@ -77,6 +77,7 @@ impl Validator<'_> {
             forward_logins,
             forward_timeout_ms,
             replies,
+            verify_source_ip,
         } = oa;
         let app_id = self.required_text(&format!("{AT}.app_id"), app_id);
         let app_secret =
@@ -141,6 +142,7 @@ impl Validator<'_> {
             forward_logins: forward_logins?,
             forward_timeout_ms: forward_timeout_ms?,
             replies: replies?,
+            verify_source_ip,
         })
     }
 

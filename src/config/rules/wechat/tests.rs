@@ -185,15 +185,29 @@ fn the_code_constructor_agrees_with_the_file_defaults() {
             forward_logins,
             forward_timeout_ms,
             replies,
+            verify_source_ip,
         } = oa;
         (
             (app_id, app_secret, token, encoding_aes_key),
             (qr_expire_seconds, scan_replies),
             (forward_url, forward_logins, forward_timeout_ms, replies),
+            verify_source_ip,
         )
     };
     let code = OfficialAccountConfig::new("wx1", Secret::new("s3cret"), Secret::new("tok123"));
     assert_eq!(fields(code), fields(official_account("{}")));
+}
+
+#[test]
+fn verify_source_ip_is_off_unless_switched_on() {
+    assert!(!official_account("{}").verify_source_ip);
+    assert!(official_account("{verify_source_ip: true}").verify_source_ip);
+    let errors = oa_errors("{verify_source_ip: 'yes please'}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("wechat.official_account.verify_source_ip"),
+        "{errors:?}"
+    );
 }
 
 #[test]
