@@ -154,9 +154,9 @@ impl Metrics {
         let wechat_api = IntCounterVec::new(
             Opts::new(
                 "scangate_wechat_api_requests_total",
-                "Calls to the WeChat API by api and outcome (ok or an error class)",
+                "Calls to the WeChat API by api, outcome (ok or an error class) and WeChat's errcode (0 when ok, none when WeChat gave no code)",
             ),
-            &["api", "outcome"],
+            &["api", "outcome", "errcode"],
         )?;
         let wechat_callbacks = IntCounterVec::new(
             Opts::new(
@@ -229,8 +229,10 @@ impl Metrics {
 
     /// One WeChat API call: `api` like `stable_token`, `qrcode_create`; `outcome` `ok` or an
     /// error class label.
-    pub fn wechat_api(&self, api: &'static str, outcome: &'static str) {
-        self.wechat_api.with_label_values(&[api, outcome]).inc();
+    pub fn wechat_api(&self, api: &'static str, outcome: &'static str, errcode: &str) {
+        self.wechat_api
+            .with_label_values(&[api, outcome, errcode])
+            .inc();
     }
 
     /// One push to the callback: `kind` like `subscribe`, `scan`, `text`, `verify`, `unknown`.

@@ -260,7 +260,8 @@ impl Demo {
                 let js_code = self.simulator.mp_login_code(&user);
                 // A new user shares a WeChat-verified phone in the same tap; a returning one
                 // is already known (by unionid, across both apps).
-                let phone_code = (!returning).then(|| self.simulator.mp_phone_code(&new_phone()));
+                let phone_code =
+                    (!returning).then(|| self.simulator.mp_phone_code_of(&user, &new_phone()));
                 let (status, answer) = page
                     .confirm(&body.id, &js_code, phone_code.as_deref())
                     .await;

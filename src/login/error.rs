@@ -70,7 +70,9 @@ pub enum LoginError {
     /// Too many changes to one attempt at once. Safe to retry.
     #[error("the login is busy; try again")]
     Busy,
-    #[error("WeChat could not be reached; try again in a moment")]
+    /// A WeChat call failed for good: what the person is told follows its
+    /// [`wechat::Impact`] (busy, not available here, or no answer).
+    #[error("{}", wechat_text(.0))]
     Wechat(#[source] wechat::Error),
     #[error("the login service is temporarily unavailable; try again")]
     Store(#[source] store::Error),
@@ -104,7 +106,11 @@ impl LoginError {
             LoginError::MpCodeInvalid => "invalid_code",
             LoginError::Disabled => "account_disabled",
             LoginError::Busy => "busy",
-            LoginError::Wechat(_) => "wechat_unavailable",
+            LoginError::Wechat(e) => match e.impact() {
+                wechat::Impact::Busy { .. } => "wechat_busy",
+                wechat::Impact::Misconfigured => "wechat_misconfigured",
+                wechat::Impact::Unavailable => "wechat_unavailable",
+            },
             LoginError::Store(_) => "store_unavailable",
             LoginError::Sms(_) => "sms_unavailable",
             LoginError::Users(_) => "users_unavailable",
@@ -142,6 +148,18 @@ impl From<TransitionError> for LoginError {
     }
 }
 
+/// What the person is told of a WeChat failure: something true they can act on. The
+/// operator's details (errcode, rid, what to fix) are in the log line the client wrote.
+fn wechat_text(e: &wechat::Error) -> &'static str {
+    match e.impact() {
+        wechat::Impact::Busy { .. } => "WeChat is busy right now; try again in a few minutes",
+        wechat::Impact::Misconfigured => {
+            "signing in with WeChat is not available on this site right now"
+        }
+        wechat::Impact::Unavailable => "WeChat could not be reached; try again in a moment",
+    }
+}
+
 /// The result of a login step.
 pub type Result<T, E = LoginError> = std::result::Result<T, E>;
 
@@ -171,6 +189,14 @@ mod tests {
             LoginError::Disabled,
             LoginError::Busy,
             LoginError::Wechat(wechat::Error::Timeout),
+            LoginError::Wechat(wechat::Error::Api {
+                errcode: 45009,
+                errmsg: String::new(),
+            }),
+            LoginError::Wechat(wechat::Error::Api {
+                errcode: 41030,
+                errmsg: String::new(),
+            }),
             LoginError::Store(store::Error::InvalidTtl),
             LoginError::Sms(SmsError::Status(500)),
             LoginError::Users(UsersError::Busy),
@@ -184,6 +210,22 @@ mod tests {
             );
             let text = e.to_string();
             assert!(!text.is_empty() && !text.contains("Error"), "{text}");
+            // The login page words every code a browser receives, in English and Chinese.
+            // (The page never sees the others: `invalid_scene` is the Mini Program page's,
+            // and store, user-directory and internal failures reach it as `unavailable`.)
+            let page_never_sees = [
+                "invalid_scene",
+                "store_unavailable",
+                "users_unavailable",
+                "internal",
+            ];
+            if !page_never_sees.contains(&code) {
+                let worded = crate::pages::sdk_js()
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with(&format!("{code}:")))
+                    .count();
+                assert!(worded >= 2, "{code}: the login page's texts in en and zh");
+            }
         }
         assert_eq!(
             LoginError::BadPhone(PhoneError::NotChineseMobile).to_string(),

@@ -98,6 +98,7 @@ impl LoginService {
             .await
             .map_err(|e| code_refused(e, None, "jscode2session"))?;
         if session.openid.is_empty() {
+            tracing::warn!(api = "jscode2session", "WeChat answered no openid");
             return Err(LoginError::Wechat(wechat::Error::Decode(
                 "jscode2session answered no openid".into(),
             )));
@@ -114,7 +115,7 @@ impl LoginService {
         // The number costs money per call: ask only when someone still lacks one.
         let wanted = known.as_ref().is_none_or(|u| u.phone.is_none());
         let verified = match phone_code.filter(|c| !c.is_empty()) {
-            Some(code) if wanted => self.verified_phone(mp, &attempt, code).await?,
+            Some(code) if wanted => self.verified_phone(mp, &attempt, &openid, code).await?,
             _ => None,
         };
         let (applied, outcome) = self
@@ -211,7 +212,8 @@ impl LoginService {
         Ok(Some(attempt))
     }
 
-    /// The number behind a phone-button code, or `None` when WeChat cannot tell it now (the
+    /// The number behind a phone-button code pressed by `pressed_by`, or `None` when WeChat
+    /// cannot tell it now (the
     /// computer then asks for one with an SMS code). A code WeChat refuses is an error: the
     /// page should ask again. So is a number of a country `login.phone_countries` does not
     /// list ([`LoginError::BadPhone`], as for a typed one).
@@ -219,15 +221,19 @@ impl LoginService {
         &self,
         mp: &MiniProgramDeps,
         attempt: &Attempt,
+        pressed_by: &OpenId,
         code: &str,
     ) -> Result<Option<Phone>> {
-        let answer = match mp.api.phone_number(checked_code(code)?).await {
+        // Naming the user lets WeChat refuse a code pressed by someone else (40029).
+        let code = checked_code(code)?;
+        let answer = match mp.api.phone_number(code, pressed_by.as_str()).await {
             Ok(answer) => answer,
             Err(e) if is_code_refused(&e) => {
                 return Err(code_refused(e, Some(attempt), "getuserphonenumber"))
             }
             Err(e) => {
-                tracing::warn!(attempt = %attempt.id, error = %e, "WeChat cannot tell the phone number; going on without it");
+                // The client logged WeChat's answer; this line says what the login does about it.
+                tracing::info!(attempt = %attempt.id, errcode = e.errcode(), "WeChat cannot tell the phone number; going on without it");
                 return Ok(None);
             }
         };

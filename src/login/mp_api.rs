@@ -16,8 +16,9 @@ pub trait MiniProgramApi: Send + Sync {
     /// `jscode2session`: who the `wx.login` code belongs to. A used or unknown code is an
     /// [`Error::Api`] with `errcode` 40029 or 40163.
     async fn code_to_session(&self, js_code: &str) -> Result<MpSession, Error>;
-    /// `getuserphonenumber`: the WeChat-verified number behind a phone-button code.
-    async fn phone_number(&self, phone_code: &str) -> Result<MpPhone, Error>;
+    /// `getuserphonenumber`: the WeChat-verified number behind a phone-button code, checked
+    /// by WeChat to belong to `openid` (the user `jscode2session` named).
+    async fn phone_number(&self, phone_code: &str, openid: &str) -> Result<MpPhone, Error>;
 }
 
 #[async_trait]
@@ -30,7 +31,7 @@ impl MiniProgramApi for WechatClient {
         WechatClient::code_to_session(self, js_code).await
     }
 
-    async fn phone_number(&self, phone_code: &str) -> Result<MpPhone, Error> {
-        WechatClient::phone_number(self, phone_code).await
+    async fn phone_number(&self, phone_code: &str, openid: &str) -> Result<MpPhone, Error> {
+        WechatClient::phone_number(self, phone_code, Some(openid)).await
     }
 }

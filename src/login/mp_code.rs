@@ -65,6 +65,10 @@ impl LoginService {
             .await
             .map_err(LoginError::Wechat)?;
         if image_type(&image).is_none() {
+            tracing::warn!(
+                api = "wxacode_unlimited",
+                "WeChat answered something that is neither PNG nor JPEG"
+            );
             return Err(LoginError::Wechat(WechatError::Decode(
                 "getwxacodeunlimit answered something that is neither PNG nor JPEG".into(),
             )));

@@ -329,7 +329,11 @@ impl LoginService {
         match tokio::time::timeout(USER_INFO_BUDGET, client.user_info(openid.as_str())).await {
             Ok(Ok(info)) => info.unionid.map(UnionId::new),
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "user/info failed; logging in without a unionid");
+                // The client logged WeChat's answer; this line says what the login does about it.
+                tracing::info!(
+                    errcode = e.errcode(),
+                    "user/info failed; logging in without a unionid"
+                );
                 None
             }
             Err(_) => {

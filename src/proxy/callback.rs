@@ -12,7 +12,7 @@ use std::time::Duration;
 use rand::RngCore;
 
 use super::app::{App, CallbackParts, LoginParts};
-use super::forward::{self, Forwarder};
+use super::forward::{self, ForwardedFrom, Forwarder};
 use super::own_request::OwnRequest;
 use super::respond::Reply;
 use crate::config::model::ScanReplies;
@@ -145,7 +145,12 @@ async fn not_login(
 ) -> Reply {
     if let Some(forwarder) = &callback.forwarder {
         match forwarder
-            .forward(req.query, req.body.clone(), callback.forward_budget)
+            .forward(
+                req.query,
+                req.body.clone(),
+                &ForwardedFrom::of(req),
+                callback.forward_budget,
+            )
             .await
         {
             Ok(reply) if forward::is_message(&reply) => {
@@ -191,8 +196,12 @@ fn forward_in_background(forwarder: &Forwarder, req: &OwnRequest<'_>, budget: Du
     let forwarder = forwarder.clone();
     let query = req.query.map(str::to_string);
     let body = req.body.clone();
+    let from = ForwardedFrom::of(req);
     tokio::spawn(async move {
-        if let Err(e) = forwarder.forward(query.as_deref(), body, budget).await {
+        if let Err(e) = forwarder
+            .forward(query.as_deref(), body, &from, budget)
+            .await
+        {
             tracing::warn!(error = %e, "login scan not forwarded");
         }
     });

@@ -5,11 +5,34 @@
 //! `nonce`, `msg_signature`, ...) and the same body bytes, so the backend's own signature
 //! check and decryption keep working unchanged. Its answer (already sealed by the backend
 //! with the same Token and key) is relayed to WeChat when it comes within the time left of
-//! WeChat's 5 s; a later answer is dropped with a log line.
+//! WeChat's 5 s; a later answer is dropped with a log line. The backend also learns who sent
+//! the push (`X-Forwarded-For`, `X-Real-IP`, WeChat's `User-Agent`), so one that checks
+//! WeChat's source addresses keeps working behind the gateway.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderValue;
+
+use super::own_request::OwnRequest;
+
+/// Who sent a push, as the backend would have seen it without the gateway in between.
+#[derive(Clone, Debug)]
+pub struct ForwardedFrom {
+    /// The sender's address, after `X-Forwarded-For` from trusted proxies.
+    pub client: IpAddr,
+    pub user_agent: Option<HeaderValue>,
+}
+
+impl ForwardedFrom {
+    pub fn of(req: &OwnRequest<'_>) -> Self {
+        ForwardedFrom {
+            client: req.client,
+            user_agent: req.headers.get(http::header::USER_AGENT).cloned(),
+        }
+    }
+}
 
 /// Why a push could not be forwarded (logged; WeChat then gets `success`).
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +78,21 @@ impl Forwarder {
         &self,
         query: Option<&str>,
         body: Bytes,
+        from: &ForwardedFrom,
         budget: Duration,
     ) -> Result<Bytes, ForwardError> {
-        let request = self
+        // The gateway is the backend's only client, so the sender it names is the whole chain.
+        let client = from.client.to_string();
+        let mut request = self
             .client
             .post(self.target(query))
             .header(http::header::CONTENT_TYPE, "text/xml")
-            .body(body)
-            .send();
+            .header("x-forwarded-for", &client)
+            .header("x-real-ip", &client);
+        if let Some(agent) = &from.user_agent {
+            request = request.header(http::header::USER_AGENT, agent.clone());
+        }
+        let request = request.body(body).send();
         let call = async {
             let response = request
                 .await

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::gate::{Decision, DenyReason};
 use crate::metrics::{AuthDecision, Metrics};
+use crate::wechat::Impact;
 
 /// The one place a gate decision becomes an answer and a metric, for the inline gate and
 /// `/verify` alike. `None` for a decision that lets the request pass (counted as public or
@@ -88,6 +89,14 @@ pub enum GatewayError {
     Unavailable {
         message: String,
     },
+    /// A dependency refused or failed with a reason the person is told (WeChat busy, not
+    /// available on this site, not answering); `Retry-After` when trying later can help.
+    Dependency {
+        status: u16,
+        code: &'static str,
+        message: String,
+        retry_after_seconds: Option<u64>,
+    },
     /// Refused for a reason with its own status and code (a cross-site form post, a
     /// forward-auth call we do not believe, a body that stalled, ...).
     Refused {
@@ -119,12 +128,28 @@ impl From<crate::login::LoginError> for GatewayError {
                     retry_after_seconds: *retry_after_seconds,
                 }
             }
-            L::Wechat(_) | L::Sms(_) => {
+            // The client logged WeChat's answer (errcode, rid, what to fix) already.
+            L::Wechat(wechat) => {
+                let (status, retry_after_seconds) = match wechat.impact() {
+                    Impact::Busy {
+                        retry_after_seconds,
+                    } => (503, Some(retry_after_seconds)),
+                    Impact::Misconfigured => (503, None),
+                    Impact::Unavailable => (502, None),
+                };
+                return GatewayError::Dependency {
+                    status,
+                    code: e.code(),
+                    message: capitalised(&e.to_string()),
+                    retry_after_seconds,
+                };
+            }
+            L::Sms(_) => {
                 tracing::error!(error = %e, "login step failed upstream");
                 return GatewayError::Login {
                     status: 502,
                     code: e.code(),
-                    message: "WeChat or the SMS provider did not answer; please try again.".into(),
+                    message: "The SMS provider did not answer; please try again.".into(),
                 };
             }
             _ => {
@@ -140,6 +165,19 @@ impl From<crate::login::LoginError> for GatewayError {
             message: e.to_string(),
         }
     }
+}
+
+/// `text` as a sentence: first letter upper-case, a full stop at the end.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut sentence: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !sentence.ends_with('.') {
+        sentence.push('.');
+    }
+    sentence
 }
 
 impl GatewayError {
@@ -162,7 +200,9 @@ impl GatewayError {
             GatewayError::BadRequest { .. } => 400,
             GatewayError::PayloadTooLarge => 413,
             GatewayError::RateLimited { .. } => 429,
-            GatewayError::Login { status, .. } | GatewayError::Refused { status, .. } => *status,
+            GatewayError::Login { status, .. }
+            | GatewayError::Refused { status, .. }
+            | GatewayError::Dependency { status, .. } => *status,
             GatewayError::BadGateway => 502,
             GatewayError::Unavailable { .. } => 503,
             GatewayError::Internal => 500,
@@ -180,7 +220,9 @@ impl GatewayError {
             GatewayError::BadRequest { code, .. } => code,
             GatewayError::PayloadTooLarge => "payload_too_large",
             GatewayError::RateLimited { .. } => "rate_limited",
-            GatewayError::Login { code, .. } | GatewayError::Refused { code, .. } => code,
+            GatewayError::Login { code, .. }
+            | GatewayError::Refused { code, .. }
+            | GatewayError::Dependency { code, .. } => code,
             GatewayError::BadGateway => "bad_gateway",
             GatewayError::Unavailable { .. } => "unavailable",
             GatewayError::Internal => "internal",
@@ -204,9 +246,9 @@ impl GatewayError {
             GatewayError::RateLimited {
                 retry_after_seconds,
             } => format!("Too many requests: try again in {retry_after_seconds} s."),
-            GatewayError::Login { message, .. } | GatewayError::Refused { message, .. } => {
-                message.clone()
-            }
+            GatewayError::Login { message, .. }
+            | GatewayError::Refused { message, .. }
+            | GatewayError::Dependency { message, .. } => message.clone(),
             GatewayError::BadGateway => {
                 "The application behind the gateway is not answering.".into()
             }
@@ -298,6 +340,10 @@ impl Reply {
             }
             GatewayError::RateLimited {
                 retry_after_seconds,
+            }
+            | GatewayError::Dependency {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..
             } => {
                 reply = reply.header("retry-after", &retry_after_seconds.to_string());
             }

@@ -22,8 +22,9 @@ const WECHAT_API_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn observer(metrics: &Metrics) -> ApiObserver {
     let metrics = metrics.clone();
-    Arc::new(move |api, outcome| {
-        metrics.wechat_api(api.label(), outcome.map_or_else(|e| e.label(), |()| "ok"));
+    Arc::new(move |api, outcome| match outcome {
+        Ok(()) => metrics.wechat_api(api.label(), "ok", "0"),
+        Err(e) => metrics.wechat_api(api.label(), e.label(), &e.errcode_label()),
     })
 }
 

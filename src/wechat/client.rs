@@ -248,14 +248,16 @@ impl WechatClient {
             },
         };
         let url = format!("{}/cgi-bin/qrcode/create", self.base);
-        let answer: QrCreateResponse = self
-            .with_token(Api::QrCodeCreate, |token| {
+        let answer: QrCreateResponse = report::outcome(
+            Api::QrCodeCreate,
+            self.with_token(Api::QrCodeCreate, |token| {
                 self.http
                     .post(&url)
                     .query(&[("access_token", token.expose())])
                     .json(&body)
             })
-            .await?;
+            .await,
+        )?;
         Ok(QrTicket {
             ticket: answer.ticket,
             url: answer.url,
@@ -269,15 +271,17 @@ impl WechatClient {
             return Err(Error::InvalidArgument("openid must not be empty"));
         }
         let url = format!("{}/cgi-bin/user/info", self.base);
-        let answer: UserInfoResponse = self
-            .with_token(Api::UserInfo, |token| {
+        let answer: UserInfoResponse = report::outcome(
+            Api::UserInfo,
+            self.with_token(Api::UserInfo, |token| {
                 self.http.get(&url).query(&[
                     ("access_token", token.expose()),
                     ("openid", openid),
                     ("lang", "zh_CN"),
                 ])
             })
-            .await?;
+            .await,
+        )?;
         Ok(UserInfo {
             subscribe: answer.subscribe == 1,
             openid: answer.openid.unwrap_or_else(|| openid.to_owned()),
@@ -531,6 +535,7 @@ struct UserInfoResponse {
 mod check;
 mod menu;
 mod miniprogram;
+mod report;
 pub use check::{CheckOutcome, CheckReport};
 pub use menu::{
     Button, Menu, BUTTON_TYPES, MAX_BUTTONS, MAX_BUTTON_NAME_BYTES, MAX_KEY_BYTES, MAX_SUB_BUTTONS,

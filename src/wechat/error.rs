@@ -1,5 +1,7 @@
 //! The error of WeChat API calls and its classification (wechat-protocol.md §1, §2.4).
 
+use std::borrow::Cow;
+
 /// An API failure. No variant ever contains the AppSecret or an access token: transport
 /// errors are stripped of their URL (which carries `access_token=...`), decode errors of the
 /// offending value.
@@ -88,121 +90,79 @@ impl Error {
     }
 
     /// What an operator should know about this error's `errcode`, in plain words
-    /// (see [`explain`]).
+    /// (see [`super::explain()`]).
     pub fn explanation(&self) -> Option<&'static str> {
-        self.errcode().and_then(explain)
+        self.errcode().and_then(super::explain::explain)
+    }
+
+    /// WeChat's request id (the `rid: ...` at the end of `errmsg`), which Tencent's support
+    /// asks for.
+    pub fn rid(&self) -> Option<&str> {
+        match self {
+            Error::Api { errmsg, .. } => split_rid(errmsg).1,
+            _ => None,
+        }
+    }
+
+    /// The `errcode` as a metric label: the number for codes operators meet (bounded, so a
+    /// label per code is affordable), `other` for the rest, `none` when WeChat answered no
+    /// code (transport, decode, local refusals).
+    pub fn errcode_label(&self) -> Cow<'static, str> {
+        match self.errcode() {
+            Some(code) if is_labelled(code) => Cow::Owned(code.to_string()),
+            Some(_) => Cow::Borrowed("other"),
+            None => Cow::Borrowed("none"),
+        }
+    }
+
+    /// What this failure means for the person waiting for a login. Called on a final error:
+    /// a refused token here already failed its one retry, so it is the configuration's fault.
+    pub fn impact(&self) -> Impact {
+        match self.errcode() {
+            Some(-1) => Impact::Busy {
+                retry_after_seconds: 10,
+            },
+            // A daily quota (qrcode/create) or a per-minute limit (getwxacodeunlimit, 45011):
+            // which one is the operator's to read in the log; the person can only come back.
+            Some(45009 | 45011) => Impact::Busy {
+                retry_after_seconds: 60,
+            },
+            Some(_) if self.is_config_error() || self.is_token_invalid() => Impact::Misconfigured,
+            Some(41001 | 41002 | 41004 | 41030 | 40097 | 50002) => Impact::Misconfigured,
+            _ => Impact::Unavailable,
+        }
     }
 }
 
-/// The meaning of a WeChat `errcode` in plain words, with what to do about it, for the codes
-/// operators meet when wiring an account (credentials, IP whitelist, permissions, quotas) and
-/// when pushing a menu. `None` for codes not listed here; WeChat's `errmsg` still says something.
-pub fn explain(errcode: i64) -> Option<&'static str> {
-    let text = match errcode {
-        -1 => {
-            "WeChat is busy (system error). Try again in a minute; if it persists, WeChat has an \
-            outage."
+/// What a failed WeChat call means for the person waiting on it: what they are told, and
+/// whether trying again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impact {
+    /// WeChat refuses for now (busy, a quota or rate limit): trying later can help.
+    Busy { retry_after_seconds: u64 },
+    /// Nothing helps until the operator changes the configuration or the account.
+    Misconfigured,
+    /// WeChat did not answer, or answered something unexpected: trying again may help.
+    Unavailable,
+}
+
+/// `errmsg` without WeChat's trailing `rid: ...`, and the rid. WeChat writes
+/// `"invalid credential, access_token is invalid or not latest rid: 6523a3c4-..."`.
+pub fn split_rid(errmsg: &str) -> (&str, Option<&str>) {
+    match errmsg.rfind("rid:") {
+        Some(at) => {
+            let rid = errmsg[at + 4..].trim();
+            let text = errmsg[..at].trim_end().trim_end_matches(',').trim_end();
+            (text, Some(rid).filter(|r| !r.is_empty()))
         }
-        40001 => {
-            "WeChat refused the credential. When fetching a token this means the AppSecret is \
-            wrong; on other calls the access token is no longer valid because another program \
-            fetched a new one for this account. Check the AppSecret, and let only one service \
-            fetch tokens for the account."
-        }
-        40002 => {
-            "grant_type must be client_credential. This is a bug in the caller, not in your \
-            settings."
-        }
-        40013 => {
-            "The AppID is not valid. Copy it again from the account's Basic Configuration \
-            page (设置与开发 → 基本配置): it starts with \"wx\", is 18 characters long and \
-            case-sensitive."
-        }
-        40014 => {
-            "The access token is not valid (cut short, or another account's). It is fetched \
-            again by itself; if this repeats, check that the AppID and the AppSecret belong to the \
-            same account."
-        }
-        40033 => {
-            "The request contained \\uXXXX escapes, which WeChat refuses: send raw UTF-8. \
-            This is a bug in the caller."
-        }
-        40125 => {
-            "The AppSecret is wrong. Copy it again from the account's Basic Configuration \
-            page (设置与开发 → 基本配置), or reset it there (the old one stops working at once). \
-            It is 32 characters long."
-        }
-        40164 | 61004 => {
-            "This server's IP address is not in the account's API IP whitelist. Add \
-            the outgoing public IP address named in WeChat's message on mp.weixin.qq.com under \
-            设置与开发 (Settings and Development) → 基本配置 (Basic Configuration) → IP白名单 (IP \
-            whitelist), or, for accounts managed on the WeChat developers platform, under 开发信息 \
-            → API IP白名单; an administrator confirms by scanning."
-        }
-        40243 => {
-            "The AppSecret is frozen. Reset it on the account's Basic Configuration page \
-            (设置与开发 → 基本配置) and configure the new one."
-        }
-        41001 => "No access token was sent. This is a bug in the caller.",
-        41002 => "The AppID is missing: configure it.",
-        41004 => {
-            "The AppSecret is missing: configure it (it is shown on the account's Basic \
-            Configuration page, 设置与开发 → 基本配置)."
-        }
-        42001 => {
-            "The access token expired. It is fetched again by itself; if this repeats, \
-            another program may be using old tokens of this account."
-        }
-        45009 => {
-            "This API's daily quota is used up. It starts again the next day; an \
-            administrator can reset it early with the clear_quota API (a few times a month)."
-        }
-        45011 => "Too many calls of this API this minute: wait for the next minute.",
-        47001 => "The request body is not the JSON WeChat expects. This is a bug in the caller.",
-        48001 => {
-            "This account is not allowed to use this API: its type or verification does not \
-            include it. See the account's interface permissions (接口权限) page; parametric QR \
-            codes need a verified Service Account (认证服务号)."
-        }
-        50002 => {
-            "The account is restricted (for example frozen after a violation), and its APIs \
-            are blocked. Read the notices on mp.weixin.qq.com."
-        }
-        40016 => "The menu needs 1 to 3 top-level buttons.",
-        40017 => {
-            "A top-level button has no type or an unknown one (click, view, miniprogram, \
-            scancode_push, ...), or has neither a type nor sub-buttons."
-        }
-        40018 => {
-            "A top-level button's name is empty or longer than 16 bytes (5 Chinese \
-            characters)."
-        }
-        40019 => "A top-level button's key is missing or longer than 128 bytes.",
-        40020 => "A top-level button's url is missing or longer than 1024 bytes.",
-        40023 => "A button has more than 5 sub-buttons.",
-        40024 => {
-            "A sub-button has no type or an unknown one (click, view, miniprogram, \
-            scancode_push, ...)."
-        }
-        40025 => "A sub-button's name is empty or longer than 60 bytes (20 Chinese characters).",
-        40026 => "A sub-button's key is missing or longer than 128 bytes.",
-        40027 => "A sub-button's url is missing or longer than 1024 bytes.",
-        40054 => {
-            "A sub-button's url is not a valid http:// or https:// link, or its domain is \
-            refused."
-        }
-        40055 => {
-            "A top-level button's url is not a valid http:// or https:// link, or its domain \
-            is refused."
-        }
-        40165 => "A miniprogram button's pagepath is not a page of that Mini Program.",
-        65303 => {
-            "The account has no ordinary menu: create one with menu/create before a \
-            conditional menu."
-        }
-        _ => return None,
-    };
-    Some(text)
+        None => (errmsg.trim(), None),
+    }
+}
+
+/// Codes worth a label of their own: the ones [`super::explain()`] knows, and those the
+/// login flow meets.
+fn is_labelled(code: i64) -> bool {
+    super::explain::explain(code).is_some() || matches!(code, 40029 | 40097 | 40163 | 41030)
 }
 
 /// Keeps the position and class of a JSON error, never the offending value (it could be a
@@ -263,31 +223,66 @@ mod tests {
     }
 
     #[test]
-    fn operators_get_plain_words_for_the_codes_they_meet() {
-        let credential = [
-            -1, 40001, 40002, 40013, 40125, 40164, 41004, 42001, 45009, 48001, 50002,
-        ];
-        let menu = [
-            40016, 40017, 40018, 40019, 40023, 40024, 40025, 40026, 40027, 40054, 40055, 65303,
-        ];
-        for code in credential.into_iter().chain(menu) {
-            let text = explain(code).unwrap_or_else(|| panic!("{code} unexplained"));
-            assert!(text.ends_with('.') && text.len() > 30, "{code}: {text}");
-            assert!(
-                !text.contains("  ") && !text.contains('\n'),
-                "{code}: {text}"
+    fn the_rid_is_split_off_the_message() {
+        let e = Error::Api {
+            errcode: 45009,
+            errmsg: "reach max api daily quota limit rid: 6523a3c4-1b2c3d4e-5f607182".into(),
+        };
+        assert_eq!(e.rid(), Some("6523a3c4-1b2c3d4e-5f607182"));
+        assert_eq!(
+            split_rid("invalid credential, access_token is invalid or not latest, rid: ab-1"),
+            (
+                "invalid credential, access_token is invalid or not latest",
+                Some("ab-1")
+            )
+        );
+        assert_eq!(split_rid("ok"), ("ok", None));
+        assert_eq!(split_rid("odd rid:"), ("odd", None));
+        assert_eq!(Error::Timeout.rid(), None);
+    }
+
+    #[test]
+    fn a_person_is_told_what_a_failure_means_for_them() {
+        let api = |errcode| Error::Api {
+            errcode,
+            errmsg: String::new(),
+        };
+        for code in [45009, 45011] {
+            assert_eq!(
+                api(code).impact(),
+                Impact::Busy {
+                    retry_after_seconds: 60
+                },
+                "{code}"
             );
         }
-        assert!(explain(40164).unwrap().contains("IP白名单"));
-        assert!(explain(48001).unwrap().contains("接口权限"));
-        assert_eq!(explain(0), None);
-        assert_eq!(explain(12345), None);
-        let e = Error::Api {
-            errcode: 40125,
-            errmsg: "invalid appsecret rid: x".into(),
+        assert!(matches!(api(-1).impact(), Impact::Busy { .. }));
+        // Configuration: credentials, whitelist, permissions, an unpublished page, and a
+        // token refused again after its one retry.
+        for code in [40001, 40013, 40125, 40164, 41030, 48001, 61004] {
+            assert_eq!(api(code).impact(), Impact::Misconfigured, "{code}");
+        }
+        for e in [
+            Error::Timeout,
+            Error::Http("HTTP status 502".into()),
+            Error::Decode("x".into()),
+            api(44002),
+        ] {
+            assert_eq!(e.impact(), Impact::Unavailable, "{e}");
+        }
+    }
+
+    #[test]
+    fn errcode_labels_are_bounded() {
+        let api = |errcode| Error::Api {
+            errcode,
+            errmsg: String::new(),
         };
-        assert_eq!(e.explanation(), explain(40125));
-        assert_eq!(Error::Timeout.explanation(), None);
+        assert_eq!(api(45009).errcode_label(), "45009");
+        assert_eq!(api(41030).errcode_label(), "41030");
+        assert_eq!(api(-1).errcode_label(), "-1");
+        assert_eq!(api(987_654_321).errcode_label(), "other");
+        assert_eq!(Error::Timeout.errcode_label(), "none");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! | `client/miniprogram.rs` | `getwxacodeunlimit`, `jscode2session`, `getuserphonenumber` |
 //! | `client/menu.rs` | [`Menu`] and its local validation, `menu/create`, `get_current_selfmenu_info` |
 //! | `client/check.rs` | [`WechatClient::check`]: credentials and IP whitelist, in plain words |
-//! | `error.rs` | the typed API error, its classes, and [`explain`] for operators |
+//! | `error.rs` | the typed API error, its classes, its [`Impact`] on a person, `rid` |
+//! | `explain.rs` | [`explain`] / [`explain_for`]: what an `errcode` means to an operator |
 //! | `token.rs` | access-token cache, single-flight refresh, [`TokenCache`] seam |
 //! | `signature.rs` | `signature` / `msg_signature`, constant time, [`VerifiedCallback`] proof |
 //! | `crypto.rs` | the WXBizMsgCrypt codec |
@@ -26,6 +27,7 @@ pub mod callback;
 pub mod client;
 pub mod crypto;
 pub mod error;
+pub mod explain;
 pub mod message;
 pub mod reply;
 pub mod signature;
@@ -42,7 +44,8 @@ pub use client::{
     MAX_WXACODE_SCENE_LEN,
 };
 pub use crypto::{CryptoError, MsgCrypt};
-pub use error::explain;
+pub use error::Impact;
+pub use explain::{explain, explain_for};
 pub use message::{Header, Push, PushKind, XmlError};
 pub use signature::VerifiedCallback;
 pub use source_ips::{CallbackIpList, CallbackIps, SourceVerdict};

@@ -73,9 +73,19 @@ impl SimHandle {
     /// it once, within 5 minutes. `phone` is `13800138000` (a Chinese number) or
     /// `+<country code><number>`, e.g. `+8613800138000`, `+14155550100`, `+85261234567`.
     pub fn mp_phone_code(&self, phone: &str) -> String {
+        self.issue_phone_code(phone_grant(phone, None))
+    }
+
+    /// A phone-number button code for `phone` pressed by `user`: `getuserphonenumber` refuses
+    /// it (40029) when the request names another openid than `user`'s in the Mini Program.
+    pub fn mp_phone_code_of(&self, user: &SimUser, phone: &str) -> String {
+        self.issue_phone_code(phone_grant(phone, Some(self.mp_openid(user))))
+    }
+
+    fn issue_phone_code(&self, grant: PhoneGrant) -> String {
         let code = random_hex(64);
         if let Some(mp) = self.shared.lock().mini_program.as_mut() {
-            let issued = IssuedCode::new(phone_grant(phone), CODE_TTL);
+            let issued = IssuedCode::new(grant, CODE_TTL);
             mp.add_phone_code(code.clone(), issued, Instant::now());
         }
         code
@@ -129,9 +139,10 @@ pub(super) fn mp_openid_for(mp_app_id: &str, oa_openid: &str) -> String {
 
 /// Splits a phone number the way `phone_info` reports it (§9.3): `phoneNumber` carries the
 /// country prefix only for foreign numbers.
-fn phone_grant(phone: &str) -> PhoneGrant {
+fn phone_grant(phone: &str, openid: Option<String>) -> PhoneGrant {
     let Some(international) = phone.strip_prefix('+') else {
         return PhoneGrant {
+            openid,
             phone_number: phone.to_owned(),
             pure_phone_number: phone.to_owned(),
             country_code: "86".to_owned(),
@@ -152,6 +163,7 @@ fn phone_grant(phone: &str) -> PhoneGrant {
     let split = cc_len.min(international.len());
     let (country_code, pure) = international.split_at(split);
     PhoneGrant {
+        openid,
         phone_number: if country_code == "86" {
             pure.to_owned()
         } else {
@@ -187,7 +199,7 @@ mod tests {
             ("+447700900123", "+447700900123", "7700900123", "44"),
         ];
         for (given, number, pure, cc) in cases {
-            let grant = phone_grant(given);
+            let grant = phone_grant(given, None);
             assert_eq!(
                 (
                     grant.phone_number.as_str(),

@@ -55,6 +55,9 @@ pub use miniprogram::SimWxaCode;
 pub use mp_page::MpPage;
 pub use wire::{event_xml, text_xml, PushMode, Reply, SealedPush, Wire};
 
+/// The `User-Agent` of WeChat's push servers, which the simulator sends with every push.
+pub const PUSH_USER_AGENT: &str = "Mozilla/4.0";
+
 /// What the simulated Official Account is: the same values the gateway is configured with.
 #[derive(Clone)]
 pub struct SimConfig {
@@ -214,6 +217,8 @@ impl Simulator {
         let http = reqwest::Client::builder()
             // WeChat gives the callback 5 seconds.
             .timeout(Duration::from_secs(5))
+            // What WeChat's push servers send.
+            .user_agent(PUSH_USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SimError::Start(e.without_url().to_string()))?;

@@ -190,6 +190,14 @@ pub(super) async fn get_user_phone_number(
             .mini_program
             .as_mut()
             .and_then(|mp| mp.phone_codes.get_mut(code));
+        // With the optional `openid`, WeChat checks the code was pressed by that user.
+        let asked_for = req.get("openid").and_then(Value::as_str);
+        let pressed_by = issued.as_ref().and_then(|i| i.grant.openid.as_deref());
+        if let (Some(asked_for), Some(pressed_by)) = (asked_for, pressed_by) {
+            if asked_for != pressed_by {
+                return wx_error(40029);
+            }
+        }
         // The documentation lists only 40029 for this API: unknown, expired and used alike.
         match issued.map(|issued| issued.redeem()) {
             Some(Ok(grant)) => grant,

@@ -415,7 +415,7 @@ fn the_page_and_the_mini_program_futures_are_send() {
         send(&page.cancel("s"));
         send(&client.wxacode_unlimited(&Default::default()));
         send(&client.code_to_session("c"));
-        send(&client.phone_number("c"));
+        send(&client.phone_number("c", None));
     }
     let _ = all;
 }

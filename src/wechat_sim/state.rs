@@ -250,6 +250,9 @@ pub(super) struct LoginGrant {
 /// What `getuserphonenumber` answers for a phone button code.
 #[derive(Clone)]
 pub(super) struct PhoneGrant {
+    /// The Mini Program openid of the person the code was issued to, when known: a request
+    /// naming another openid is refused (40029), as WeChat checks the optional `openid`.
+    pub openid: Option<String>,
     pub phone_number: String,
     pub pure_phone_number: String,
     pub country_code: String,
@@ -429,6 +432,7 @@ mod tests {
             mp.add_login_code(format!("js-{i}"), code, now);
             let phone = IssuedCode {
                 grant: PhoneGrant {
+                    openid: None,
                     phone_number: "13800138000".into(),
                     pure_phone_number: "13800138000".into(),
                     country_code: "86".into(),

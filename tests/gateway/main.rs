@@ -23,3 +23,4 @@ mod security_gate;
 mod security_protocol;
 mod source_ip;
 mod wechat_cli;
+mod wechat_errors;

@@ -99,7 +99,8 @@ async fn new_user_authorises_their_phone_in_the_mini_program_without_sms() {
 
     let user = person("mp_new");
     let code = sim(&gw).mp_login_code(&user);
-    let phone_code = sim(&gw).mp_phone_code("13912345678");
+    // Pressed by this user: WeChat checks the openid the gateway names.
+    let phone_code = sim(&gw).mp_phone_code_of(&user, "13912345678");
     let (status, answer) = mp.confirm(&id, &code, Some(&phone_code)).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "confirmed");

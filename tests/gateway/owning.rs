@@ -21,8 +21,27 @@ pub(crate) const TOKEN: &str = "fwdtoken";
 pub(crate) const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 pub(crate) const APP_ID: &str = "wx00000000000000cc";
 
-/// What the account's own backend received: request target and body bytes.
-pub(crate) type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+/// One push as the account's own backend received it.
+#[derive(Clone, Debug)]
+pub(crate) struct ReceivedPush {
+    pub target: String,
+    /// The request head, lower-cased.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl ReceivedPush {
+    /// The value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    }
+}
+
+/// What the account's own backend received.
+pub(crate) type Received = Arc<Mutex<Vec<ReceivedPush>>>;
 
 /// The account's own backend: records each push, waits `delay`, answers what `reply` holds
 /// at that moment.
@@ -62,7 +81,11 @@ pub(crate) async fn backend(delay: Duration, reply: Arc<Mutex<Vec<u8>>>) -> (Soc
                 }
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 let target = head.split(' ').nth(1).unwrap_or("").to_string();
-                log.lock().unwrap().push((target, buf[head_end..].to_vec()));
+                log.lock().unwrap().push(ReceivedPush {
+                    target,
+                    head: head.to_ascii_lowercase(),
+                    body: buf[head_end..].to_vec(),
+                });
                 tokio::time::sleep(delay).await;
                 let reply = reply.lock().unwrap().clone();
                 let head = format!(
@@ -143,7 +166,18 @@ async fn pushes_reach_the_backend_byte_for_byte_and_its_reply_is_relayed() {
 
     let got = received.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
-    let (target, body) = &got[0];
+    let ReceivedPush { target, body, .. } = &got[0];
+    // Who sent it, for a backend that checks WeChat's addresses.
+    assert_eq!(got[0].header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(got[0].header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(
+        got[0].header("user-agent"),
+        Some(
+            scangate::wechat_sim::PUSH_USER_AGENT
+                .to_ascii_lowercase()
+                .as_str()
+        )
+    );
     assert_eq!(
         target,
         &format!("/wx?{}", sealed.query),

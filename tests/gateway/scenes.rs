@@ -71,7 +71,7 @@ async fn the_accounts_own_codes_reach_its_backend_and_follows_are_greeted() {
     let bodies = received.lock().unwrap().clone();
     assert!(bodies
         .iter()
-        .all(|(target, body)| target.starts_with("/wx?") && body.starts_with(b"<xml>")));
+        .all(|push| push.target.starts_with("/wx?") && push.body.starts_with(b"<xml>")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -213,7 +213,7 @@ async fn a_failed_refresh_keeps_the_last_list_and_the_metrics_say_so() {
         "scangate_wechat_callback_ips 1",
         r#"scangate_wechat_callback_ips_refreshes_total{outcome="failed"} 1"#,
         r#"scangate_wechat_callback_ips_refreshes_total{outcome="fetched"} 1"#,
-        r#"scangate_wechat_api_requests_total{api="getcallbackip",outcome="api_error"} 1"#,
+        r#"scangate_wechat_api_requests_total{api="getcallbackip",errcode="45009",outcome="api_error"} 1"#,
     ] {
         assert!(text.contains(line), "{line} in:\n{text}");
     }

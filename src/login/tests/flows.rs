@@ -374,7 +374,7 @@ async fn a_wechat_failure_at_start_is_a_wechat_error() {
     let Err(err) = started else {
         panic!("expected a WeChat error");
     };
-    assert_eq!(err.code(), "wechat_unavailable");
+    assert_eq!(err.code(), "wechat_busy", "45009: a quota, not an outage");
 }
 
 #[tokio::test]

@@ -134,6 +134,11 @@ async fn a_new_user_who_shares_the_phone_number_is_confirmed_without_an_sms() {
         .await
         .unwrap();
     assert_eq!(confirmed.status, Status::Confirmed);
+    assert_eq!(
+        f.mp.phone_openids(),
+        ["mp-new"],
+        "WeChat is told whose press the phone code must be"
+    );
 
     let identity = f.exchange_polled(&started).await;
     assert_eq!(identity.method, LoginMethod::MiniProgram);
@@ -734,7 +739,11 @@ async fn wechat_failures_at_start_are_wechat_errors() {
         .login
         .start(LoginMethod::MiniProgram, "/".into(), TEST_IP, unix_now())
         .await;
-    assert_eq!(refused.unwrap_err().code(), "wechat_unavailable");
+    assert_eq!(
+        refused.unwrap_err().code(),
+        "wechat_misconfigured",
+        "41030: the page is not published"
+    );
     // An error body taken for an image (pitfall 14) is caught too.
     f.mp.draw_codes_as(br#"{"errcode":40169,"errmsg":"invalid scene"}"#);
     let junk = f

@@ -37,7 +37,8 @@ struct State {
     phones: HashMap<String, String>,
     used: HashSet<String>,
     requests: Vec<CodeRequest>,
-    phone_calls: usize,
+    /// The openid named by each `getuserphonenumber` call.
+    phone_openids: Vec<String>,
     /// Replaces the PNG the next codes are drawn as.
     image: Option<Vec<u8>>,
     /// The next `getwxacodeunlimit` fails with this errcode.
@@ -81,7 +82,12 @@ impl FakeMp {
     }
 
     pub fn phone_calls(&self) -> usize {
-        self.state.lock().unwrap().phone_calls
+        self.state.lock().unwrap().phone_openids.len()
+    }
+
+    /// The openid each `getuserphonenumber` call named, in order.
+    pub fn phone_openids(&self) -> Vec<String> {
+        self.state.lock().unwrap().phone_openids.clone()
     }
 
     pub fn draw_codes_as(&self, image: &[u8]) {
@@ -126,9 +132,9 @@ impl MiniProgramApi for FakeMp {
         Ok(MpSession { openid, unionid })
     }
 
-    async fn phone_number(&self, phone_code: &str) -> Result<MpPhone, Error> {
+    async fn phone_number(&self, phone_code: &str, openid: &str) -> Result<MpPhone, Error> {
         let mut state = self.state.lock().unwrap();
-        state.phone_calls += 1;
+        state.phone_openids.push(openid.to_string());
         if let Some(errcode) = state.fail_phone {
             return Err(api_error(errcode, "fake failure"));
         }

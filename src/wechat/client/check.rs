@@ -1,10 +1,10 @@
 //! `scangate wechat check`: one token request that tells an operator whether the AppID, the
-//! AppSecret and the IP whitelist are right, in plain words (see [`crate::wechat::error::explain`]).
+//! AppSecret and the IP whitelist are right, in plain words (see [`crate::wechat::explain::explain_for`]).
 
 use std::time::Duration;
 
-use super::{Error, WechatClient};
-use crate::wechat::error::explain;
+use super::{Api, Error, WechatClient};
+use crate::wechat::explain::explain_for;
 
 /// What a credential check found. Holds neither the AppSecret nor the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl WechatClient {
     /// Fetches a token from WeChat now (`POST /cgi-bin/stable_token` with
     /// `force_refresh: false`, so tokens other instances hold stay valid), bypassing the
     /// cache, and reports the outcome. WeChat's refusals are an `Ok` report with the plain
-    /// words of [`explain`]; `Err` means WeChat could not be asked or answered nonsense.
+    /// words of [`explain_for`]; `Err` means WeChat could not be asked or answered nonsense.
     pub async fn check(&self) -> Result<CheckReport, Error> {
         let outcome = match self.fetch_token().await {
             Ok(fetched) => CheckOutcome::TokenIssued {
@@ -82,7 +82,7 @@ impl WechatClient {
             Err(Error::Api { errcode, errmsg }) => CheckOutcome::Refused {
                 errcode,
                 errmsg,
-                explanation: explain(errcode),
+                explanation: explain_for(Api::StableToken, errcode),
             },
             Err(e) => return Err(e),
         };

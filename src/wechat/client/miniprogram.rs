@@ -10,7 +10,7 @@
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{decode, Api, Error, WechatClient};
+use super::{decode, report, Api, Error, WechatClient};
 
 /// Longest `scene` of a Mini Program code (§9.1).
 pub const MAX_WXACODE_SCENE_LEN: usize = 32;
@@ -126,18 +126,20 @@ impl WechatClient {
             width: Some(req.width).filter(|w| *w != 0),
         };
         let url = format!("{}/wxa/getwxacodeunlimit", self.base);
-        self.with_token_read(
-            Api::WxaCodeUnlimited,
-            |token| {
-                self.http
-                    .post(&url)
-                    .query(&[("access_token", token.expose())])
-                    .json(&body)
-            },
-            MAX_IMAGE_BYTES,
-            read_image,
-        )
-        .await
+        let image = self
+            .with_token_read(
+                Api::WxaCodeUnlimited,
+                |token| {
+                    self.http
+                        .post(&url)
+                        .query(&[("access_token", token.expose())])
+                        .json(&body)
+                },
+                MAX_IMAGE_BYTES,
+                read_image,
+            )
+            .await;
+        report::outcome(Api::WxaCodeUnlimited, image)
     }
 
     /// `GET /sns/jscode2session` with this client's appid and secret: who the `wx.login` code
@@ -146,7 +148,7 @@ impl WechatClient {
     pub async fn code_to_session(&self, js_code: &str) -> Result<MpSession, Error> {
         check_code(js_code, "js_code must be 1..=128 visible ASCII characters")?;
         let url = format!("{}/sns/jscode2session", self.base);
-        let answer: SessionResponse = self
+        let answer: Result<SessionResponse, Error> = self
             .retry_busy(|| {
                 self.exchange(
                     Api::Jscode2Session,
@@ -159,7 +161,8 @@ impl WechatClient {
                 )
             })
             .await
-            .map_err(|e| scrub(e, &[js_code, &self.app_secret]))?;
+            .map_err(|e| scrub(e, &[js_code, &self.app_secret]));
+        let answer = report::outcome(Api::Jscode2Session, answer)?;
         if answer.openid.is_empty() {
             return Err(Error::Decode("empty openid".into()));
         }
@@ -171,15 +174,24 @@ impl WechatClient {
 
     /// `POST /wxa/business/getuserphonenumber`: the number behind the phone button's code
     /// (single use; [`Error::Api`] 40029 when invalid, used or expired). An answer whose
-    /// `watermark.appid` is not this client's appid is refused ([`Error::Decode`]).
-    pub async fn phone_number(&self, phone_code: &str) -> Result<MpPhone, Error> {
+    /// `watermark.appid` is not this client's appid is refused ([`Error::Decode`]). With
+    /// `openid` (the Mini Program user who pressed the button, when known) WeChat also refuses
+    /// a code pressed by someone else (40029).
+    pub async fn phone_number(
+        &self,
+        phone_code: &str,
+        openid: Option<&str>,
+    ) -> Result<MpPhone, Error> {
         check_code(
             phone_code,
             "phone_code must be 1..=128 visible ASCII characters",
         )?;
         let url = format!("{}/wxa/business/getuserphonenumber", self.base);
-        let body = PhoneRequest { code: phone_code };
-        let answer: PhoneResponse = self
+        let body = PhoneRequest {
+            code: phone_code,
+            openid,
+        };
+        let answer: Result<PhoneResponse, Error> = self
             .with_token(Api::GetUserPhoneNumber, |token| {
                 self.http
                     .post(&url)
@@ -187,7 +199,8 @@ impl WechatClient {
                     .json(&body)
             })
             .await
-            .map_err(|e| scrub(e, &[phone_code]))?;
+            .map_err(|e| scrub(e, &[phone_code]));
+        let answer = report::outcome(Api::GetUserPhoneNumber, answer)?;
         let info = answer.phone_info;
         if info.watermark.appid != self.app_id {
             return Err(Error::Decode(
@@ -277,6 +290,9 @@ struct SessionResponse {
 #[derive(Serialize)]
 struct PhoneRequest<'a> {
     code: &'a str,
+    /// Optional: WeChat then checks the code was pressed by this user (wechat-protocol.md §9.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    openid: Option<&'a str>,
 }
 
 #[derive(Deserialize)]

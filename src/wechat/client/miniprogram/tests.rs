@@ -189,7 +189,7 @@ async fn arguments_are_checked_before_any_request() {
             Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(
-            client.phone_number(code).await,
+            client.phone_number(code, None).await,
             Err(Error::InvalidArgument(_))
         ));
     }
@@ -318,24 +318,38 @@ async fn code_to_session_retries_busy_and_reports_config_errors() {
 }
 
 #[tokio::test]
+async fn a_phone_code_named_with_another_users_openid_is_refused() {
+    let sim = sim().await;
+    let client = mp_client(&sim);
+    let pressed_by = user("o-presser", None);
+    let code = sim.mp_phone_code_of(&pressed_by, "13800138000");
+    let other = sim.mp_openid(&user("o-other", None));
+    let refused = client.phone_number(&code, Some(&other)).await.unwrap_err();
+    assert_eq!(refused.errcode(), Some(40029));
+    let own = sim.mp_openid(&pressed_by);
+    let phone = client.phone_number(&code, Some(&own)).await.unwrap();
+    assert_eq!(phone.pure_phone_number, "13800138000");
+}
+
+#[tokio::test]
 async fn phone_number_is_single_use() {
     let sim = sim().await;
     let client = mp_client(&sim);
     let code = sim.mp_phone_code("13800138000");
     assert_eq!(
-        client.phone_number(&code).await.unwrap(),
+        client.phone_number(&code, None).await.unwrap(),
         MpPhone {
             phone_number: "13800138000".into(),
             pure_phone_number: "13800138000".into(),
             country_code: "86".into(),
         }
     );
-    let used = client.phone_number(&code).await.unwrap_err();
+    let used = client.phone_number(&code, None).await.unwrap_err();
     assert_eq!(used.errcode(), Some(40029));
     assert!(!format!("{used} {used:?}").contains(&code));
     assert_eq!(
         client
-            .phone_number(&sim.mp_phone_code("+14155550100"))
+            .phone_number(&sim.mp_phone_code("+14155550100"), None)
             .await
             .unwrap(),
         MpPhone {
@@ -347,7 +361,7 @@ async fn phone_number_is_single_use() {
     // Only the Mini Program's own token opens this API.
     let oa = WechatClient::new(config(sim.api_base(), OA_APP_ID, OA_SECRET)).unwrap();
     assert_eq!(
-        oa.phone_number(&sim.mp_phone_code("13800138000"))
+        oa.phone_number(&sim.mp_phone_code("13800138000"), None)
             .await
             .unwrap_err()
             .errcode(),
@@ -368,7 +382,7 @@ async fn one_token_cache_serves_the_official_account_and_the_mini_program() {
             .unwrap();
     oa.create_qr_str_scene("login_x", 60).await.unwrap();
     mp.wxacode_unlimited(&request("x")).await.unwrap();
-    mp.phone_number(&sim.mp_phone_code("13800138000"))
+    mp.phone_number(&sim.mp_phone_code("13800138000"), None)
         .await
         .unwrap();
     assert_ne!(
@@ -392,7 +406,7 @@ async fn the_observer_labels_the_mini_program_apis() {
         .await
         .unwrap();
     client
-        .phone_number(&sim.mp_phone_code("13800138000"))
+        .phone_number(&sim.mp_phone_code("13800138000"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -566,7 +580,10 @@ fn phone_answer(appid: &str, country_code: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_phone_number_watermarked_for_another_app_is_refused() {
     let (base, seen) = scripted("application/json", phone_answer("wx_other", "\"86\"")).await;
-    let error = mp_client_at(base).phone_number("c0de").await.unwrap_err();
+    let error = mp_client_at(base)
+        .phone_number("c0de", None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, Error::Decode(m) if m.contains("watermark")),
         "{error:?}"
@@ -580,7 +597,7 @@ async fn a_phone_number_watermarked_for_another_app_is_refused() {
 
     // The official example's numeric countryCode is read as well.
     let (base, _) = scripted("application/json", phone_answer(MP_APP_ID, "86")).await;
-    let phone = mp_client_at(base).phone_number("c0de").await.unwrap();
+    let phone = mp_client_at(base).phone_number("c0de", None).await.unwrap();
     assert_eq!(phone.country_code, "86");
 }
 
