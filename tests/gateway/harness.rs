@@ -385,6 +385,36 @@ impl Gateway {
             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
         )
     }
+
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// `text` without its ANSI colour sequences (`ESC [ ... m`), as log captures hold it.
+pub fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn alice() -> Identity {

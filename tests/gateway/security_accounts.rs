@@ -383,24 +383,6 @@ async fn no_log_line_shows_a_full_phone_number() {
     }
 }
 
-/// `text` without its ANSI colour sequences (`ESC [ ... m`).
-fn without_colours(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Junk where an attempt id or a binding cookie belongs answers exactly as an unknown
 /// attempt does: nothing tells a malformed value from a well-formed stranger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

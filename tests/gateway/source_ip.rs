@@ -111,17 +111,6 @@ fn source_ips(gw: &Gateway) -> Arc<CallbackIps> {
         .expect("verify_source_ip is on")
 }
 
-async fn metrics(gw: &Gateway) -> String {
-    gw.client
-        .get(format!("{}/metrics", gw.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_from_wechats_addresses_pass_and_others_get_403() {
     let sim = sim(&["101.226.103.0/25"]).await;
@@ -132,7 +121,7 @@ async fn pushes_from_wechats_addresses_pass_and_others_get_403() {
     assert_forbidden_source(&push(&gw, &[]).await);
     // Without trusted_proxies a forwarded address is a claim, not a fact.
     assert_forbidden_source(&verify(&gw, &[("x-forwarded-for", "101.226.103.9")]).await);
-    let text = metrics(&gw).await;
+    let text = gw.metrics().await;
     for line in [
         r#"scangate_wechat_callbacks_total{kind="verify",outcome="bad_source"} 2"#,
         r#"scangate_wechat_callbacks_total{kind="unknown",outcome="bad_source"} 1"#,
@@ -206,7 +195,7 @@ async fn a_failed_refresh_keeps_the_last_list_and_the_metrics_say_so() {
     assert_eq!(verify(&gw, &[]).await.0, 200);
     assert_eq!(push(&gw, &[]).await.0, 200);
     assert_forbidden_source(&verify(&gw, &stranger).await);
-    let text = metrics(&gw).await;
+    let text = gw.metrics().await;
     for line in [
         r#"scangate_wechat_callback_ips_state{state="stale"} 1"#,
         r#"scangate_wechat_callback_ips_state{state="fresh"} 0"#,
@@ -230,7 +219,7 @@ async fn with_wechat_down_at_start_the_gateway_starts_and_fails_open_until_a_lis
     let (_e, gw) = gateway(&sim, "    verify_source_ip: true", "").await;
     // No list: the signature check alone decides.
     assert_eq!(verify(&gw, &[]).await.0, 200);
-    let text = metrics(&gw).await;
+    let text = gw.metrics().await;
     assert!(
         text.contains(r#"scangate_wechat_callback_ips_state{state="none"} 1"#),
         "{text}"
@@ -249,7 +238,7 @@ async fn switched_off_every_sender_is_as_before_and_wechat_is_not_asked() {
     assert_eq!(verify(&gw, &[]).await, (200, "echo-4711".to_string()));
     assert_eq!(push(&gw, &[]).await, (200, "success".to_string()));
     assert_eq!(sim.counters().callback_ip_calls, 0);
-    let text = metrics(&gw).await;
+    let text = gw.metrics().await;
     assert!(!text.contains("scangate_wechat_callback_ips"), "{text}");
     assert!(!text.contains("bad_source"), "{text}");
     assert!(gw

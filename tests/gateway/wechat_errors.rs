@@ -29,42 +29,13 @@ async fn start(browser: &Browser<'_>, method: &str) -> Answer {
         .await
 }
 
-async fn metrics(gw: &Gateway) -> String {
-    gw.client
-        .get(format!("{}/metrics", gw.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The log lines written since `from` that name `api`, without colours.
 fn lines_of(logs: &std::sync::Mutex<Vec<u8>>, from: usize, api: &str) -> Vec<String> {
     let text = String::from_utf8_lossy(&logs.lock().unwrap()[from..]).to_string();
     text.lines()
-        .map(without_ansi)
+        .map(without_colours)
         .filter(|l| l.contains(&format!("api=\"{api}\"")))
         .collect()
-}
-
-fn without_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // ESC [ ... m
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +127,7 @@ async fn each_refusal_is_told_as_what_it_is() {
     // After all that, logins work again.
     assert_eq!(start(&browser, "official_account").await.status, 201);
 
-    let text = metrics(&gw).await;
+    let text = gw.metrics().await;
     for line in [
         r#"scangate_wechat_api_requests_total{api="qrcode_create",errcode="45009",outcome="api_error"} 1"#,
         r#"scangate_wechat_api_requests_total{api="wxacode_unlimited",errcode="45009",outcome="api_error"} 1"#,
