@@ -49,6 +49,12 @@ enum Command {
         #[command(subcommand)]
         command: WechatCommand,
     },
+    /// Exit 0 when the admin listener's `/healthz` answers 200 within 2 s, else 1: a
+    /// container `HEALTHCHECK` that needs no curl in the image.
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9100/healthz")]
+        url: String,
+    },
     /// Everything on one machine, nothing to configure: the gateway on
     /// http://127.0.0.1:8080 with a demo app behind it.
     Demo {
@@ -169,6 +175,7 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+        Command::Healthcheck { url } => healthcheck(&url),
         Command::Demo {
             data_dir,
             listen,
@@ -180,6 +187,34 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn healthcheck(url: &str) -> ExitCode {
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let client = reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(2))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let response = client.get(url).send().await.map_err(|e| e.to_string())?;
+                Ok(response.status().as_u16())
+            })
+        });
+    match answer {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("scangate healthcheck: {url} answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("scangate healthcheck: {url}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

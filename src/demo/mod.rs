@@ -30,10 +30,21 @@ use crate::config::{self, env::MapEnv};
 use crate::server;
 
 /// The demo's config: a public area and a protected app, both served by the demo app.
+/// Where a browser reaches a demo listening on `listen`: itself, or `localhost` when it
+/// listens on all interfaces (in a container, published on the host).
+fn public_address(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("localhost:{}", listen.port())
+    } else {
+        listen.to_string()
+    }
+}
+
 fn demo_yaml(listen: SocketAddr, admin: SocketAddr, data_dir: &Path, app: SocketAddr) -> String {
+    let public = public_address(listen);
     format!(
         r#"listen: "{listen}"
-public_url: "http://{listen}"
+public_url: "http://{public}"
 admin_listen: "{admin}"
 shutdown_timeout_seconds: 1
 store:
@@ -93,11 +104,32 @@ pub fn run(data_dir: &Path, listen: SocketAddr, admin: SocketAddr) -> Result<(),
     let app = server::build_app(config, &registry, &side).map_err(|e| e.to_string())?;
     println!();
     println!("  scangate demo is running");
-    println!("  open        http://{listen}/          (you will be asked to sign in)");
-    println!("  public page http://{listen}/public/");
+    let public = public_address(listen);
+    println!("  open        http://{public}/          (you will be asked to sign in)");
+    println!("  public page http://{public}/public/");
     println!("  metrics     http://{admin}/metrics");
     println!("  data        {}", data_dir.display());
     println!("  On the login page, click \"Simulate scan\"; SMS codes are shown on the page and in this log.");
     println!();
     server::run_app(app, registry, &side, None).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_demo_on_all_interfaces_is_reached_as_localhost() {
+        let app: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let admin: SocketAddr = "0.0.0.0:9100".parse().unwrap();
+        for (listen, public_url) in [
+            ("0.0.0.0:8080", "http://localhost:8080"),
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ] {
+            let yaml = demo_yaml(listen.parse().unwrap(), admin, Path::new("/tmp/d"), app);
+            let env = MapEnv::new().var("DEMO_SESSION_SECRET", &"s".repeat(48));
+            let config = config::from_yaml(&yaml, &env).unwrap();
+            assert_eq!(config.public_url.origin, public_url, "{listen}");
+        }
+    }
 }

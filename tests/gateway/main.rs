@@ -6,6 +6,7 @@ mod browser;
 mod harness;
 
 mod auth_gate;
+mod deploy;
 mod endpoints;
 mod hardening;
 mod headers;
