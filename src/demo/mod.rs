@@ -127,7 +127,7 @@ mod tests {
             ("127.0.0.1:8080", "http://127.0.0.1:8080"),
         ] {
             let yaml = demo_yaml(listen.parse().unwrap(), admin, Path::new("/tmp/d"), app);
-            let env = MapEnv::new().var("DEMO_SESSION_SECRET", &"s".repeat(48));
+            let env = MapEnv::new().var("DEMO_SESSION_SECRET", "s".repeat(48));
             let config = config::from_yaml(&yaml, &env).unwrap();
             assert_eq!(config.public_url.origin, public_url, "{listen}");
         }
