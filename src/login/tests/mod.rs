@@ -26,7 +26,7 @@ use super::*;
 use crate::config::model::{LoginConfig, PhonePolicy, SmsConfig};
 use crate::identity::{AttemptId, BrowserSecret, CountryCode, LoginMethod, OpenId, Phone, SceneId};
 use crate::metrics::Metrics;
-use crate::sms::{SmsError, SmsSender};
+use crate::sms::{Sent, SmsError, SmsSender};
 use crate::store::{SqliteStore, Store};
 use crate::users::UserDirectory;
 use crate::wechat::{
@@ -64,7 +64,7 @@ pub struct CapturingSms {
 
 #[async_trait]
 impl SmsSender for CapturingSms {
-    async fn send(&self, phone: &Phone, code: &str) -> Result<(), SmsError> {
+    async fn send(&self, phone: &Phone, code: &str) -> Result<Sent, SmsError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(SmsError::Status(503));
         }
@@ -72,7 +72,7 @@ impl SmsSender for CapturingSms {
             .lock()
             .unwrap()
             .push((phone.clone(), code.to_string()));
-        Ok(())
+        Ok(Sent::default())
     }
 }
 
