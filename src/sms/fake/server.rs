@@ -30,6 +30,9 @@ impl HttpRequest {
 /// An answer: status, content type, body. `None` from a handler: no answer at all.
 pub(crate) type Answer = (u16, &'static str, Vec<u8>);
 
+/// Decides the answer to a request.
+pub(crate) type Handler = Arc<dyn Fn(&HttpRequest) -> Option<Answer> + Send + Sync>;
+
 /// Requests larger than this are cut off: the clients' are a few hundred bytes.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
@@ -46,9 +49,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub async fn start(
-        handler: Arc<dyn Fn(&HttpRequest) -> Option<Answer> + Send + Sync>,
-    ) -> std::io::Result<Server> {
+    pub async fn start(handler: Handler) -> std::io::Result<Server> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
@@ -61,10 +62,7 @@ impl Server {
     }
 }
 
-async fn serve(
-    mut stream: TcpStream,
-    handler: Arc<dyn Fn(&HttpRequest) -> Option<Answer> + Send + Sync>,
-) {
+async fn serve(mut stream: TcpStream, handler: Handler) {
     let Some(request) = read_request(&mut stream).await else {
         return;
     };
