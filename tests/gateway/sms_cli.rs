@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use scangate::sms::fake::{FakeTencent, Script};
+use scangate::sms::fake::{FakeProvider, Script};
 
 use crate::harness::*;
 
@@ -57,7 +57,7 @@ async fn sms_test(file: &Path, phone: &str) -> (Option<i32>, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_test_sends_one_code_and_says_what_the_provider_answered() {
-    let fake = FakeTencent::start(SECRET_ID, SECRET_KEY).await.unwrap();
+    let fake = FakeProvider::tencent(SECRET_ID, SECRET_KEY).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = config(dir.path(), &tencent(&fake.endpoint()));
 

@@ -2,7 +2,7 @@
 //! 127.0.0.1 that check every request's signature: the code the person types is the one
 //! the fake received, and a provider's refusal reaches the page as its own error.
 
-use scangate::sms::fake::{FakeAliyun, FakeTencent, Received, Script};
+use scangate::sms::fake::{FakeProvider, Received, Script};
 use serde_json::json;
 
 use crate::browser::Browser;
@@ -34,6 +34,27 @@ async fn at_phone_step(browser: &Browser<'_>) -> String {
     id
 }
 
+/// Asks for a code to `phone` on attempt `id`; returns the one request the provider got.
+async fn ask_code(browser: &Browser<'_>, fake: &FakeProvider, id: &str, phone: &str) -> Received {
+    let before = fake.received().len();
+    let sent = browser
+        .post("/.auth/phone/code", json!({"id": id, "phone": phone}))
+        .await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    only_new(fake.received(), before)
+}
+
+/// Binds `phone` with `code` and exchanges the ticket; returns the signed-in user's phone.
+async fn sign_in(browser: &Browser<'_>, id: &str, phone: &str, code: &str) -> String {
+    let bound = browser.bind(id, phone, code).await;
+    assert_eq!(bound.status, 200, "{}", bound.body);
+    let session = browser
+        .exchange(bound.body["ticket"].as_str().unwrap())
+        .await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    session.body["user"]["phone"].as_str().unwrap().to_string()
+}
+
 /// The one request the fake got since `before`, which must have passed its signature check.
 fn only_new(received: Vec<Received>, before: usize) -> Received {
     let new = &received[before..];
@@ -46,39 +67,26 @@ fn only_new(received: Vec<Received>, before: usize) -> Received {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_tencent_sends_the_code_that_then_signs_the_person_in() {
-    let fake = FakeTencent::start(SECRET_ID, SECRET_KEY).await.unwrap();
+    let fake = FakeProvider::tencent(SECRET_ID, SECRET_KEY).await.unwrap();
     let (_e, gw) = login_gateway(&tencent_login(&fake.endpoint())).await;
     let browser = Browser::new(&gw);
     let id = at_phone_step(&browser).await;
 
-    let sent = browser
-        .post(
-            "/.auth/phone/code",
-            json!({"id": id, "phone": "138 0013 8071"}),
-        )
-        .await;
-    assert_eq!(sent.status, 202, "{}", sent.body);
-    let r = only_new(fake.received(), 0);
+    let r = ask_code(&browser, &fake, &id, "138 0013 8071").await;
     assert_eq!(r.phone, "+8613800138071");
     assert_eq!(
         (r.app.as_deref(), r.template.as_str()),
         (Some("1400000001"), "2000001")
     );
-    let code = r.param("1").expect("the code fills {1}").to_string();
+    let code = r.param("1").expect("the code fills {1}");
     assert_eq!(code.len(), 6);
-
-    let bound = browser.bind(&id, "13800138071", &code).await;
-    assert_eq!(bound.status, 200, "{}", bound.body);
-    let session = browser
-        .exchange(bound.body["ticket"].as_str().unwrap())
-        .await;
-    assert_eq!(session.status, 200, "{}", session.body);
-    assert_eq!(session.body["user"]["phone"], "+8613800138071");
+    let phone = sign_in(&browser, &id, "13800138071", code).await;
+    assert_eq!(phone, "+8613800138071");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_tencents_daily_limit_reaches_the_person_as_sms_limited() {
-    let fake = FakeTencent::start(SECRET_ID, SECRET_KEY).await.unwrap();
+    let fake = FakeProvider::tencent(SECRET_ID, SECRET_KEY).await.unwrap();
     fake.answer_with(Script::refuse("LimitExceeded.PhoneNumberDailyLimit"));
     let (_e, gw) = login_gateway(&tencent_login(&fake.endpoint())).await;
     let browser = Browser::new(&gw);
@@ -104,19 +112,13 @@ async fn sms_tencents_daily_limit_reaches_the_person_as_sms_limited() {
 
     // The refused code was withdrawn: no cooldown, another number gets its code at once.
     fake.answer_with(Script::Accept);
-    let sent = browser
-        .post(
-            "/.auth/phone/code",
-            json!({"id": id, "phone": "13800138073"}),
-        )
-        .await;
-    assert_eq!(sent.status, 202, "{}", sent.body);
-    assert_eq!(only_new(fake.received(), 1).phone, "+8613800138073");
+    let r = ask_code(&browser, &fake, &id, "13800138073").await;
+    assert_eq!(r.phone, "+8613800138073");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_a_provider_setup_error_is_sms_unavailable_to_the_person() {
-    let fake = FakeTencent::start(SECRET_ID, "another-key-than-the-gateways")
+    let fake = FakeProvider::tencent(SECRET_ID, "another-key-than-the-gateways")
         .await
         .unwrap();
     let (_e, gw) = login_gateway(&tencent_login(&fake.endpoint())).await;
@@ -140,34 +142,22 @@ async fn sms_a_provider_setup_error_is_sms_unavailable_to_the_person() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_aliyun_sends_the_code_that_then_signs_the_person_in() {
-    let fake = FakeAliyun::start(KEY_ID, KEY_SECRET).await.unwrap();
+    let fake = FakeProvider::aliyun(KEY_ID, KEY_SECRET).await.unwrap();
     let (_e, gw) = login_gateway(&aliyun_login(&fake.endpoint())).await;
     let browser = Browser::new(&gw);
     let id = at_phone_step(&browser).await;
 
-    let sent = browser
-        .post(
-            "/.auth/phone/code",
-            json!({"id": id, "phone": "+86 138 0013 8075"}),
-        )
-        .await;
-    assert_eq!(sent.status, 202, "{}", sent.body);
-    let r = only_new(fake.received(), 0);
+    let r = ask_code(&browser, &fake, &id, "+86 138 0013 8075").await;
     assert_eq!(r.phone, "13800138075");
     assert_eq!(r.template, "SMS_000000001");
-    let code = r.param("code").expect("the code fills ${code}").to_string();
-
-    let bound = browser.bind(&id, "13800138075", &code).await;
-    assert_eq!(bound.status, 200, "{}", bound.body);
-    let session = browser
-        .exchange(bound.body["ticket"].as_str().unwrap())
-        .await;
-    assert_eq!(session.body["user"]["phone"], "+8613800138075");
+    let code = r.param("code").expect("the code fills ${code}");
+    let phone = sign_in(&browser, &id, "13800138075", code).await;
+    assert_eq!(phone, "+8613800138075");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_aliyuns_flow_control_is_sms_limited_and_a_bad_number_bad_phone() {
-    let fake = FakeAliyun::start(KEY_ID, KEY_SECRET).await.unwrap();
+    let fake = FakeProvider::aliyun(KEY_ID, KEY_SECRET).await.unwrap();
     let (_e, gw) = login_gateway(&aliyun_login(&fake.endpoint())).await;
     let browser = Browser::new(&gw);
     let id = at_phone_step(&browser).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::sign::{authorization, canonical_query, sign, Acs3Request};
 use super::*;
 use crate::config::model::Secret;
-use crate::sms::fake::{FakeAliyun, Script};
+use crate::sms::fake::{FakeProvider, Script};
 use crate::sms::{LimitWindow, RefusalKind};
 
 /// The fixed-parameter example (固定参数示例) of Alibaba Cloud's "V3版本请求体&签名机制"
@@ -110,13 +110,13 @@ fn phone() -> Phone {
     Phone::parse("13800138000").unwrap()
 }
 
-async fn fake() -> FakeAliyun {
-    FakeAliyun::start(KEY_ID, KEY_SECRET).await.unwrap()
+async fn fake() -> FakeProvider {
+    FakeProvider::aliyun(KEY_ID, KEY_SECRET).await.unwrap()
 }
 
 /// Sends `code` through a sender pointed at `fake`; the fake must have checked the
 /// signature of every request it got.
-async fn send_via(fake: &FakeAliyun, code: &str) -> Result<Sent, SmsError> {
+async fn send_via(fake: &FakeProvider, code: &str) -> Result<Sent, SmsError> {
     let outcome = AliyunSms::new(&config(&fake.endpoint()))
         .unwrap()
         .send(&phone(), code)

@@ -5,15 +5,15 @@
 //! `SignatureDoesNotMatch`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::check::{hex_of, mac, now_unix, unix_of};
-use super::server::{Answer, HttpRequest, Server};
-use super::{Received, Script};
+use super::server::{Answer, HttpRequest};
+use super::{Dialect, Received, Script};
 
 /// How far `x-acs-date` may be from the fake's clock.
 const CLOCK_SKEW_SECONDS: u64 = 900;
@@ -28,59 +28,61 @@ const REQUIRED_SIGNED: [&str; 6] = [
     "x-acs-version",
 ];
 
-struct State {
+/// Alibaba Cloud's API gateway, knowing one AccessKey.
+pub(super) struct Aliyun {
     access_key_id: String,
     access_key_secret: String,
-    script: Mutex<Script>,
-    received: Mutex<Vec<Received>>,
+    /// Every `x-acs-signature-nonce` seen: one used twice is a replay.
     nonces: Mutex<HashSet<String>>,
 }
 
-/// A fake Alibaba Cloud SMS API on 127.0.0.1, knowing one AccessKey.
-pub struct FakeAliyun {
-    server: Server,
-    state: Arc<State>,
-}
-
-impl FakeAliyun {
-    /// Starts a fake that accepts requests signed with this AccessKey and sends.
-    pub async fn start(
-        access_key_id: &str,
-        access_key_secret: &str,
-    ) -> std::io::Result<FakeAliyun> {
-        let state = Arc::new(State {
+impl Aliyun {
+    pub(super) fn new(access_key_id: &str, access_key_secret: &str) -> Self {
+        Aliyun {
             access_key_id: access_key_id.to_string(),
             access_key_secret: access_key_secret.to_string(),
-            script: Mutex::new(Script::Accept),
-            received: Mutex::new(Vec::new()),
             nonces: Mutex::new(HashSet::new()),
-        });
-        let handler = state.clone();
-        let server = Server::start(Arc::new(move |r: &HttpRequest| handle(&handler, r))).await?;
-        Ok(FakeAliyun { server, state })
+        }
+    }
+}
+
+impl Dialect for Aliyun {
+    fn read(&self, request: &HttpRequest) -> Received {
+        let params: BTreeMap<String, String> = query_params(&request.target).into_iter().collect();
+        let get = |key: &str| params.get(key).cloned().unwrap_or_default();
+        let variables = serde_json::from_str::<Value>(&get("TemplateParam"))
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .map(|object| {
+                let value = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                object.iter().map(|(k, v)| (k.clone(), value(v))).collect()
+            })
+            .unwrap_or_default();
+        Received {
+            phone: get("PhoneNumbers"),
+            sign_name: get("SignName"),
+            template: get("TemplateCode"),
+            app: None,
+            region: None,
+            params: variables,
+            signature: verify(self, request),
+        }
     }
 
-    /// `http://127.0.0.1:<port>`: the `login.sms.endpoint` that reaches this fake.
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.server.addr)
+    fn bad_signature(&self, why: &str) -> Answer {
+        answer(400, "SignatureDoesNotMatch", why)
     }
 
-    /// How the next requests are answered.
-    pub fn answer_with(&self, script: Script) {
-        *self
-            .state
-            .script
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = script;
-    }
-
-    /// Every request so far, oldest first.
-    pub fn received(&self) -> Vec<Received> {
-        self.state
-            .received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    fn answer(&self, script: &Script, _: &Received) -> Answer {
+        match script {
+            Script::Refuse { code, message } => answer(200, code, message),
+            Script::RejectRequest {
+                status,
+                code,
+                message,
+            } => answer(*status, code, message),
+            _ => answer(200, "OK", "OK"),
+        }
     }
 }
 
@@ -96,55 +98,6 @@ fn query_params(target: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
-}
-
-fn handle(state: &State, request: &HttpRequest) -> Option<Answer> {
-    let params: BTreeMap<String, String> = query_params(&request.target).into_iter().collect();
-    let get = |key: &str| params.get(key).cloned().unwrap_or_default();
-    let variables: BTreeMap<String, String> = serde_json::from_str::<Value>(&get("TemplateParam"))
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .map(|object| {
-            object
-                .into_iter()
-                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let signature = verify(state, request);
-    state
-        .received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Received {
-            phone: get("PhoneNumbers"),
-            sign_name: get("SignName"),
-            template: get("TemplateCode"),
-            app: None,
-            region: None,
-            params: variables,
-            signature: signature.clone(),
-        });
-    if let Err(why) = signature {
-        return Some(answer(400, "SignatureDoesNotMatch", &why));
-    }
-    let script = state
-        .script
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    match script {
-        Script::Accept => Some(answer(200, "OK", "OK")),
-        Script::Refuse { code, message } => Some(answer(200, &code, &message)),
-        Script::RejectRequest {
-            status,
-            code,
-            message,
-        } => Some(answer(status, &code, &message)),
-        Script::Status(status) => Some((status, "text/plain", b"fake failure".to_vec())),
-        Script::Garbage => Some((200, "text/html", b"<html>gateway</html>".to_vec())),
-        Script::Hang => None,
-    }
 }
 
 fn answer(status: u16, code: &str, message: &str) -> Answer {
@@ -169,7 +122,7 @@ fn rfc3986(text: &str) -> String {
 }
 
 /// Checks the request as Alibaba Cloud's gateway does; `Err` says what did not check out.
-fn verify(state: &State, request: &HttpRequest) -> Result<(), String> {
+fn verify(state: &Aliyun, request: &HttpRequest) -> Result<(), String> {
     let path = request.target.split('?').next().unwrap_or_default();
     if request.method != "POST" || path != "/" {
         return Err(format!("{} {path} is not POST /", request.method));

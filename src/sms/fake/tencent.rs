@@ -4,144 +4,95 @@
 //! API's `AuthFailure.SignatureFailure`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::check::{days_since_epoch, hex_of, mac, now_unix};
-use super::server::{Answer, HttpRequest, Server};
-use super::{Received, Script};
+use super::server::{Answer, HttpRequest};
+use super::{Dialect, Received, Script};
 
 /// How far `X-TC-Timestamp` may be from the fake's clock, as the real API allows.
 const CLOCK_SKEW_SECONDS: u64 = 300;
 
-struct State {
+/// Tencent Cloud's API 3.0, knowing one key pair.
+pub(super) struct Tencent {
     secret_id: String,
     secret_key: String,
-    script: Mutex<Script>,
-    received: Mutex<Vec<Received>>,
 }
 
-/// A fake Tencent Cloud SMS API on 127.0.0.1, knowing one key pair.
-pub struct FakeTencent {
-    server: Server,
-    state: Arc<State>,
-}
-
-impl FakeTencent {
-    /// Starts a fake that accepts requests signed with `secret_id` / `secret_key` and sends.
-    pub async fn start(secret_id: &str, secret_key: &str) -> std::io::Result<FakeTencent> {
-        let state = Arc::new(State {
+impl Tencent {
+    pub(super) fn new(secret_id: &str, secret_key: &str) -> Self {
+        Tencent {
             secret_id: secret_id.to_string(),
             secret_key: secret_key.to_string(),
-            script: Mutex::new(Script::Accept),
-            received: Mutex::new(Vec::new()),
-        });
-        let handler = state.clone();
-        let server = Server::start(Arc::new(move |r: &HttpRequest| handle(&handler, r))).await?;
-        Ok(FakeTencent { server, state })
-    }
-
-    /// `http://127.0.0.1:<port>`: the `login.sms.endpoint` that reaches this fake.
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.server.addr)
-    }
-
-    /// How the next requests are answered.
-    pub fn answer_with(&self, script: Script) {
-        *self
-            .state
-            .script
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = script;
-    }
-
-    /// Every request so far, oldest first.
-    pub fn received(&self) -> Vec<Received> {
-        self.state
-            .received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        }
     }
 }
 
-fn handle(state: &State, request: &HttpRequest) -> Option<Answer> {
-    let body: Value = match serde_json::from_slice(&request.body) {
-        Ok(body) => body,
-        Err(_) => return Some(error(200, "InvalidParameter", "the body is not JSON")),
-    };
-    let text = |key: &str| body[key].as_str().unwrap_or_default().to_string();
-    let phone = body["PhoneNumberSet"][0]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let params: BTreeMap<String, String> = body["TemplateParamSet"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    (
-                        (i + 1).to_string(),
-                        v.as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let signature = verify(state, request);
-    state
-        .received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Received {
-            phone: phone.clone(),
+impl Dialect for Tencent {
+    fn read(&self, request: &HttpRequest) -> Received {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let text = |key: &str| body[key].as_str().unwrap_or_default().to_string();
+        let params = body["TemplateParamSet"]
+            .as_array()
+            .map(|all| {
+                let value = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                all.iter()
+                    .enumerate()
+                    .map(|(i, v)| ((i + 1).to_string(), value(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Received {
+            phone: body["PhoneNumberSet"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             sign_name: text("SignName"),
             template: text("TemplateId"),
             app: Some(text("SmsSdkAppId")),
             region: request.header("x-tc-region").map(str::to_string),
             params,
-            signature: signature.clone(),
-        });
-    if let Err(why) = signature {
-        return Some(error(200, "AuthFailure.SignatureFailure", &why));
+            signature: verify(self, request),
+        }
     }
-    let script = state
-        .script
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    let number = |code: &str, message: &str| {
-        let status = json!({
-            "SerialNo": "2028:fake", "PhoneNumber": phone, "Fee": 1, "SessionContext": "",
-            "Code": code, "Message": message, "IsoCode": "CN"
-        });
-        let body = json!({"Response": {"SendStatusSet": [status], "RequestId": "fake-request-1"}});
-        (200, "application/json", body.to_string().into_bytes())
-    };
-    match script {
-        Script::Accept => Some(number("Ok", "send success")),
-        Script::Refuse { code, message } => Some(number(&code, &message)),
-        Script::RejectRequest {
-            status,
-            code,
-            message,
-        } => Some(error(status, &code, &message)),
-        Script::Status(status) => Some((status, "text/plain", b"fake failure".to_vec())),
-        Script::Garbage => Some((200, "text/html", b"<html>gateway</html>".to_vec())),
-        Script::Hang => None,
+
+    fn bad_signature(&self, why: &str) -> Answer {
+        error(200, "AuthFailure.SignatureFailure", why)
+    }
+
+    fn answer(&self, script: &Script, received: &Received) -> Answer {
+        let number = |code: &str, message: &str| {
+            let status = json!({
+                "SerialNo": "2028:fake", "PhoneNumber": received.phone, "Fee": 1,
+                "SessionContext": "", "Code": code, "Message": message, "IsoCode": "CN"
+            });
+            let body = json!({"Response": {"SendStatusSet": [status], "RequestId": REQUEST_ID}});
+            (200, "application/json", body.to_string().into_bytes())
+        };
+        match script {
+            Script::Refuse { code, message } => number(code, message),
+            Script::RejectRequest {
+                status,
+                code,
+                message,
+            } => error(*status, code, message),
+            _ => number("Ok", "send success"),
+        }
     }
 }
 
+const REQUEST_ID: &str = "fake-request-1";
+
 fn error(status: u16, code: &str, message: &str) -> Answer {
-    let body = json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "fake-request-1"}});
+    let body =
+        json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": REQUEST_ID}});
     (status, "application/json", body.to_string().into_bytes())
 }
 
 /// Checks the request as Tencent Cloud does; `Err` says what did not check out.
-fn verify(state: &State, request: &HttpRequest) -> Result<(), String> {
+fn verify(state: &Tencent, request: &HttpRequest) -> Result<(), String> {
     if request.method != "POST" || request.target != "/" {
         return Err(format!(
             "{} {} is not POST /",

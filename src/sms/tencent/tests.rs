@@ -7,7 +7,7 @@ use super::sign::{authorization, sign, Tc3Request};
 use super::*;
 use crate::config::model::Secret;
 use crate::sms::digest::sha256_hex;
-use crate::sms::fake::{FakeTencent, Script};
+use crate::sms::fake::{FakeProvider, Script};
 use crate::sms::{LimitWindow, RefusalKind};
 
 /// The worked example of Tencent Cloud's "签名方法 v3" (TC3-HMAC-SHA256): CVM
@@ -80,13 +80,13 @@ fn phone() -> Phone {
     Phone::parse("13800138000").unwrap()
 }
 
-async fn fake() -> FakeTencent {
-    FakeTencent::start(SECRET_ID, SECRET_KEY).await.unwrap()
+async fn fake() -> FakeProvider {
+    FakeProvider::tencent(SECRET_ID, SECRET_KEY).await.unwrap()
 }
 
 /// Sends `code` through a sender pointed at `fake`; the fake must have checked the
 /// signature of every request it got.
-async fn send_via(fake: &FakeTencent, code: &str) -> Result<Sent, SmsError> {
+async fn send_via(fake: &FakeProvider, code: &str) -> Result<Sent, SmsError> {
     let sms = TencentSms::new(&config(&fake.endpoint()), 300).unwrap();
     let outcome = sms.send(&phone(), code).await;
     for r in fake.received() {
