@@ -55,6 +55,11 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9100/healthz")]
         url: String,
     },
+    /// Try the configured SMS provider.
+    Sms {
+        #[command(subcommand)]
+        command: SmsCommand,
+    },
     /// Everything on one machine, nothing to configure: the gateway on
     /// http://127.0.0.1:8080 with a demo app behind it.
     Demo {
@@ -82,6 +87,19 @@ enum WechatCommand {
     Menu {
         #[command(subcommand)]
         command: MenuCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SmsCommand {
+    /// Send one test code to PHONE through login.sms's provider and print its answer in
+    /// plain words: exit 0 sent, 1 refused or unreachable, 64 a config or number problem.
+    Test {
+        #[arg(long, short, default_value = "conf/scangate.yaml")]
+        config: PathBuf,
+        /// The number to text: +CC... or a Chinese mobile number.
+        #[arg(long)]
+        phone: String,
     },
 }
 
@@ -157,15 +175,15 @@ fn main() -> ExitCode {
         }
         Command::Wechat { command } => {
             let (config, run): (&PathBuf, fn(&scangate::config::Config) -> u8) = match &command {
-                WechatCommand::Check { config } => (config, scangate::cli::check),
+                WechatCommand::Check { config } => (config, scangate::cli::wechat::check),
                 WechatCommand::Menu {
                     command: MenuCommand::Show { config },
-                } => (config, scangate::cli::menu_show),
+                } => (config, scangate::cli::wechat::menu_show),
                 WechatCommand::Menu {
                     command: MenuCommand::Push { config, menu },
                 } => {
                     return match load_config(config) {
-                        Ok(cfg) => ExitCode::from(scangate::cli::menu_push(&cfg, menu)),
+                        Ok(cfg) => ExitCode::from(scangate::cli::wechat::menu_push(&cfg, menu)),
                         Err(code) => code,
                     }
                 }
@@ -176,6 +194,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Healthcheck { url } => healthcheck(&url),
+        Command::Sms {
+            command: SmsCommand::Test { config, phone },
+        } => match load_config(&config) {
+            Ok(cfg) => ExitCode::from(scangate::cli::sms::test(&cfg, &phone)),
+            Err(code) => code,
+        },
         Command::Demo {
             data_dir,
             listen,

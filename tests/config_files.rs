@@ -35,6 +35,8 @@ const VARS: &[(&str, &str)] = &[
     ("WECHAT_MP_APP_SECRET", "mp-app-secret"),
     ("TENCENT_SMS_SECRET_ID", "sms-secret-id"),
     ("TENCENT_SMS_SECRET_KEY", "sms-secret-key"),
+    ("ALIYUN_SMS_ACCESS_KEY_ID", "sms-access-key-id"),
+    ("ALIYUN_SMS_ACCESS_KEY_SECRET", "sms-access-key-secret"),
     ("SCANGATE_TLS_CERT_FILE", "/etc/scangate/tls/fullchain.pem"),
     ("SCANGATE_TLS_KEY_FILE", "/etc/scangate/tls/privkey.pem"),
 ];

@@ -367,13 +367,48 @@ pub enum SmsConfig {
     /// POSTs `{"phone": "+86...", "code": "123456"}` to `url`.
     Webhook { url: String },
     /// Tencent Cloud SMS.
-    Tencent {
-        secret_id: Secret,
-        secret_key: Secret,
-        sdk_app_id: String,
-        sign_name: String,
-        template_id: String,
-    },
+    Tencent(TencentSmsConfig),
+    /// Alibaba Cloud SMS.
+    Aliyun(AliyunSmsConfig),
+}
+
+/// `login.sms` with `provider: tencent`. `Debug` shows no secret (see [`Secret`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TencentSmsConfig {
+    pub secret_id: Secret,
+    pub secret_key: Secret,
+    /// Digits (`1400...`).
+    pub sdk_app_id: String,
+    pub sign_name: String,
+    pub template_id: String,
+    /// `ap-guangzhou`: lowercase letters, digits and `-`.
+    pub region: String,
+    /// `scheme://host[:port]`, no path and no trailing slash.
+    pub endpoint: String,
+    /// Never empty.
+    pub template_params: Vec<SmsTemplateParam>,
+}
+
+/// What fills one parameter of a Tencent template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsTemplateParam {
+    /// The six-digit code.
+    Code,
+    /// The code's lifetime in whole minutes, rounded up.
+    TtlMinutes,
+}
+
+/// `login.sms` with `provider: aliyun`. `Debug` shows no secret (see [`Secret`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliyunSmsConfig {
+    pub access_key_id: Secret,
+    pub access_key_secret: Secret,
+    pub sign_name: String,
+    pub template_code: String,
+    /// `scheme://host[:port]`, no path and no trailing slash.
+    pub endpoint: String,
+    /// Letters, digits and `_`.
+    pub template_param_name: String,
 }
 
 /// Who may pass a route.

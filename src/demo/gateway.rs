@@ -17,7 +17,7 @@ use crate::proxy::app::{loopback, DemoHooks, LoginParts};
 use crate::proxy::own_request::OwnRequest;
 use crate::proxy::respond::{GatewayError, Reply};
 use crate::proxy::App;
-use crate::sms::{SmsError, SmsSender};
+use crate::sms::{Sent, SmsError, SmsSender};
 use crate::users::UserDirectory;
 use crate::wechat_sim::{MpPage, SimConfig, SimHandle, SimUser, Simulator};
 
@@ -344,10 +344,14 @@ struct ShowingSms {
 
 #[async_trait]
 impl SmsSender for ShowingSms {
-    async fn send(&self, phone: &Phone, code: &str) -> Result<(), SmsError> {
-        self.inner.send(phone, code).await?;
+    async fn send(&self, phone: &Phone, code: &str) -> Result<Sent, SmsError> {
+        let sent = self.inner.send(phone, code).await?;
         self.codes.put(phone, code);
-        Ok(())
+        Ok(sent)
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
 }
 
@@ -359,8 +363,8 @@ mod tests {
 
     #[async_trait]
     impl SmsSender for Quiet {
-        async fn send(&self, _: &Phone, _: &str) -> Result<(), SmsError> {
-            Ok(())
+        async fn send(&self, _: &Phone, _: &str) -> Result<Sent, SmsError> {
+            Ok(Sent::default())
         }
     }
 
@@ -368,7 +372,7 @@ mod tests {
 
     #[async_trait]
     impl SmsSender for Broken {
-        async fn send(&self, _: &Phone, _: &str) -> Result<(), SmsError> {
+        async fn send(&self, _: &Phone, _: &str) -> Result<Sent, SmsError> {
             Err(SmsError::Timeout)
         }
     }

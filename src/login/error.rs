@@ -1,7 +1,7 @@
 //! What can go wrong in the login flow, with a stable code for JSON and a text for users.
 
 use crate::identity::PhoneError;
-use crate::sms::SmsError;
+use crate::sms::{LimitWindow, RefusalKind, SmsError};
 use crate::store;
 use crate::users::UsersError;
 use crate::wechat;
@@ -76,6 +76,16 @@ pub enum LoginError {
     Wechat(#[source] wechat::Error),
     #[error("the login service is temporarily unavailable; try again")]
     Store(#[source] store::Error),
+    /// The SMS provider's own limit of codes to this number is reached (its limit, not
+    /// ours: ours is [`LoginError::RateLimited`]).
+    #[error("{}", limited_text(*window))]
+    SmsLimited { window: LimitWindow },
+    /// The SMS provider cannot send to this number (not a mobile number it knows, or one
+    /// that has refused SMS). Said with the code of a bad number.
+    #[error("the SMS provider cannot send a code to this number; check it, or use another")]
+    SmsNumberRefused,
+    /// The code could not be sent for any other reason (the provider down, or refusing
+    /// because of the account's setup, which its log line explains).
     #[error("the code could not be sent; try again in a moment")]
     Sms(#[source] SmsError),
     #[error("the user directory is temporarily unavailable; try again")]
@@ -112,9 +122,48 @@ impl LoginError {
                 wechat::Impact::Unavailable => "wechat_unavailable",
             },
             LoginError::Store(_) => "store_unavailable",
+            LoginError::SmsLimited { .. } => "sms_limited",
+            // The same code as a number we refuse ourselves: either way, use another number.
+            LoginError::SmsNumberRefused => "bad_phone",
             LoginError::Sms(_) => "sms_unavailable",
             LoginError::Users(_) => "users_unavailable",
             LoginError::Corrupt => "internal",
+        }
+    }
+}
+
+/// What the person is told when the provider's limit for the number is reached.
+fn limited_text(window: LimitWindow) -> &'static str {
+    match window {
+        LimitWindow::ThirtySeconds => {
+            "a code was sent to this number moments ago; wait half a minute before asking again"
+        }
+        LimitWindow::Hour => {
+            "this number has received as many codes as the SMS provider allows in an hour; \
+             try again later or use another number"
+        }
+        LimitWindow::Day => {
+            "this number has received as many codes as the SMS provider allows in a day; \
+             try again tomorrow or use another number"
+        }
+        LimitWindow::Unspecified => {
+            "this number has received as many codes as the SMS provider allows for now; try \
+             again later or use another number"
+        }
+    }
+}
+
+impl From<SmsError> for LoginError {
+    /// A provider's refusal of the number becomes what the person can act on; every other
+    /// failure is [`LoginError::Sms`].
+    fn from(e: SmsError) -> Self {
+        match &e {
+            SmsError::Refused(r) => match r.kind {
+                RefusalKind::NumberLimited(window) => LoginError::SmsLimited { window },
+                RefusalKind::NumberRefused => LoginError::SmsNumberRefused,
+                RefusalKind::Configuration | RefusalKind::Other => LoginError::Sms(e),
+            },
+            _ => LoginError::Sms(e),
         }
     }
 }
@@ -198,6 +247,10 @@ mod tests {
                 errmsg: String::new(),
             }),
             LoginError::Store(store::Error::InvalidTtl),
+            LoginError::SmsLimited {
+                window: LimitWindow::Day,
+            },
+            LoginError::SmsNumberRefused,
             LoginError::Sms(SmsError::Status(500)),
             LoginError::Users(UsersError::Busy),
             LoginError::Corrupt,
@@ -246,6 +299,42 @@ mod tests {
         assert!(!e.to_string().contains("40013"));
         let source = std::error::Error::source(&e).unwrap().to_string();
         assert!(source.contains("40013"), "{source}");
+    }
+
+    fn refusal(code: &str, kind: RefusalKind) -> SmsError {
+        SmsError::Refused(crate::sms::Refusal {
+            provider: "tencent",
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            kind,
+            explanation: None,
+        })
+    }
+
+    #[test]
+    fn a_providers_refusal_of_the_number_is_the_persons_and_the_rest_is_unavailable() {
+        let day = LoginError::from(refusal(
+            "LimitExceeded.PhoneNumberDailyLimit",
+            RefusalKind::NumberLimited(LimitWindow::Day),
+        ));
+        assert_eq!(day.code(), "sms_limited");
+        assert!(day.to_string().contains("in a day"), "{day}");
+        let bad = LoginError::from(refusal(
+            "isv.MOBILE_NUMBER_ILLEGAL",
+            RefusalKind::NumberRefused,
+        ));
+        assert_eq!(bad.code(), "bad_phone");
+        for kind in [RefusalKind::Configuration, RefusalKind::Other] {
+            let e = LoginError::from(refusal("AuthFailure.SignatureFailure", kind));
+            assert_eq!(e.code(), "sms_unavailable");
+            // The provider's code stays in the source, for the log, not in the person's text.
+            assert!(!e.to_string().contains("AuthFailure"));
+        }
+        assert_eq!(
+            LoginError::from(SmsError::Timeout).code(),
+            "sms_unavailable"
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl LoginService {
     /// [`keys::RESEND_COOLDOWN_SECONDS`] of the previous code or past a `login.limits` budget
     /// (per client IP and per number, hourly and daily; the number's limits hold across
     /// attempts, against SMS bombing). A new code replaces the previous one (and its tries).
-    /// If the provider fails, the code is withdrawn so the user can ask again at once.
+    /// If the provider fails, the code is withdrawn so the user can ask again at once; a
+    /// provider's refusal of the number is [`LoginError::SmsLimited`] or
+    /// [`LoginError::SmsNumberRefused`], any other failure [`LoginError::Sms`].
     ///
     /// Nothing here depends on whether the number is bound to someone: a number another user
     /// holds gets its code like any other, and the answer is the same. Saying "taken" here
@@ -131,17 +133,20 @@ impl LoginService {
                 retry_after_seconds: keys::RESEND_COOLDOWN_SECONDS,
             });
         }
-        if let Err(e) = inner.sms.send(&phone, &code).await {
-            tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), error = %e, "cannot send a phone code");
-            if let Err(e) = inner.store.compare_and_delete(&key, &record).await {
-                tracing::warn!(error = %e, "cannot withdraw an unsent code");
+        let sent = match inner.sms.send(&phone, &code).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), error = %e, "cannot send a phone code");
+                if let Err(e) = inner.store.compare_and_delete(&key, &record).await {
+                    tracing::warn!(error = %e, "cannot withdraw an unsent code");
+                }
+                return Err(LoginError::from(e));
             }
-            return Err(LoginError::Sms(e));
-        }
+        };
         inner
             .metrics
             .login_attempt(attempt.method.as_str(), LoginOutcome::CodeSent);
-        tracing::info!(attempt = %attempt.id, phone = %phone.masked(), "phone code sent");
+        tracing::info!(attempt = %attempt.id, phone = %phone.masked(), request_id = ?sent.request_id, "phone code sent");
         Ok(())
     }
 

@@ -80,6 +80,7 @@
         wechat_busy: "WeChat is busy right now. Try again in a few minutes.",
         wechat_misconfigured: "Signing in with WeChat is not available on this site right now. Please contact the site's administrator.",
         sms_unavailable: "The code could not be sent. Try again in a moment.",
+        sms_limited: "This number has received as many codes as the SMS service allows for now. Try again later (the limit lifts within a day at most), or use another number.",
         unavailable: "Sign-in is unavailable right now. Try again in a moment.",
         cross_site: "This request came from another site and was refused.",
         request_timeout: "The request took too long. Try again."
@@ -147,6 +148,7 @@
         wechat_busy: "微信当前繁忙，请几分钟后再试。",
         wechat_misconfigured: "本网站暂时无法使用微信登录，请联系网站管理员。",
         sms_unavailable: "验证码发送失败，请稍后重试。",
+        sms_limited: "该手机号获取验证码的次数已达短信服务的上限，请稍后再试（最迟次日恢复），或更换手机号。",
         unavailable: "登录服务暂不可用，请稍后重试。",
         cross_site: "该请求来自其他网站，已被拒绝。",
         request_timeout: "请求超时，请重试。"

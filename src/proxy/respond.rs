@@ -117,10 +117,13 @@ impl From<crate::login::LoginError> for GatewayError {
             L::NotFound | L::TicketInvalid | L::SceneInvalid => 404,
             L::MpCodeInvalid => 400,
             L::Expired => 410,
-            L::WrongState | L::PhoneTaken => 409,
+            // The provider's per-number limit: a conflict with the number's state there,
+            // not our own rate limit (429 with Retry-After), whose end we would know.
+            L::WrongState | L::PhoneTaken | L::SmsLimited { .. } => 409,
             L::Disabled | L::CookiesBlocked => 403,
             L::MethodUnavailable => 400,
-            L::BadPhone(_) | L::InvalidCode { .. } | L::CodeDead | L::CodeExpired => 400,
+            L::BadPhone(_) | L::SmsNumberRefused => 400,
+            L::InvalidCode { .. } | L::CodeDead | L::CodeExpired => 400,
             L::RateLimited {
                 retry_after_seconds,
             } => {

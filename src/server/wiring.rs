@@ -151,7 +151,7 @@ pub async fn build_login(
     };
 
     let sms =
-        crate::sms::from_config(&config.login.sms).map_err(|e| StartupError::Sms(e.to_string()))?;
+        crate::sms::from_config(&config.login).map_err(|e| StartupError::Sms(e.to_string()))?;
     // The demo page shows the codes (there is no SMS).
     #[cfg(feature = "demo")]
     let sms = match &demo {

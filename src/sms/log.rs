@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{SmsError, SmsSender};
+use super::{Sent, SmsError, SmsSender};
 use crate::identity::Phone;
 
 /// Writes each code to the log at `info`, with the phone masked. For development and the demo,
@@ -13,12 +13,16 @@ pub struct LogSms;
 
 #[async_trait]
 impl SmsSender for LogSms {
-    async fn send(&self, phone: &Phone, code: &str) -> Result<(), SmsError> {
+    async fn send(&self, phone: &Phone, code: &str) -> Result<Sent, SmsError> {
         tracing::info!(
             phone = %phone.masked(),
             code,
             "SMS verification code (log provider: not sent to any phone)"
         );
-        Ok(())
+        Ok(Sent::default())
+    }
+
+    fn describe(&self) -> String {
+        "log (the code is written to the log; no SMS is sent)".to_string()
     }
 }

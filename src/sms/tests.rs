@@ -1,4 +1,6 @@
-//! The providers against a real HTTP server on 127.0.0.1.
+//! The log and webhook providers (the webhook against a real HTTP server on 127.0.0.1), and
+//! building each provider from its config. Tencent and Aliyun have their own tests beside
+//! them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -111,22 +113,45 @@ async fn log_provider_accepts_every_code() {
 }
 
 #[test]
-fn from_config_builds_log_and_webhook_and_refuses_tencent() {
-    assert!(from_config(&SmsConfig::Log).is_ok());
-    assert!(from_config(&SmsConfig::Webhook {
-        url: "http://127.0.0.1:9/sms".into()
-    })
-    .is_ok());
-    let tencent = SmsConfig::Tencent {
+fn from_config_builds_every_provider() {
+    use crate::config::model::{AliyunSmsConfig, SmsTemplateParam, TencentSmsConfig};
+    let login = |sms: SmsConfig| crate::config::model::LoginConfig {
+        sms,
+        ..crate::config::testing::ok("{}").login
+    };
+    assert_eq!(
+        from_config(&login(SmsConfig::Log)).unwrap().describe(),
+        LogSms.describe()
+    );
+    let webhook = SmsConfig::Webhook {
+        url: "http://127.0.0.1:9/sms?key=hunter2".into(),
+    };
+    let described = from_config(&login(webhook)).unwrap().describe();
+    assert!(!described.contains("hunter2"), "{described}");
+    let tencent = SmsConfig::Tencent(TencentSmsConfig {
         secret_id: Secret::new("id"),
         secret_key: Secret::new("key"),
         sdk_app_id: "1400000000".into(),
         sign_name: "scangate".into(),
         template_id: "1".into(),
-    };
-    let Err(err) = from_config(&tencent) else {
-        panic!("tencent must be refused");
-    };
-    assert!(matches!(err, SmsError::Unavailable(_)));
-    assert!(err.to_string().contains("not available yet"), "{err}");
+        region: "ap-guangzhou".into(),
+        endpoint: "https://sms.tencentcloudapi.com".into(),
+        template_params: vec![SmsTemplateParam::Code],
+    });
+    assert!(from_config(&login(tencent))
+        .unwrap()
+        .describe()
+        .starts_with("tencent"));
+    let aliyun = SmsConfig::Aliyun(AliyunSmsConfig {
+        access_key_id: Secret::new("id"),
+        access_key_secret: Secret::new("secret"),
+        sign_name: "scangate".into(),
+        template_code: "SMS_1".into(),
+        endpoint: "https://dysmsapi.aliyuncs.com".into(),
+        template_param_name: "code".into(),
+    });
+    assert!(from_config(&login(aliyun))
+        .unwrap()
+        .describe()
+        .starts_with("aliyun"));
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::{SmsError, SmsSender};
+use super::http::{client, transport};
+use super::{Sent, SmsError, SmsSender};
 use crate::identity::Phone;
 
 /// Whole-request timeout of a webhook call. The user is waiting on the phone form.
@@ -43,13 +44,8 @@ impl WebhookSms {
 
     /// A client for `url` giving up after `timeout` (tests use a short one).
     pub fn with_timeout(url: &str, timeout: Duration) -> Result<Self, SmsError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| SmsError::Unavailable(e.without_url().to_string()))?;
         Ok(WebhookSms {
-            http,
+            http: client(timeout)?,
             url: url.to_string(),
             timeout,
         })
@@ -58,7 +54,7 @@ impl WebhookSms {
 
 #[async_trait]
 impl SmsSender for WebhookSms {
-    async fn send(&self, phone: &Phone, code: &str) -> Result<(), SmsError> {
+    async fn send(&self, phone: &Phone, code: &str) -> Result<Sent, SmsError> {
         let body = Body {
             phone: phone.as_str(),
             code,
@@ -79,23 +75,11 @@ impl SmsSender for WebhookSms {
             );
             return Err(SmsError::Status(status.as_u16()));
         }
-        Ok(())
+        Ok(Sent::default())
     }
-}
 
-/// A transport error without its URL (it may hold credentials). The body, which holds the
-/// code, is never part of a reqwest error.
-fn transport(e: reqwest::Error) -> SmsError {
-    if e.is_timeout() {
-        return SmsError::Timeout;
+    fn describe(&self) -> String {
+        // Not the URL: it may carry the operator's credentials.
+        "webhook".to_string()
     }
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    SmsError::Transport(text)
 }

@@ -22,6 +22,8 @@ mod scenes;
 mod security_accounts;
 mod security_gate;
 mod security_protocol;
+mod sms_cli;
+mod sms_providers;
 mod source_ip;
 mod wechat_cli;
 mod wechat_errors;

@@ -218,6 +218,8 @@ fn check_accepts_the_example_config() {
         .env("WECHAT_MP_APP_SECRET", "mp-secret-value")
         .env("TENCENT_SMS_SECRET_ID", "sms-id")
         .env("TENCENT_SMS_SECRET_KEY", "sms-key")
+        .env("ALIYUN_SMS_ACCESS_KEY_ID", "aliyun-id")
+        .env("ALIYUN_SMS_ACCESS_KEY_SECRET", "aliyun-secret")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -234,6 +236,7 @@ fn check_accepts_the_example_config() {
         "app-secret-value",
         "callbacktoken",
         "sms-key",
+        "aliyun-secret",
     ] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),

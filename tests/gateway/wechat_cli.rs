@@ -130,6 +130,6 @@ async fn menu_push_validates_locally_then_sets_the_menu_and_show_prints_it() {
 
 #[test]
 fn the_example_menu_is_valid() {
-    let menu = scangate::cli::load_menu(Path::new("examples/menu.yaml")).unwrap();
+    let menu = scangate::cli::wechat::load_menu(Path::new("examples/menu.yaml")).unwrap();
     assert_eq!(menu.button.len(), 3);
 }

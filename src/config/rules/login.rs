@@ -1,11 +1,9 @@
-//! `login`: the methods on the login page, phone binding, SMS codes (`login.sms`) and the
-//! abuse limits.
+//! `login`: the methods on the login page, phone binding, SMS codes and the abuse limits
+//! (`login.sms` itself is `sms.rs`).
 
 use super::Validator;
-use crate::config::file::{
-    CountryCodeText, LoginFile, PhonePolicyFile, SmsFile, SmsProvider, WechatFile,
-};
-use crate::config::model::{Limits, LoginConfig, PhonePolicy, SmsConfig};
+use crate::config::file::{CountryCodeText, LoginFile, PhonePolicyFile, WechatFile};
+use crate::config::model::{Limits, LoginConfig, PhonePolicy};
 use crate::identity::{CountryCode, LoginMethod, PhoneCountries};
 
 #[cfg(test)]
@@ -131,54 +129,5 @@ impl Validator<'_> {
             );
         }
         ok.then(|| PhoneCountries::new(codes)).flatten()
-    }
-
-    fn sms(&mut self, sms: SmsFile) -> Option<SmsConfig> {
-        const AT: &str = "login.sms";
-        let SmsFile {
-            provider,
-            url,
-            secret_id,
-            secret_id_file,
-            secret_key,
-            secret_key_file,
-            sdk_app_id,
-            sign_name,
-            template_id,
-        } = sms;
-        match provider {
-            SmsProvider::Log => Some(SmsConfig::Log),
-            SmsProvider::Webhook => {
-                let url = match url {
-                    Some(url) => self.http_url(&format!("{AT}.url"), url),
-                    None => self.reject(format!("{AT}.url"), "is required with provider: webhook"),
-                };
-                Some(SmsConfig::Webhook { url: url? })
-            }
-            SmsProvider::Tencent => {
-                // Named by the schema, but there is no sender for it yet: start-up
-                // (`sms::from_config`) refuses it, so `check` does too. Its keys are
-                // checked all the same.
-                let available: Option<()> = self.reject(
-                    format!("{AT}.provider"),
-                    "tencent is not available yet; use log or webhook",
-                );
-                let secret_id =
-                    self.required_secret(&format!("{AT}.secret_id"), secret_id, secret_id_file);
-                let secret_key =
-                    self.required_secret(&format!("{AT}.secret_key"), secret_key, secret_key_file);
-                let sdk_app_id = self.required_text(&format!("{AT}.sdk_app_id"), sdk_app_id);
-                let sign_name = self.required_text(&format!("{AT}.sign_name"), sign_name);
-                let template_id = self.required_text(&format!("{AT}.template_id"), template_id);
-                available?;
-                Some(SmsConfig::Tencent {
-                    secret_id: secret_id?,
-                    secret_key: secret_key?,
-                    sdk_app_id: sdk_app_id?,
-                    sign_name: sign_name?,
-                    template_id: template_id?,
-                })
-            }
-        }
     }
 }

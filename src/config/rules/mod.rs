@@ -9,23 +9,26 @@
 //! - `store.rs`: `store`;
 //! - `session.rs`: `session`;
 //! - `wechat.rs`: `wechat` (the Official Account with its replies, the Mini Program);
-//! - `login.rs`: `login` and `login.sms`;
+//! - `login.rs`: `login` but `login.sms`;
+//! - `sms.rs`: `login.sms`, the SMS provider and its keys;
 //! - `routes.rs`: `routes`.
 //!
 //! This file holds the [`Validator`] and what every section uses: rejecting, checking each
 //! item of a list, number ranges, readable files, and secrets with their `_file` twins.
 //!
-//! The rules refuse the values start-up would refuse (an SMS provider without a sender,
-//! TLS files rustls cannot load, an assertion key that is not P-256, an AES key the callback
-//! codec rejects, a header name `http` rejects), so that a file `scangate check` accepts
-//! gets `scangate run` past its configuration; what only the host can say (a port in use,
-//! Redis down) is left to start-up. One gap: `store.url` is checked for its scheme only,
-//! while the Redis store parses the rest of it at start (`store/redis/url.rs`).
+//! The rules refuse the values start-up would refuse (TLS files rustls cannot load, an
+//! assertion key that is not P-256, an AES key the callback codec rejects, a header name
+//! `http` rejects, an SMS provider without its keys), so that a file `scangate check`
+//! accepts gets `scangate run` past its configuration; what only the host can say (a port
+//! in use, Redis down, SMS credentials the provider refuses) is left to start-up and to
+//! `scangate sms test`. One gap: `store.url` is checked for its scheme only, while the
+//! Redis store parses the rest of it at start (`store/redis/url.rs`).
 
 mod login;
 mod routes;
 mod server;
 mod session;
+mod sms;
 mod store;
 mod wechat;
 

@@ -26,7 +26,7 @@ use super::*;
 use crate::config::model::{LoginConfig, PhonePolicy, SmsConfig};
 use crate::identity::{AttemptId, BrowserSecret, CountryCode, LoginMethod, OpenId, Phone, SceneId};
 use crate::metrics::Metrics;
-use crate::sms::{SmsError, SmsSender};
+use crate::sms::{LimitWindow, Refusal, RefusalKind, Sent, SmsError, SmsSender};
 use crate::store::{SqliteStore, Store};
 use crate::users::UserDirectory;
 use crate::wechat::{
@@ -60,19 +60,24 @@ pub fn unix_now() -> u64 {
 pub struct CapturingSms {
     sent: Mutex<Vec<(Phone, String)>>,
     fail: AtomicBool,
+    /// The provider's answer to every send while set.
+    refusal: Mutex<Option<Refusal>>,
 }
 
 #[async_trait]
 impl SmsSender for CapturingSms {
-    async fn send(&self, phone: &Phone, code: &str) -> Result<(), SmsError> {
+    async fn send(&self, phone: &Phone, code: &str) -> Result<Sent, SmsError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(SmsError::Status(503));
+        }
+        if let Some(refusal) = self.refusal.lock().unwrap().clone() {
+            return Err(SmsError::Refused(refusal));
         }
         self.sent
             .lock()
             .unwrap()
             .push((phone.clone(), code.to_string()));
-        Ok(())
+        Ok(Sent::default())
     }
 }
 
@@ -323,6 +328,11 @@ impl Fixture {
 
     pub fn fail_sms(&self, fail: bool) {
         self.sms.fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// Has the SMS provider refuse every send with `refusal` (`None`: send again).
+    pub fn refuse_sms(&self, refusal: Option<Refusal>) {
+        *self.sms.refusal.lock().unwrap() = refusal;
     }
 
     /// The funnel counter `scangate_login_attempts_total{method="official_account",outcome}`.

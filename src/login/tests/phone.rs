@@ -266,6 +266,61 @@ async fn a_failed_sms_can_be_retried_at_once() {
         .unwrap();
 }
 
+fn provider_refusal(code: &str, kind: RefusalKind) -> Refusal {
+    Refusal {
+        provider: "tencent",
+        code: code.into(),
+        message: "refused".into(),
+        request_id: None,
+        kind,
+        explanation: None,
+    }
+}
+
+#[tokio::test]
+async fn the_providers_limit_for_the_number_is_said_and_its_code_withdrawn() {
+    let (f, s) = at_need_phone("o-smslimit").await;
+    let now = unix_now();
+    f.refuse_sms(Some(provider_refusal(
+        "LimitExceeded.PhoneNumberDailyLimit",
+        RefusalKind::NumberLimited(LimitWindow::Day),
+    )));
+    let refused = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138018", TEST_IP, now)
+        .await;
+    let Err(err) = refused else {
+        panic!("expected sms_limited");
+    };
+    assert_eq!(err.code(), "sms_limited");
+    // Nothing was sent, so no code waits for a bind and no cooldown holds: another number
+    // can have its code at once.
+    f.refuse_sms(None);
+    let bad = f
+        .login
+        .bind_phone(&s.id, &s.browser_secret, "13800138018", "000000", now)
+        .await;
+    assert!(matches!(bad, Err(LoginError::CodeExpired)), "{bad:?}");
+    f.bind(&s, "13800138019", now).await;
+}
+
+#[tokio::test]
+async fn a_number_the_provider_cannot_reach_is_a_bad_phone() {
+    let (f, s) = at_need_phone("o-smsbadnumber").await;
+    f.refuse_sms(Some(provider_refusal(
+        "InvalidParameterValue.IncorrectPhoneNumber",
+        RefusalKind::NumberRefused,
+    )));
+    let refused = f
+        .login
+        .send_code(&s.id, &s.browser_secret, "13800138020", TEST_IP, unix_now())
+        .await;
+    assert!(
+        matches!(&refused, Err(e) if e.code() == "bad_phone"),
+        "{refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn bad_numbers_are_refused_with_the_reason() {
     let (f, s) = at_need_phone("o-typo").await;

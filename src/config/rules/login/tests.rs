@@ -1,4 +1,4 @@
-use crate::config::model::{PhonePolicy, SmsConfig};
+use crate::config::model::PhonePolicy;
 use crate::config::testing::{errors, ok};
 use crate::identity::LoginMethod;
 
@@ -49,45 +49,6 @@ fn code_ttl_is_between_a_minute_and_an_hour() {
     assert_eq!(
         errors("login: {code_ttl_seconds: 3601}"),
         ["login.code_ttl_seconds: must be between 60 and 3600 seconds"]
-    );
-}
-
-#[test]
-fn webhook_sms_needs_an_http_url() {
-    assert_eq!(
-        errors("login: {sms: {provider: webhook}}"),
-        ["login.sms.url: is required with provider: webhook"]
-    );
-    assert_eq!(
-        errors("login: {sms: {provider: webhook, url: 'smtp://x'}}"),
-        ["login.sms.url: must start with http:// or https://"]
-    );
-    assert!(
-        matches!(ok("login: {sms: {provider: webhook, url: 'http://127.0.0.1:7000/sms'}}").login.sms, SmsConfig::Webhook { ref url } if url == "http://127.0.0.1:7000/sms")
-    );
-}
-
-#[test]
-fn tencent_sms_needs_all_its_keys() {
-    assert_eq!(
-        errors("login: {sms: {provider: tencent, sign_name: ''}}"),
-        [
-            "login.sms.provider: tencent is not available yet; use log or webhook",
-            "login.sms.secret_id: is required (or secret_id_file)",
-            "login.sms.secret_key: is required (or secret_key_file)",
-            "login.sms.sdk_app_id: is required",
-            "login.sms.sign_name: is empty",
-            "login.sms.template_id: is required",
-        ]
-    );
-}
-
-#[test]
-fn tencent_sms_is_refused_as_start_up_refuses_it() {
-    // Every key set: the provider alone is the problem (`sms::from_config` has no sender).
-    assert_eq!(
-        errors("login: {sms: {provider: tencent, secret_id: id, secret_key: key, sdk_app_id: '1400', sign_name: S, template_id: '1'}}"),
-        ["login.sms.provider: tencent is not available yet; use log or webhook"]
     );
 }
 

@@ -12,12 +12,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::{runtime, EXIT_CONFIG, EXIT_OK, EXIT_REFUSED};
 use crate::config::Config;
 use crate::wechat::{ApiConfig, Menu, WechatClient};
-
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_REFUSED: u8 = 1;
-pub const EXIT_CONFIG: u8 = 64;
 
 fn client(config: &Config) -> Result<WechatClient, String> {
     let oa =
@@ -31,13 +28,6 @@ fn client(config: &Config) -> Result<WechatClient, String> {
         timeout: Duration::from_secs(10),
     })
     .map_err(|e| e.to_string())
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 /// `scangate wechat check`.
