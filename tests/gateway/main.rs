@@ -22,5 +22,6 @@ mod security_accounts;
 mod security_gate;
 mod security_protocol;
 mod source_ip;
+mod users_admin;
 mod wechat_cli;
 mod wechat_errors;
