@@ -49,19 +49,28 @@ pub enum UsersCommand {
         json: bool,
     },
     /// End every session of the user, in every running gateway.
-    Revoke { id: String },
+    Revoke {
+        id: String,
+    },
     /// Refuse the user's sessions (403) and logins until unblocked.
     Block {
         id: String,
         #[arg(long)]
         reason: Option<String>,
     },
-    Unblock { id: String },
+    Unblock {
+        id: String,
+    },
     /// Remove the user's phone number (they are asked for one at their next login if the
     /// gateway requires it).
-    UnbindPhone { id: String },
+    UnbindPhone {
+        id: String,
+    },
     /// Give the user another phone number; refused if another user holds it.
-    SetPhone { id: String, phone: String },
+    SetPhone {
+        id: String,
+        phone: String,
+    },
     /// Erase the user: record, WeChat ids, phone; sessions end. Asks first unless --yes.
     Delete {
         id: String,
@@ -218,9 +227,10 @@ async fn execute(op: &Operator, command: UsersCommand) -> u8 {
             op.revoke(&UserId::new(id), now).await,
             "every session ended",
         ),
-        UsersCommand::Block { id, reason } => {
-            done(op.block(&UserId::new(id), reason.as_deref()).await, "blocked")
-        }
+        UsersCommand::Block { id, reason } => done(
+            op.block(&UserId::new(id), reason.as_deref()).await,
+            "blocked",
+        ),
         UsersCommand::Unblock { id } => done(op.unblock(&UserId::new(id)).await, "unblocked"),
         UsersCommand::UnbindPhone { id } => done(
             op.unbind_phone(&UserId::new(id)).await,
@@ -460,7 +470,9 @@ mod tests {
         let report = UserReport {
             id: UserId::new("u_a"),
             phone: Some("+8613800138000".into()),
-            openids: [("wx1".to_string(), "o1".to_string())].into_iter().collect(),
+            openids: [("wx1".to_string(), "o1".to_string())]
+                .into_iter()
+                .collect(),
             unionid: None,
             methods: vec![crate::identity::LoginMethod::OfficialAccount],
             created_at: 0,

@@ -75,14 +75,22 @@ fn users_error(e: &UsersError) -> Reply {
             "This phone number is bound to another user.",
         ),
         UsersError::PhoneAlreadyBound => refuse(409, "phone_bound", e.to_string()),
-        UsersError::Busy => refuse(503, "busy", "Another change to this user is in progress; retry."),
+        UsersError::Busy => refuse(
+            503,
+            "busy",
+            "Another change to this user is in progress; retry.",
+        ),
         UsersError::Corrupt => {
             tracing::error!(error = %e, "admin API: unreadable user record");
             refuse(500, "internal", "A stored user record cannot be read.")
         }
         UsersError::Store(inner) => {
             tracing::error!(error = %inner, "admin API: store failed");
-            refuse(503, "store_unavailable", "The store is not answering; retry.")
+            refuse(
+                503,
+                "store_unavailable",
+                "The store is not answering; retry.",
+            )
         }
     }
 }
@@ -90,10 +98,7 @@ fn users_error(e: &UsersError) -> Reply {
 /// What the request asks for, read from its method, path and query.
 enum Action {
     Search(Query),
-    List {
-        limit: usize,
-        after: Option<Cursor>,
-    },
+    List { limit: usize, after: Option<Cursor> },
     Show(UserId),
     Revoke(UserId),
     Block(UserId),
@@ -113,11 +118,21 @@ fn param(query: &str, name: &str) -> Option<String> {
 fn action(method: &http::Method, path: &str, query: &str) -> Result<Action, Reply> {
     use http::Method as M;
     let Some(rest) = path.strip_prefix(V1) else {
-        return Err(refuse(404, "not_found", "The API lives under /admin/api/v1/."));
+        return Err(refuse(
+            404,
+            "not_found",
+            "The API lives under /admin/api/v1/.",
+        ));
     };
     let parts: Vec<&str> = rest.split('/').collect();
     let id = |s: &str| UserId::new(s);
-    let not_allowed = || refuse(405, "method_not_allowed", "This method is not allowed here.");
+    let not_allowed = || {
+        refuse(
+            405,
+            "method_not_allowed",
+            "This method is not allowed here.",
+        )
+    };
     match parts.as_slice() {
         ["users"] if method == M::GET => search_or_list(query),
         ["users"] => Err(not_allowed()),
@@ -180,7 +195,9 @@ fn search_or_list(query: &str) -> Result<Action, Reply> {
     };
     let after = match param(query, "after") {
         None => None,
-        Some(text) => Some(Cursor::parse(&text).map_err(|e| refuse(400, "bad_cursor", e.to_string()))?),
+        Some(text) => {
+            Some(Cursor::parse(&text).map_err(|e| refuse(400, "bad_cursor", e.to_string()))?)
+        }
     };
     Ok(Action::List { limit, after })
 }
@@ -216,7 +233,11 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8], empty: Option<T>) -> Res
         refuse(
             400,
             "bad_json",
-            format!("the body is not the JSON expected (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the body is not the JSON expected (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })
 }
@@ -233,10 +254,19 @@ impl AdminApi {
     /// [`Reply`] the caller writes. `None` means the response was written here.
     pub async fn serve(&self, session: &mut ServerSession) -> Option<Reply> {
         let header = session.req_header();
-        if !self.authorized(header.headers.get(http::header::AUTHORIZATION).map(|v| v.as_bytes())) {
+        if !self.authorized(
+            header
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+        ) {
             return Some(
-                refuse(401, "unauthorized", "A valid `Authorization: Bearer <token>` is required.")
-                    .header("www-authenticate", "Bearer"),
+                refuse(
+                    401,
+                    "unauthorized",
+                    "A valid `Authorization: Bearer <token>` is required.",
+                )
+                .header("www-authenticate", "Bearer"),
             );
         }
         let method = header.method.clone();
@@ -256,7 +286,13 @@ impl AdminApi {
             Action::Search(q) => match op.find(&q).await {
                 Ok(found) => {
                     let users: Vec<UserReport> = found.iter().map(UserReport::from).collect();
-                    Reply::json(200, &Users { users: &users, next: None })
+                    Reply::json(
+                        200,
+                        &Users {
+                            users: &users,
+                            next: None,
+                        },
+                    )
                 }
                 Err(e) => users_error(&e),
             },
@@ -264,7 +300,13 @@ impl AdminApi {
                 Ok(page) => {
                     let users: Vec<UserReport> = page.users.iter().map(UserReport::from).collect();
                     let next = page.next.map(|c| c.encode());
-                    Reply::json(200, &Users { users: &users, next })
+                    Reply::json(
+                        200,
+                        &Users {
+                            users: &users,
+                            next,
+                        },
+                    )
                 }
                 Err(e) => users_error(&e),
             },
@@ -341,12 +383,22 @@ async fn read_body(session: &mut ServerSession) -> Result<Vec<u8>, Reply> {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_BODY {
-                    return Err(refuse(413, "payload_too_large", "The request body is too large."));
+                    return Err(refuse(
+                        413,
+                        "payload_too_large",
+                        "The request body is too large.",
+                    ));
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
-            Err(_) => return Err(refuse(400, "bad_body", "The request body could not be read.")),
+            Err(_) => {
+                return Err(refuse(
+                    400,
+                    "bad_body",
+                    "The request body could not be read.",
+                ))
+            }
         }
     }
 }
@@ -391,9 +443,15 @@ mod tests {
             Err(r) => r.status,
         };
         assert_eq!(code(M::GET, "/admin/api/v1/users", ""), 200);
-        assert_eq!(code(M::GET, "/admin/api/v1/users", "phone=13800138000"), 200);
+        assert_eq!(
+            code(M::GET, "/admin/api/v1/users", "phone=13800138000"),
+            200
+        );
         assert_eq!(code(M::GET, "/admin/api/v1/users", "phone=12"), 400);
-        assert_eq!(code(M::GET, "/admin/api/v1/users", "phone=13800138000&openid=o"), 400);
+        assert_eq!(
+            code(M::GET, "/admin/api/v1/users", "phone=13800138000&openid=o"),
+            400
+        );
         assert_eq!(code(M::GET, "/admin/api/v1/users", "limit=0"), 400);
         assert_eq!(code(M::GET, "/admin/api/v1/users", "limit=1001"), 400);
         assert_eq!(code(M::GET, "/admin/api/v1/users", "after=%%%"), 400);

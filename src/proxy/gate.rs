@@ -34,10 +34,7 @@ pub enum DenyReason {
 /// [`decide`] for the request's session as verified: a blocked user's session is refused on
 /// every route (the inline gate and `/verify` alike); any other refused session counts as
 /// none.
-pub fn decide_session(
-    route: &Route,
-    session: Option<&Result<Verified, SessionError>>,
-) -> Decision {
+pub fn decide_session(route: &Route, session: Option<&Result<Verified, SessionError>>) -> Decision {
     match session {
         Some(Err(SessionError::Blocked)) => Decision::Deny(DenyReason::Blocked),
         Some(Ok(v)) => decide(route, Some(&v.identity)),

@@ -45,18 +45,12 @@ impl UserMarks {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
-        let blocked = self
-            .blocked
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let blocked = self.blocked.read().unwrap_or_else(PoisonError::into_inner);
         if blocked.contains(user.as_str()) {
             return Some(Mark::Blocked);
         }
         drop(blocked);
-        let revoked = self
-            .revoked
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let revoked = self.revoked.read().unwrap_or_else(PoisonError::into_inner);
         match revoked.get(user.as_str()) {
             // Seconds resolution: a login in the very second of the revocation ends too.
             Some(r) if auth_time <= r.at && now < r.until => Some(Mark::Revoked),
@@ -73,10 +67,7 @@ impl UserMarks {
 
     pub fn set_blocked(&self, user: &UserId, blocked: bool) {
         {
-            let mut set = self
-                .blocked
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut set = self.blocked.write().unwrap_or_else(PoisonError::into_inner);
             if blocked {
                 set.insert(user.as_str().into());
             } else {
@@ -90,20 +81,14 @@ impl UserMarks {
     /// must take effect too).
     pub fn replace_blocked(&self, users: impl IntoIterator<Item = UserId>) {
         let fresh: HashSet<Box<str>> = users.into_iter().map(|u| u.as_str().into()).collect();
-        *self
-            .blocked
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = fresh;
+        *self.blocked.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         self.refresh_any();
     }
 
     /// Records a revocation of `user`'s sessions; a later one replaces an earlier one.
     pub fn revoke(&self, user: &UserId, revocation: UserRevocation) {
         {
-            let mut map = self
-                .revoked
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut map = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
             let entry = map.entry(user.as_str().into()).or_insert(revocation);
             if revocation.at >= entry.at {
                 *entry = revocation;
@@ -168,10 +153,20 @@ mod tests {
     #[test]
     fn a_revocation_ends_sessions_logged_in_until_then_only() {
         let marks = UserMarks::new();
-        marks.revoke(&u("a"), UserRevocation { at: 100, until: 500 });
+        marks.revoke(
+            &u("a"),
+            UserRevocation {
+                at: 100,
+                until: 500,
+            },
+        );
         assert_eq!(marks.check(&u("a"), 99, 200), Some(Mark::Revoked));
         assert_eq!(marks.check(&u("a"), 100, 200), Some(Mark::Revoked));
-        assert_eq!(marks.check(&u("a"), 101, 200), None, "a later login is fine");
+        assert_eq!(
+            marks.check(&u("a"), 101, 200),
+            None,
+            "a later login is fine"
+        );
         assert_eq!(marks.check(&u("b"), 99, 200), None, "other users untouched");
         assert_eq!(marks.check(&u("a"), 99, 500), None, "past its end");
         // An older revocation arriving late does not undo a newer one.

@@ -146,18 +146,24 @@ mod tests {
         let (_dir, store) = store();
         let mut rx = store.subscribe();
         let user = UserId::new("u_a");
-        revoke_user(store.as_ref(), &user, 1_000, 2_000).await.unwrap();
+        revoke_user(store.as_ref(), &user, 1_000, 2_000)
+            .await
+            .unwrap();
 
         let loaded = UserMarks::new();
         assert_eq!(
-            load_revocations(store.as_ref(), &loaded, 1_500).await.unwrap(),
+            load_revocations(store.as_ref(), &loaded, 1_500)
+                .await
+                .unwrap(),
             1
         );
         assert_eq!(loaded.check(&user, 999, 1_500), Some(Mark::Revoked));
         assert_eq!(loaded.check(&user, 1_001, 1_500), None);
         let past = UserMarks::new();
         assert_eq!(
-            load_revocations(store.as_ref(), &past, 2_000).await.unwrap(),
+            load_revocations(store.as_ref(), &past, 2_000)
+                .await
+                .unwrap(),
             0
         );
 

@@ -659,7 +659,10 @@ async fn ordered_sets(store: Arc<dyn Store>) {
     for m in ["b", "a", "B", "0", "ab", "新", "a b", "a\0z"] {
         assert!(s.set_add("set", m).await.unwrap(), "{m:?} is new");
     }
-    assert!(!s.set_add("set", "a").await.unwrap(), "adding twice is a no-op");
+    assert!(
+        !s.set_add("set", "a").await.unwrap(),
+        "adding twice is a no-op"
+    );
     assert_eq!(s.set_len("set").await.unwrap(), 8);
     let all = s.set_page_desc("set", None, 100).await.unwrap();
     assert_eq!(all, ["新", "b", "ab", "a b", "a\0z", "a", "B", "0"]);
@@ -674,8 +677,16 @@ async fn ordered_sets(store: Arc<dyn Store>) {
         ["a b", "a\0z", "a", "B", "0"],
         "a cursor need not be a member"
     );
-    assert!(s.set_page_desc("set", Some("0"), 10).await.unwrap().is_empty());
-    assert!(s.set_page_desc("set", Some(""), 10).await.unwrap().is_empty());
+    assert!(s
+        .set_page_desc("set", Some("0"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .set_page_desc("set", Some(""), 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s.set_remove("set", "ab").await.unwrap());
     assert!(!s.set_remove("set", "ab").await.unwrap(), "removed already");
     assert!(!s.set_remove("other", "a").await.unwrap(), "sets are apart");
@@ -694,7 +705,10 @@ async fn ordered_set_pages_are_exact_under_change(store: Arc<dyn Store>) {
     let mut cursor: Option<String> = None;
     let mut round = 0;
     loop {
-        let page = s.set_page_desc("users", cursor.as_deref(), 4).await.unwrap();
+        let page = s
+            .set_page_desc("users", cursor.as_deref(), 4)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }

@@ -78,7 +78,9 @@ pub async fn blocked_ids(store: &dyn Store) -> Result<Vec<UserId>, UsersError> {
     let mut ids = Vec::new();
     let mut below: Option<String> = None;
     loop {
-        let page = store.set_page_desc(BLOCKED, below.as_deref(), MAX_PAGE).await?;
+        let page = store
+            .set_page_desc(BLOCKED, below.as_deref(), MAX_PAGE)
+            .await?;
         let full = page.len() == MAX_PAGE;
         below = page.last().cloned();
         ids.extend(page.into_iter().map(UserId::new));
@@ -173,7 +175,12 @@ impl UserDirectory {
     /// Gives `id` the phone `phone`, replacing any it had; [`UsersError::PhoneTaken`] when
     /// another user holds it. The new number is claimed first, then the record changes,
     /// then the old number's entry goes.
-    pub async fn set_phone(&self, id: &UserId, phone: &Phone, now: u64) -> Result<User, UsersError> {
+    pub async fn set_phone(
+        &self,
+        id: &UserId,
+        phone: &Phone,
+        now: u64,
+    ) -> Result<User, UsersError> {
         let store = self.store.as_ref();
         let key = keys::phone(phone);
         for attempt in 0..RETRIES {

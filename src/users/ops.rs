@@ -157,7 +157,12 @@ impl Operator {
         Ok(user)
     }
 
-    pub async fn set_phone(&self, id: &UserId, phone: &Phone, now: u64) -> Result<User, UsersError> {
+    pub async fn set_phone(
+        &self,
+        id: &UserId,
+        phone: &Phone,
+        now: u64,
+    ) -> Result<User, UsersError> {
         let user = self.users.set_phone(id, phone, now).await?;
         audit::admin("admin_set_phone", self.actor, Some(id), Some(phone), None);
         Ok(user)
@@ -172,7 +177,13 @@ impl Operator {
             // A deleted user is as revoked (401), not blocked (403).
             user_persist::announce_block(self.store.as_ref(), id, false).await?;
         }
-        audit::admin("admin_delete", self.actor, Some(id), before.phone.as_ref(), None);
+        audit::admin(
+            "admin_delete",
+            self.actor,
+            Some(id),
+            before.phone.as_ref(),
+            None,
+        );
         Ok(user)
     }
 

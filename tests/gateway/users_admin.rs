@@ -15,13 +15,20 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-const APP_ID: &str = "wx_users_admin";
 const TOKEN: &str = "admin-api-token-0123456789abcdef-0123456789";
 /// How long an operator's change may take to reach every instance (the contract).
 const WITHIN: Duration = Duration::from_secs(1);
 
 fn store_of(gw: &Gateway) -> Arc<dyn scangate::store::Store> {
     gw.app().login.as_ref().unwrap().store.clone()
+}
+
+/// The WeChat app the gateway is configured with (the simulator's).
+fn app_id(gw: &Gateway) -> String {
+    scangate::cli_users::app_ids(&gw.app().config)
+        .into_iter()
+        .next()
+        .unwrap()
 }
 
 /// A user in the gateway's store, and the identity a session of theirs carries.
@@ -31,7 +38,7 @@ async fn person(gw: &Gateway, n: &str, phone: &str) -> Identity {
     let openid = OpenId::new(format!("o_{n}"));
     let unionid = UnionId::new(format!("un_{n}"));
     let user = users
-        .register(APP_ID, &openid, Some(&unionid), Some(&p), now())
+        .register(&app_id(gw), &openid, Some(&unionid), Some(&p), now())
         .await
         .unwrap();
     Identity {
@@ -78,7 +85,9 @@ async fn all_answer(gws: &[&Gateway], cookie: &str, status: u16, code: &str) {
         let mut last = Vec::new();
         for gw in gws {
             let got = answers(gw, cookie).await;
-            all &= got.iter().all(|(s, c)| *s == status && (code.is_empty() || c == code));
+            all &= got
+                .iter()
+                .all(|(s, c)| *s == status && (code.is_empty() || c == code));
             last.push(got);
         }
         if all {
@@ -93,14 +102,14 @@ async fn all_answer(gws: &[&Gateway], cookie: &str, status: u16, code: &str) {
 }
 
 /// A config file for the CLI naming the same store as the gateways.
-fn cli_config(dir: &Path, store_yaml: &str) -> PathBuf {
+fn cli_config(dir: &Path, store_yaml: &str, app_id: &str) -> PathBuf {
     let [a, b] = free_ports::<2>();
     let yaml = config_yaml(
         format!("127.0.0.1:{a}").parse().unwrap(),
         format!("127.0.0.1:{b}").parse().unwrap(),
         dir.to_str().unwrap(),
         &format!(
-            "{store_yaml}wechat:\n  official_account: {{app_id: {APP_ID}, app_secret: s, token: t}}\nroutes:\n  - {{name: app, upstreams: [\"127.0.0.1:1\"]}}\n"
+            "{store_yaml}wechat:\n  official_account: {{app_id: {app_id}, app_secret: s, token: tok123}}\nroutes:\n  - {{name: app, upstreams: [\"127.0.0.1:1\"]}}\n"
         ),
     );
     let file = dir.join("cli.yaml");
@@ -148,8 +157,11 @@ async fn cli_commands_take_effect(gws: &[&Gateway], config: &Path) {
     let out = users(config, &["show", id, "--json"]);
     assert_eq!(code(&out), 0, "{out:?}");
     let shown = stdout_json(&out);
-    assert_eq!(shown["user"]["phone"], "+8613800138000", "full phone for the operator");
-    assert_eq!(shown["user"]["openids"][APP_ID], "o_cli");
+    assert_eq!(
+        shown["user"]["phone"], "+8613800138000",
+        "full phone for the operator"
+    );
+    assert_eq!(shown["user"]["openids"][app_id(gw)], "o_cli");
     assert_eq!(shown["user"]["blocked"], false);
     let out = users(config, &["show", id]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("+8613800138000"));
@@ -165,7 +177,11 @@ async fn cli_commands_take_effect(gws: &[&Gateway], config: &Path) {
     }
     assert_eq!(code(&users(config, &["find", "--id", "u_nobody"])), 1);
     assert_eq!(code(&users(config, &["show", "u_nobody"])), 1);
-    assert_eq!(code(&users(config, &["find"])), 64, "one selector is required");
+    assert_eq!(
+        code(&users(config, &["find"])),
+        64,
+        "one selector is required"
+    );
     assert_eq!(code(&users(config, &["find", "--phone", "12"])), 64);
     assert_eq!(code(&users(config, &["list", "--limit", "0"])), 64);
     assert_eq!(code(&users(config, &["list", "--after", "%%"])), 64);
@@ -176,9 +192,15 @@ async fn cli_commands_take_effect(gws: &[&Gateway], config: &Path) {
     let first = stdout_json(&out);
     assert_eq!(first["users"].as_array().unwrap().len(), 1);
     let cursor = first["next"].as_str().unwrap().to_string();
-    let out = users(config, &["list", "--limit", "1", "--after", &cursor, "--json"]);
+    let out = users(
+        config,
+        &["list", "--limit", "1", "--after", &cursor, "--json"],
+    );
     let second = stdout_json(&out);
-    assert_ne!(first["users"][0]["id"], second["users"][0]["id"], "pages move on");
+    assert_ne!(
+        first["users"][0]["id"], second["users"][0]["id"],
+        "pages move on"
+    );
 
     // Block: 403 `blocked` everywhere, page and /verify; unblock lifts it.
     let out = users(config, &["block", id, "--reason", "left the company"]);
@@ -192,7 +214,10 @@ async fn cli_commands_take_effect(gws: &[&Gateway], config: &Path) {
     // Phones: another user's number is refused; changing and unbinding work.
     assert_eq!(code(&users(config, &["set-phone", id, "13700137000"])), 1);
     assert_eq!(code(&users(config, &["set-phone", id, "13900139000"])), 0);
-    let found = stdout_json(&users(config, &["find", "--phone", "13900139000", "--json"]));
+    let found = stdout_json(&users(
+        config,
+        &["find", "--phone", "13900139000", "--json"],
+    ));
     assert_eq!(found["users"][0]["id"], id);
     assert_eq!(code(&users(config, &["unbind-phone", id])), 0);
     assert_eq!(code(&users(config, &["find", "--phone", "13900139000"])), 1);
@@ -222,17 +247,28 @@ async fn cli_commands_take_effect(gws: &[&Gateway], config: &Path) {
     let later = gw.cookie_at(&who, now() + 2);
     all_answer(gws, &later, 200, "").await;
 
-    // Delete: refused without a terminal or --yes; then erasure, and sessions end.
-    let out = users(config, &["delete", id]);
+    // Delete (the other user, whose session was never revoked): refused without a terminal
+    // or --yes; then erasure, and their sessions end.
+    let gone = other.user_id.as_str();
+    let doomed = session(gw, &other);
+    all_answer(gws, &doomed, 200, "").await;
+    let out = users(config, &["delete", gone]);
     assert_eq!(code(&out), 64, "{out:?}");
-    assert_eq!(code(&users(config, &["show", id])), 0, "nothing deleted");
-    assert_eq!(code(&users(config, &["delete", id, "--yes"])), 0);
-    all_answer(gws, &later, 401, "").await;
-    assert_eq!(code(&users(config, &["show", id])), 1);
-    assert_eq!(code(&users(config, &["find", "--openid", "o_cli"])), 1);
-    assert_eq!(code(&users(config, &["find", "--unionid", "un_cli"])), 1);
-    // The other user is untouched.
-    all_answer(gws, &session(gw, &other), 200, "").await;
+    assert_eq!(code(&users(config, &["show", gone])), 0, "nothing deleted");
+    assert_eq!(code(&users(config, &["delete", gone, "--yes"])), 0);
+    all_answer(gws, &doomed, 401, "").await;
+    assert_eq!(code(&users(config, &["show", gone])), 1);
+    assert_eq!(
+        code(&users(config, &["find", "--openid", "o_cli_other"])),
+        1
+    );
+    assert_eq!(
+        code(&users(config, &["find", "--unionid", "un_cli_other"])),
+        1
+    );
+    assert_eq!(code(&users(config, &["find", "--phone", "13700137000"])), 1);
+    // The first user is untouched.
+    all_answer(gws, &later, 200, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,7 +280,7 @@ async fn the_cli_beside_a_gateway_on_the_embedded_store() {
         "store:\n  path: \"{}/scangate.db\"\n",
         data.path().to_str().unwrap()
     );
-    let config = cli_config(data.path(), &store);
+    let config = cli_config(data.path(), &store, &app_id(&gw));
     cli_commands_take_effect(&[&gw], &config).await;
 }
 
@@ -263,7 +299,7 @@ async fn the_cli_reaches_two_gateways_on_one_redis() {
     let a = Gateway::start_with(&yaml, deployment(origin)).await;
     let b = Gateway::start_with(&yaml, deployment(origin)).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = cli_config(dir.path(), &store);
+    let config = cli_config(dir.path(), &store, &app_id(&a));
     cli_commands_take_effect(&[&a, &b], &config).await;
 }
 
@@ -305,7 +341,11 @@ async fn api_endpoints_take_effect(gws: &[&Gateway]) {
     // Searches and the listing.
     for query in ["phone=13600136000", "openid=o_api", "unionid=un_api"] {
         let (status, body) = api.call(M::GET, &format!("/users?{query}"), None).await;
-        assert_eq!((status, &body["users"][0]["id"]), (200, &Value::from(id)), "{query}");
+        assert_eq!(
+            (status, &body["users"][0]["id"]),
+            (200, &Value::from(id)),
+            "{query}"
+        );
     }
     let (status, body) = api.call(M::GET, "/users?phone=13100131000", None).await;
     assert_eq!((status, body["users"].as_array().unwrap().len()), (200, 0));
@@ -314,7 +354,9 @@ async fn api_endpoints_take_effect(gws: &[&Gateway]) {
     let (status, body) = api.call(M::GET, "/users?limit=1", None).await;
     assert_eq!(status, 200);
     let next = body["next"].as_str().unwrap().to_string();
-    let (_, page2) = api.call(M::GET, &format!("/users?limit=1&after={next}"), None).await;
+    let (_, page2) = api
+        .call(M::GET, &format!("/users?limit=1&after={next}"), None)
+        .await;
     assert_ne!(body["users"][0]["id"], page2["users"][0]["id"]);
     let (status, body) = api.call(M::GET, &format!("/users/{id}"), None).await;
     assert_eq!(status, 200);
@@ -324,26 +366,45 @@ async fn api_endpoints_take_effect(gws: &[&Gateway]) {
 
     // Block and unblock.
     let (status, body) = api
-        .call(M::POST, &format!("/users/{id}/block"), Some(serde_json::json!({"reason": "fraud"})))
+        .call(
+            M::POST,
+            &format!("/users/{id}/block"),
+            Some(serde_json::json!({"reason": "fraud"})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["blocked_reason"], "fraud");
     all_answer(gws, &cookie, 403, "blocked").await;
-    let (status, _) = api.call(M::POST, &format!("/users/{id}/unblock"), None).await;
+    let (status, _) = api
+        .call(M::POST, &format!("/users/{id}/unblock"), None)
+        .await;
     assert_eq!(status, 200);
     all_answer(gws, &cookie, 200, "").await;
 
     // Phones.
     let path = format!("/users/{id}/phone");
     let (status, body) = api
-        .call(M::PUT, &path, Some(serde_json::json!({"phone": "13500135000"})))
+        .call(
+            M::PUT,
+            &path,
+            Some(serde_json::json!({"phone": "13500135000"})),
+        )
         .await;
     assert_eq!((status, body["error"].as_str()), (409, Some("phone_taken")));
     let (status, body) = api
-        .call(M::PUT, &path, Some(serde_json::json!({"phone": "+86 131 0013 1000"})))
+        .call(
+            M::PUT,
+            &path,
+            Some(serde_json::json!({"phone": "+86 131 0013 1000"})),
+        )
         .await;
-    assert_eq!((status, &body["user"]["phone"]), (200, &Value::from("+8613100131000")));
-    let (status, body) = api.call(M::PUT, &path, Some(serde_json::json!({"phone": "x"}))).await;
+    assert_eq!(
+        (status, &body["user"]["phone"]),
+        (200, &Value::from("+8613100131000"))
+    );
+    let (status, body) = api
+        .call(M::PUT, &path, Some(serde_json::json!({"phone": "x"})))
+        .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("bad_phone")));
     let (status, body) = api.call(M::DELETE, &path, None).await;
     assert_eq!((status, &body["user"]["phone"]), (200, &Value::Null));
@@ -361,21 +422,36 @@ async fn api_endpoints_take_effect(gws: &[&Gateway]) {
     assert!(ids.contains(&Value::from(id)) && ids.contains(&Value::from(other.user_id.as_str())));
 
     // Revoke, then delete.
-    let (status, _) = api.call(M::POST, &format!("/users/{id}/revoke"), None).await;
+    let (status, _) = api
+        .call(M::POST, &format!("/users/{id}/revoke"), None)
+        .await;
     assert_eq!(status, 200);
     all_answer(gws, &cookie, 401, "").await;
     let later = gw.cookie_at(&who, now() + 2);
     all_answer(gws, &later, 200, "").await;
-    let (status, body) = api.call(M::DELETE, &format!("/users/{id}"), None).await;
-    assert_eq!((status, &body["deleted"]), (200, &Value::from(id)));
-    all_answer(gws, &later, 401, "").await;
-    let (status, _) = api.call(M::GET, &format!("/users/{id}"), None).await;
+    // Delete the other user (never revoked): their session ends; the first one's stays.
+    let gone = other.user_id.as_str();
+    let doomed = session(gw, &other);
+    all_answer(gws, &doomed, 200, "").await;
+    let (status, body) = api.call(M::DELETE, &format!("/users/{gone}"), None).await;
+    assert_eq!((status, &body["deleted"]), (200, &Value::from(gone)));
+    all_answer(gws, &doomed, 401, "").await;
+    let (status, _) = api.call(M::GET, &format!("/users/{gone}"), None).await;
     assert_eq!(status, 404);
+    let (_, body) = api.call(M::GET, "/users?phone=13500135000", None).await;
+    assert_eq!(body["users"].as_array().unwrap().len(), 0);
+    all_answer(gws, &later, 200, "").await;
 
     // The gauge is on /metrics.
     let metrics = gw.metrics().await;
-    assert!(metrics.contains("scangate_users{state=\"total\"}"), "{metrics}");
-    assert!(metrics.contains("scangate_users{state=\"blocked\"}"), "{metrics}");
+    assert!(
+        metrics.contains("scangate_users{state=\"total\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scangate_users{state=\"blocked\"}"),
+        "{metrics}"
+    );
 }
 
 fn api_yaml(extra: &str, upstream: std::net::SocketAddr) -> String {
@@ -442,7 +518,13 @@ async fn the_api_is_invisible_without_a_token_refuses_a_wrong_one_and_is_never_p
         assert_eq!(json(resp).await["error"], "unauthorized");
     }
     assert_eq!(
-        on.client.get(&url).bearer_auth(TOKEN).send().await.unwrap().status(),
+        on.client
+            .get(&url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     // The public listener never serves it: the path is just a protected page there.
@@ -458,7 +540,12 @@ async fn the_api_is_invisible_without_a_token_refuses_a_wrong_one_and_is_never_p
     assert!(body.get("users").is_none());
     // Still the admin listener's own paths.
     assert_eq!(
-        on.client.get(format!("{}/healthz", on.admin)).send().await.unwrap().status(),
+        on.client
+            .get(format!("{}/healthz", on.admin))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
 }

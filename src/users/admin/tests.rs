@@ -27,8 +27,7 @@ where
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
     case(sqlite).await;
     if let Some(server) = RedisServer::start().unwrap() {
-        let redis: Arc<dyn Store> =
-            Arc::new(RedisStore::open(&server.url(), "t:").await.unwrap());
+        let redis: Arc<dyn Store> = Arc::new(RedisStore::open(&server.url(), "t:").await.unwrap());
         case(redis).await;
     }
 }
@@ -129,7 +128,11 @@ async fn blocking_keeps_a_reason_and_feeds_the_blocked_set() {
 async fn phones_are_unbound_and_changed_without_taking_anothers() {
     each_backend(|store| async move {
         let users = UserDirectory::new(store.clone());
-        let (p1, p2, p3) = (phone("13800138001"), phone("13800138002"), phone("13800138003"));
+        let (p1, p2, p3) = (
+            phone("13800138001"),
+            phone("13800138002"),
+            phone("13800138003"),
+        );
         let a = users
             .register(OA, &OpenId::new("a"), None, Some(&p1), 1)
             .await
@@ -141,13 +144,20 @@ async fn phones_are_unbound_and_changed_without_taking_anothers() {
 
         let err = users.set_phone(&a.id, &p2, 2).await.unwrap_err();
         assert!(matches!(err, UsersError::PhoneTaken), "{err}");
-        assert_eq!(users.get(&a.id).await.unwrap().unwrap().phone, Some(p1.clone()));
+        assert_eq!(
+            users.get(&a.id).await.unwrap().unwrap().phone,
+            Some(p1.clone())
+        );
 
         let changed = users.set_phone(&a.id, &p3, 2).await.unwrap();
         assert_eq!(changed.phone, Some(p3.clone()));
         assert_eq!(users.find_by_phone(&p3).await.unwrap().unwrap().id, a.id);
         assert_eq!(users.find_by_phone(&p1).await.unwrap(), None);
-        assert_eq!(store.get(&keys::phone(&p1)).await.unwrap(), None, "old entry gone");
+        assert_eq!(
+            store.get(&keys::phone(&p1)).await.unwrap(),
+            None,
+            "old entry gone"
+        );
 
         let unbound = users.unbind_phone(&b.id).await.unwrap();
         assert_eq!(unbound.phone, None);
@@ -198,7 +208,10 @@ async fn erasure_leaves_nothing_findable_and_a_new_login_is_a_new_user() {
             assert_eq!(store.get(&key).await.unwrap(), None, "{key} erased");
         }
         let listed = users.list_page(10, None).await.unwrap().users;
-        assert_eq!(listed.iter().map(|x| &x.id).collect::<Vec<_>>(), [&other.id]);
+        assert_eq!(
+            listed.iter().map(|x| &x.id).collect::<Vec<_>>(),
+            [&other.id]
+        );
         assert!(blocked_ids(store.as_ref()).await.unwrap().is_empty());
         assert!(matches!(
             users.erase(&u.id).await.unwrap_err(),
@@ -217,15 +230,27 @@ async fn erasure_leaves_nothing_findable_and_a_new_login_is_a_new_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_actions_reach_session_marks() {
     each_backend(|store| async move {
-        let op = Operator::new(store.clone(), crate::audit::Actor::Cli, vec![OA.into(), MP.into()], 3600);
+        let op = Operator::new(
+            store.clone(),
+            crate::audit::Actor::Cli,
+            vec![OA.into(), MP.into()],
+            3600,
+        );
         let users = UserDirectory::new(store.clone());
         let u = users
             .register(MP, &OpenId::new("o-find"), None, None, 1)
             .await
             .unwrap();
-        let found = op.find(&Query::OpenId(OpenId::new("o-find"))).await.unwrap();
+        let found = op
+            .find(&Query::OpenId(OpenId::new("o-find")))
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
-        assert!(op.find(&Query::Id(UserId::new("u_x"))).await.unwrap().is_empty());
+        assert!(op
+            .find(&Query::Id(UserId::new("u_x")))
+            .await
+            .unwrap()
+            .is_empty());
 
         let mut rx = store.subscribe();
         op.revoke(&u.id, 100).await.unwrap();
@@ -267,13 +292,20 @@ async fn operator_actions_reach_session_marks() {
         assert_eq!(all, [report]);
 
         op.delete(&u.id, 200).await.unwrap();
-        assert!(matches!(op.show(&u.id).await.unwrap_err(), UsersError::NotFound));
+        assert!(matches!(
+            op.show(&u.id).await.unwrap_err(),
+            UsersError::NotFound
+        ));
         let fresh = UserMarks::new();
         user_persist::load_revocations(store.as_ref(), &fresh, 200)
             .await
             .unwrap();
         fresh.replace_blocked(blocked_ids(store.as_ref()).await.unwrap());
-        assert_eq!(fresh.check(&u.id, 150, 201), Some(Mark::Revoked), "deleted = revoked");
+        assert_eq!(
+            fresh.check(&u.id, 150, 201),
+            Some(Mark::Revoked),
+            "deleted = revoked"
+        );
     })
     .await;
 }
