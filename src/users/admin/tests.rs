@@ -110,7 +110,10 @@ async fn blocking_keeps_a_reason_and_feeds_the_blocked_set() {
         let blocked = users.set_blocked(&u.id, true, Some("left")).await.unwrap();
         assert!(blocked.disabled);
         assert_eq!(blocked.disabled_reason.as_deref(), Some("left"));
-        assert_eq!(blocked_ids(store.as_ref()).await.unwrap(), [u.id.clone()]);
+        assert_eq!(
+            blocked_ids(store.as_ref()).await.unwrap(),
+            std::slice::from_ref(&u.id)
+        );
         assert_eq!(counts(store.as_ref()).await.unwrap(), (1, 1));
         let unblocked = users.set_blocked(&u.id, false, None).await.unwrap();
         assert!(!unblocked.disabled && unblocked.disabled_reason.is_none());

@@ -14,7 +14,7 @@ fn a_token_turns_it_on_from_the_file_or_its_twin() {
         "{{admin_listen: '127.0.0.1:9100', admin: {{api_token: '{TOKEN}'}}}}"
     ));
     assert_eq!(c.admin.api_token.unwrap().expose(), TOKEN);
-    let env = MapEnv::new().file("/run/token", &format!("{TOKEN}\n"));
+    let env = MapEnv::new().file("/run/token", format!("{TOKEN}\n"));
     let c = load_with(
         "{admin_listen: '127.0.0.1:9100', admin: {api_token_file: /run/token}}",
         &env,
