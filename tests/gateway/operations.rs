@@ -218,6 +218,10 @@ fn check_accepts_the_example_config() {
         .env("WECHAT_MP_APP_SECRET", "mp-secret-value")
         .env("TENCENT_SMS_SECRET_ID", "sms-id")
         .env("TENCENT_SMS_SECRET_KEY", "sms-key")
+        .env(
+            "SCANGATE_ADMIN_API_TOKEN",
+            "admin-token-0123456789abcdef-0123456789",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -234,6 +238,7 @@ fn check_accepts_the_example_config() {
         "app-secret-value",
         "callbacktoken",
         "sms-key",
+        "admin-token-0123456789abcdef",
     ] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
