@@ -63,6 +63,41 @@ pub fn rate_limited(endpoint: &str, client: IpAddr) {
     tracing::info!(target: TARGET, event = "rate_limited", endpoint, client = %client);
 }
 
+/// Who performed an operator action: `scangate users` or the admin API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    Cli,
+    Api,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Cli => "cli",
+            Actor::Api => "api",
+        }
+    }
+}
+
+/// An operator acted on a user (`event` is `admin_revoke`, `admin_block`, ...). `phone` is
+/// the number concerned, masked here; `count` is how many users an export wrote.
+pub fn admin(
+    event: &'static str,
+    actor: Actor,
+    user_id: Option<&UserId>,
+    phone: Option<&Phone>,
+    count: Option<u64>,
+) {
+    tracing::info!(
+        target: TARGET,
+        event,
+        actor = actor.as_str(),
+        user_id = user_id.map_or("-", UserId::as_str),
+        phone = %masked(phone),
+        count,
+    );
+}
+
 fn masked(phone: Option<&Phone>) -> String {
     phone.map_or_else(|| "-".to_string(), Phone::masked)
 }
@@ -120,6 +155,26 @@ mod tests {
             callback_denied("bad signature", client);
             rate_limited("qr", client);
         });
+        let admin_lines = captured(|| {
+            admin(
+                "admin_set_phone",
+                Actor::Api,
+                Some(&identity.user_id),
+                Some(&phone),
+                None,
+            );
+            admin("admin_export", Actor::Cli, None, None, Some(3));
+        });
+        assert_eq!(admin_lines[0]["fields"]["event"], "admin_set_phone");
+        assert_eq!(admin_lines[0]["fields"]["actor"], "api");
+        assert_eq!(admin_lines[0]["fields"]["user_id"], "u_1");
+        assert_eq!(admin_lines[0]["fields"]["phone"], phone.masked());
+        assert_eq!(admin_lines[1]["fields"]["actor"], "cli");
+        assert_eq!(admin_lines[1]["fields"]["count"], 3);
+        for line in &admin_lines {
+            assert_eq!(line["target"], TARGET, "{line}");
+            assert!(!line.to_string().contains("13800138000"), "{line}");
+        }
         let events: Vec<&str> = lines
             .iter()
             .map(|l| l["fields"]["event"].as_str().unwrap())

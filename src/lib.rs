@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod cli_users;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

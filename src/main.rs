@@ -1,5 +1,6 @@
 //! The `scangate` command: parse the CLI, set up logging, load the config, hand over to the
-//! library. Exit codes: 0 ok, 64 config errors (EX_USAGE), 1 startup failures.
+//! library. Exit codes: 0 ok, 64 usage and config errors (EX_USAGE), 1 startup failures;
+//! `scangate users` documents its own (`cli_users.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,13 @@ enum Command {
     Check {
         #[arg(long, short, default_value = "conf/scangate.yaml")]
         config: PathBuf,
+    },
+    /// Find, inspect, revoke, block or erase users (the store the config names).
+    Users {
+        #[arg(long, short, default_value = "conf/scangate.yaml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: scangate::cli_users::UsersCommand,
     },
     /// Operate the WeChat Official Account the gateway owns.
     Wechat {
@@ -130,7 +138,9 @@ fn load_config(path: &std::path::Path) -> Result<scangate::config::Config, ExitC
     })
 }
 
-fn init_logging(format: LogFormat) {
+/// `to_stderr`: log lines (audit lines included) go to stderr, keeping stdout for the
+/// command's own output (`scangate users ... --json`).
+fn init_logging(format: LogFormat, to_stderr: bool) {
     use tracing_subscriber::EnvFilter;
     // pingora logs through `log`; bridge it into tracing, with the records of clients' own
     // faults lowered to DEBUG. Its debug and trace records are dropped where they are made:
@@ -142,16 +152,33 @@ fn init_logging(format: LogFormat) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        .with_ansi(ansi && !to_stderr);
+    let _ = match (format, to_stderr) {
+        (LogFormat::Text, false) => builder.try_init(),
+        (LogFormat::Json, false) => builder.json().flatten_event(true).try_init(),
+        (LogFormat::Text, true) => builder.with_writer(std::io::stderr).try_init(),
+        (LogFormat::Json, true) => builder
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .try_init(),
     };
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Usage errors exit 64 (EX_USAGE) like config errors; --help and --version exit 0.
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.log_format, matches!(cli.command, Command::Users { .. }));
     match cli.command {
         Command::Check { config } => match load_config(&config) {
             Ok(cfg) => {
@@ -173,6 +200,10 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Users { config, command } => match load_config(&config) {
+            Ok(cfg) => ExitCode::from(scangate::cli_users::run(&cfg, command)),
+            Err(code) => code,
+        },
         Command::Wechat { command } => {
             let (config, run): (&PathBuf, fn(&scangate::config::Config) -> u8) = match &command {
                 WechatCommand::Check { config } => (config, scangate::cli::wechat::check),

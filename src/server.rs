@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use pingora::apps::http_app::HttpServer;
 use pingora::listeners::tls::TlsSettings;
 use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
@@ -29,6 +28,7 @@ use std::time::Duration;
 
 mod callback_ips;
 mod signals;
+mod user_marks;
 mod wiring;
 
 pub use signals::reload;
@@ -125,6 +125,7 @@ pub fn build_app(
             Ok(_) => {}
             Err(e) => return Err(StartupError::Store(e)),
         }
+        block_on_side(side, user_marks::load(&app, login.store.as_ref()))??;
     }
     Ok(Arc::new(app))
 }
@@ -132,8 +133,13 @@ pub fn build_app(
 /// Starts the background work of a built gateway on `side`: the readiness probe, the
 /// revocation follower and the refresh of WeChat's callback addresses. Returns the check
 /// `/readyz` answers from.
-fn start_background(app: &Arc<App>, side: &tokio::runtime::Runtime) -> ReadyCheck {
+fn start_background(
+    app: &Arc<App>,
+    side: &tokio::runtime::Runtime,
+    registry: &Registry,
+) -> ReadyCheck {
     follow_revocations(app, side);
+    user_marks::follow(app, side, registry);
     callback_ips::start(app, side);
     readiness(app, side)
 }
@@ -268,15 +274,30 @@ fn build_server(
     server.add_service(public);
 
     if let Some(admin_addr) = config.admin_listen {
+        let api = admin_api(&app);
         let mut admin = Service::new(
             "scangate admin".to_string(),
-            HttpServer::new_app(AdminApp::new(registry, ready)),
+            AdminApp::new(registry, ready, api),
         );
         admin.threads = Some(1);
         admin.add_tcp(&admin_addr.to_string());
         server.add_service(admin);
     }
     Ok(server)
+}
+
+/// The user API of the admin listener, when a token is configured and the gateway has a
+/// store.
+fn admin_api(app: &App) -> Option<crate::proxy::admin_api::AdminApi> {
+    let token = app.config.admin.api_token.as_ref()?;
+    let login = app.login.as_ref()?;
+    let operator = crate::users::ops::Operator::new(
+        login.store.clone(),
+        crate::audit::Actor::Api,
+        crate::cli_users::app_ids(&app.config),
+        app.sessions.max_lifetime_seconds(),
+    );
+    Some(crate::proxy::admin_api::AdminApi::new(token, operator))
 }
 
 /// Runs the gateway in the foreground until SIGTERM (drain) or SIGINT (fast stop); SIGHUP
@@ -296,7 +317,7 @@ pub fn run_app(
     side: &tokio::runtime::Runtime,
     config_path: Option<PathBuf>,
 ) -> Result<(), StartupError> {
-    let ready = start_background(&app, side);
+    let ready = start_background(&app, side, &registry);
     let server = build_server(app.clone(), registry, ready)?;
     tracing::info!(
         listen = %app.config.listen,
@@ -420,7 +441,7 @@ pub fn spawn_app(
     let (built_tx, built_rx) = std::sync::mpsc::channel();
     let thread_app = app.clone();
     let drain_app = app.clone();
-    let ready = start_background(&app, &side);
+    let ready = start_background(&app, &side, &registry);
     let thread = std::thread::Builder::new()
         .name("scangate-server".into())
         .spawn(move || {

@@ -25,6 +25,10 @@ const VARS: &[(&str, &str)] = &[
         "test-session-secret-0123456789abcdef0123",
     ),
     ("SCANGATE_REDIS_URL", "redis://:password@127.0.0.1:6379/0"),
+    (
+        "SCANGATE_ADMIN_API_TOKEN",
+        "admin-api-token-0123456789abcdef-0123",
+    ),
     ("WECHAT_OA_APP_SECRET", "oa-app-secret"),
     ("WECHAT_OA_TOKEN", "token123"),
     // The official sample key of wechat-protocol.md.

@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub auth_path: String,
     /// Listener of `/metrics`, `/healthz`, `/readyz`, `ip:port`. Default: none.
     pub admin_listen: Option<String>,
+    /// The admin listener's user API (`/admin/api/v1`). Default: off.
+    pub admin: AdminFile,
     /// CIDRs or IPs whose `X-Forwarded-*` headers are believed. Default: none.
     pub trusted_proxies: Vec<String>,
     /// `{auth_path}/verify` for a proxy in front (nginx `auth_request`, Traefik, Caddy).
@@ -77,6 +79,7 @@ impl Default for FileConfig {
             public_url: None,
             auth_path: "/.auth".to_string(),
             admin_listen: None,
+            admin: AdminFile::default(),
             trusted_proxies: Vec::new(),
             forward_auth: ForwardAuthFile::default(),
             tls: None,
@@ -93,6 +96,15 @@ impl Default for FileConfig {
             routes: Vec::new(),
         }
     }
+}
+
+/// `admin`: the user API on `admin_listen`, on only when a token is set.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminFile {
+    /// Bearer token of `/admin/api/v1` (32 characters or more). Secret.
+    pub api_token: Option<RawSecret>,
+    pub api_token_file: Option<String>,
 }
 
 /// `forward_auth`.

@@ -27,6 +27,7 @@ pub struct Config {
     pub auth_path: String,
     /// `/metrics`, `/healthz`, `/readyz`. `None` = no admin listener.
     pub admin_listen: Option<SocketAddr>,
+    pub admin: AdminConfig,
     /// Peers whose `X-Forwarded-For` / `-Proto` / `-Host` are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// Peers whose forward-auth headers `/verify` believes (besides `trusted_proxies`).
@@ -50,6 +51,13 @@ pub struct Config {
     pub login: LoginConfig,
     /// In file order: the first match wins.
     pub routes: Vec<Route>,
+}
+
+/// The admin listener's user API.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// The bearer token of `/admin/api/v1`; `None` = the API is off (every path 404).
+    pub api_token: Option<Secret>,
 }
 
 /// A secret string (session secret, app secret, callback token, AES key). Its `Debug` and

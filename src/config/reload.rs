@@ -13,6 +13,7 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         public_url,
         auth_path,
         admin_listen,
+        admin,
         trusted_proxies,
         forward_auth_trusted,
         tls,
@@ -33,6 +34,7 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("public_url", *public_url != new.public_url),
         ("auth_path", *auth_path != new.auth_path),
         ("admin_listen", *admin_listen != new.admin_listen),
+        ("admin", *admin != new.admin),
         ("trusted_proxies", *trusted_proxies != new.trusted_proxies),
         (
             "forward_auth",

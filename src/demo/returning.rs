@@ -70,7 +70,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::identity::OpenId;
+    use crate::identity::{LoginMethod, OpenId};
     use crate::store::SqliteStore;
 
     fn person(n: u32) -> SimUser {
@@ -94,7 +94,10 @@ mod tests {
             .await
             .unwrap();
         if let Some(at) = login_at {
-            users.record_login(&user.id, at).await.unwrap();
+            users
+                .record_login(&user.id, LoginMethod::OfficialAccount, at)
+                .await
+                .unwrap();
         }
     }
 
@@ -128,7 +131,10 @@ mod tests {
             .unwrap()
             .unwrap()
             .id;
-        users.record_login(&seeded_id, 300).await.unwrap();
+        users
+            .record_login(&seeded_id, LoginMethod::OfficialAccount, 300)
+            .await
+            .unwrap();
         assert_eq!(
             recent.last_logged_in(&users, seeded.clone()).await.openid,
             "o_sim_0"

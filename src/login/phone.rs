@@ -343,7 +343,8 @@ impl LoginService {
                 }
             })
             .await;
-        self.settle_ticket(&ticket, &user.id, &applied, now).await;
+        self.settle_ticket(&ticket, &user.id, attempt.method, &applied, now)
+            .await;
         let method = attempt.method.as_str();
         match applied? {
             Applied::Done(_) => {

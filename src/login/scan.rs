@@ -284,7 +284,8 @@ impl LoginService {
                 a.confirm_scan(scanner.clone(), user.id.clone(), ticket.clone(), now)
             })
             .await;
-        self.settle_ticket(&ticket, &user.id, &applied, now).await;
+        self.settle_ticket(&ticket, &user.id, attempt.method, &applied, now)
+            .await;
         applied
     }
 

@@ -130,12 +130,13 @@ impl LoginService {
         &self,
         ticket: &str,
         user_id: &UserId,
+        method: LoginMethod,
         applied: &Result<Applied>,
         now: u64,
     ) {
         let inner = &self.inner;
         if let Ok(Applied::Done(_)) = applied {
-            if let Err(e) = inner.users.record_login(user_id, now).await {
+            if let Err(e) = inner.users.record_login(user_id, method, now).await {
                 // The login itself stands; only `last_login_at` is stale.
                 tracing::warn!(user = %user_id, error = %e, "cannot record the login time");
             }

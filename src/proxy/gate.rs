@@ -5,6 +5,7 @@ use http::{HeaderMap, Method};
 
 use crate::config::{AuthPolicy, Route};
 use crate::identity::Identity;
+use crate::session::{SessionError, Verified};
 
 /// What the gate decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +27,19 @@ pub enum DenyReason {
     PhoneRequired,
     /// The route's `allow_phones` / `allow_users` does not list this user.
     NotAllowed,
+    /// An operator blocked this user: refused on every route, public ones included.
+    Blocked,
+}
+
+/// [`decide`] for the request's session as verified: a blocked user's session is refused on
+/// every route (the inline gate and `/verify` alike); any other refused session counts as
+/// none.
+pub fn decide_session(route: &Route, session: Option<&Result<Verified, SessionError>>) -> Decision {
+    match session {
+        Some(Err(SessionError::Blocked)) => Decision::Deny(DenyReason::Blocked),
+        Some(Ok(v)) => decide(route, Some(&v.identity)),
+        Some(Err(_)) | None => decide(route, None),
+    }
 }
 
 pub fn decide(route: &Route, identity: Option<&Identity>) -> Decision {

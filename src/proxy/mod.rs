@@ -5,6 +5,7 @@
 //! `respond` (the one place that writes the gateway's own responses).
 
 pub mod admin;
+pub mod admin_api;
 pub mod app;
 mod callback;
 mod callback_source;
@@ -327,18 +328,14 @@ impl ProxyHttp for Gateway {
         let name = &route.runtime().route.name;
 
         // 3. authenticate
-        let verified = match app.session_of(&req.headers, unix_now()) {
-            Some(Ok(v)) => Some(v),
-            Some(Err(e)) => {
-                tracing::debug!(route = %name, reason = %e, "session cookie refused");
-                None
-            }
-            None => None,
-        };
+        let checked = app.session_of(&req.headers, unix_now());
+        if let Some(Err(e)) = &checked {
+            tracing::debug!(route = %name, reason = %e, "session cookie refused");
+        }
 
         // 4. decide
-        let identity = verified.as_ref().map(|v| v.identity.as_ref());
-        let decision = gate::decide(&route.runtime().route, identity);
+        let decision = gate::decide_session(&route.runtime().route, checked.as_ref());
+        let verified = checked.and_then(Result::ok);
         // Only a refusal is worded for a browser: a request that passes skips the check.
         let navigation = !matches!(decision, Decision::Public | Decision::Allow) && navigation();
         let refusal = respond::decision(&app.metrics, decision, navigation, navigation, || {

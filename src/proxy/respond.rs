@@ -217,6 +217,7 @@ impl GatewayError {
             GatewayError::Unauthenticated { .. } => "unauthenticated",
             GatewayError::Forbidden(DenyReason::PhoneRequired) => "phone_required",
             GatewayError::Forbidden(DenyReason::NotAllowed) => "forbidden",
+            GatewayError::Forbidden(DenyReason::Blocked) => "blocked",
             GatewayError::NoRoute => "no_route",
             GatewayError::NotFound => "not_found",
             GatewayError::MethodNotAllowed => "method_not_allowed",
@@ -240,6 +241,9 @@ impl GatewayError {
             }
             GatewayError::Forbidden(DenyReason::NotAllowed) => {
                 "Your account is not allowed to use this page.".into()
+            }
+            GatewayError::Forbidden(DenyReason::Blocked) => {
+                "This account has been blocked. Contact the site's administrator.".into()
             }
             GatewayError::NoRoute => "Nothing is served at this address.".into(),
             GatewayError::NotFound => "Not found.".into(),

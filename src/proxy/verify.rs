@@ -9,7 +9,7 @@ use super::own_request::OwnRequest;
 use super::redirect::login_url;
 use super::respond::{self, GatewayError, Reply};
 use super::router::RouteLookup;
-use super::session_endpoints::{valid_session, with_refresh};
+use super::session_endpoints::with_refresh;
 use crate::metrics::AuthDecision;
 
 /// Forward auth: 200 with identity headers when the forwarded request may pass, 401 (or,
@@ -57,9 +57,9 @@ pub(super) fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
         }
         RouteLookup::Ambiguous => return Reply::error(&GatewayError::ambiguous_path(), false),
     };
-    let session = valid_session(app, req);
-    let identity = session.as_ref().map(|v| v.identity.as_ref());
-    let decision = gate::decide(&route.route, identity);
+    let checked = app.session_of(req.headers, req.now);
+    let decision = gate::decide_session(&route.route, checked.as_ref());
+    let session = checked.and_then(Result::ok);
     let wants_redirect = req.query_param("redirect").as_deref() == Some("true");
     let navigation = (fwd.method == Method::GET || fwd.method == Method::HEAD)
         && gate::is_browser_navigation(&Method::GET, req.headers);

@@ -20,12 +20,15 @@ mod cookie;
 mod jwt;
 pub mod persist;
 mod revocation;
+pub mod user_marks;
+pub mod user_persist;
 mod values;
 
 pub use assertion::{AssertionError, AssertionSigner};
 pub use claims::{Claims, SESSION_AUDIENCE};
 pub use cookie::{cookies_with_prefix, find_cookie, strip_cookie};
 pub use revocation::RevocationSet;
+pub use user_marks::UserMarks;
 pub use values::IdentityValues;
 
 use std::sync::Arc;
@@ -49,6 +52,9 @@ pub enum SessionError {
     Expired,
     #[error("session was revoked")]
     Revoked,
+    /// The user was blocked by an operator: refused with 403, not sent to log in again.
+    #[error("the user is blocked")]
+    Blocked,
     /// Signed with our secret but issued by another deployment (`iss`) or for another use
     /// (`aud`).
     #[error("session token was issued for another deployment or use")]
@@ -89,6 +95,7 @@ pub struct SessionManager {
     idle_timeout_seconds: Option<u64>,
     cache: TokenCache,
     revocations: RevocationSet,
+    user_marks: UserMarks,
 }
 
 impl SessionManager {
@@ -104,6 +111,7 @@ impl SessionManager {
             idle_timeout_seconds: cfg.idle_timeout_seconds.filter(|&s| s > 0),
             cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
             revocations: RevocationSet::new(),
+            user_marks: UserMarks::new(),
         }
     }
 
@@ -175,6 +183,17 @@ impl SessionManager {
         &self.revocations
     }
 
+    /// Blocked users and users whose sessions were all revoked (operator actions).
+    pub fn user_marks(&self) -> &UserMarks {
+        &self.user_marks
+    }
+
+    /// How long a session can live at most: a revocation of all of a user's sessions needs
+    /// to be kept this long.
+    pub fn max_lifetime_seconds(&self) -> u64 {
+        self.ttl_seconds
+    }
+
     /// `Set-Cookie` value carrying `token`. `Max-Age` is the session ttl: the token's own
     /// `exp` is what ends the session, the cookie just has to live at least as long.
     pub fn set_cookie(&self, token: &str) -> String {
@@ -214,7 +233,11 @@ impl SessionManager {
         if self.revocations.contains(&claims.sid, now) {
             return Err(SessionError::Revoked);
         }
-        Ok(())
+        match self.user_marks.check(&claims.sub, claims.auth_time, now) {
+            Some(user_marks::Mark::Blocked) => Err(SessionError::Blocked),
+            Some(user_marks::Mark::Revoked) => Err(SessionError::Revoked),
+            None => Ok(()),
+        }
     }
 
     fn verified(

@@ -585,3 +585,29 @@ fn manager_is_send_and_sync() {
     assert_send_sync::<SessionManager>();
     assert_send_sync::<Verified>();
 }
+
+#[test]
+fn user_marks_refuse_cached_and_fresh_tokens_alike() {
+    use super::user_marks::UserRevocation;
+    let m = manager(3600, None);
+    let who = identity();
+    let (token, _) = m.issue(&who, 1000);
+    assert!(m.verify(&token, 1001).is_ok(), "cached now");
+    m.user_marks().set_blocked(&who.user_id, true);
+    assert_eq!(m.verify(&token, 1002).unwrap_err(), SessionError::Blocked);
+    m.user_marks().set_blocked(&who.user_id, false);
+    assert!(m.verify(&token, 1003).is_ok());
+    m.user_marks().revoke(
+        &who.user_id,
+        UserRevocation {
+            at: 1004,
+            until: 5000,
+        },
+    );
+    assert_eq!(m.verify(&token, 1005).unwrap_err(), SessionError::Revoked);
+    let (later, _) = m.issue(&who, 1006);
+    assert!(
+        m.verify(&later, 1007).is_ok(),
+        "a login after the revocation"
+    );
+}

@@ -59,6 +59,8 @@ where
     values_are_arbitrary_bytes(new_store().await).await;
     keys_may_hold_any_character(new_store().await).await;
     notifications_reach_every_subscriber(new_store().await).await;
+    ordered_sets(new_store().await).await;
+    ordered_set_pages_are_exact_under_change(new_store().await).await;
     health(new_store().await).await;
 }
 
@@ -646,6 +648,92 @@ async fn next_on(rx: &mut broadcast::Receiver<Notification>, channel: &str) -> N
     tokio::time::timeout(DELIVERY, wait)
         .await
         .unwrap_or_else(|_| panic!("no notification on {channel:?} within {DELIVERY:?}"))
+}
+
+async fn ordered_sets(store: Arc<dyn Store>) {
+    let s = &store;
+    assert_eq!(s.set_len("set").await.unwrap(), 0, "a fresh set is empty");
+    assert!(s.set_page_desc("set", None, 10).await.unwrap().is_empty());
+    // Bytewise order: digits before upper before lower case, a prefix before its extensions,
+    // multi-byte UTF-8 after ASCII.
+    for m in ["b", "a", "B", "0", "ab", "新", "a b", "a\0z"] {
+        assert!(s.set_add("set", m).await.unwrap(), "{m:?} is new");
+    }
+    assert!(
+        !s.set_add("set", "a").await.unwrap(),
+        "adding twice is a no-op"
+    );
+    assert_eq!(s.set_len("set").await.unwrap(), 8);
+    let all = s.set_page_desc("set", None, 100).await.unwrap();
+    assert_eq!(all, ["新", "b", "ab", "a b", "a\0z", "a", "B", "0"]);
+    assert_eq!(s.set_page_desc("set", None, 2).await.unwrap(), ["新", "b"]);
+    assert_eq!(
+        s.set_page_desc("set", Some("b"), 3).await.unwrap(),
+        ["ab", "a b", "a\0z"],
+        "strictly below the cursor"
+    );
+    assert_eq!(
+        s.set_page_desc("set", Some("a!"), 10).await.unwrap(),
+        ["a b", "a\0z", "a", "B", "0"],
+        "a cursor need not be a member"
+    );
+    assert!(s
+        .set_page_desc("set", Some("0"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .set_page_desc("set", Some(""), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.set_remove("set", "ab").await.unwrap());
+    assert!(!s.set_remove("set", "ab").await.unwrap(), "removed already");
+    assert!(!s.set_remove("other", "a").await.unwrap(), "sets are apart");
+    assert_eq!(s.set_len("set").await.unwrap(), 7);
+    assert_eq!(s.set_len("other").await.unwrap(), 0);
+}
+
+async fn ordered_set_pages_are_exact_under_change(store: Arc<dyn Store>) {
+    let s = &store;
+    for i in 0..25 {
+        s.set_add("users", &format!("{i:04}")).await.unwrap();
+    }
+    // Page through while members come and go: every member present throughout is seen
+    // exactly once; a removed one is never seen after its removal.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut round = 0;
+    loop {
+        let page = s
+            .set_page_desc("users", cursor.as_deref(), 4)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        if round == 1 {
+            s.set_add("users", "9999").await.unwrap(); // above the cursor: not seen
+            s.set_remove("users", "0003").await.unwrap(); // below: never seen
+        }
+        round += 1;
+        cursor = page.last().cloned();
+        seen.extend(page);
+    }
+    let expected: Vec<String> = (0..25)
+        .rev()
+        .filter(|i| *i != 3)
+        .map(|i| format!("{i:04}"))
+        .collect();
+    assert_eq!(seen, expected);
+    // Concurrent adds of one member: one reports it new.
+    let mut tasks = JoinSet::new();
+    for _ in 0..RACERS {
+        let store = store.clone();
+        tasks.spawn(async move { store.set_add("race", "m").await.unwrap() });
+    }
+    let winners = tasks.join_all().await.into_iter().filter(|w| *w).count();
+    assert_eq!(winners, 1, "exactly one add of a member is new");
 }
 
 async fn health(store: Arc<dyn Store>) {

@@ -28,11 +28,15 @@ enum Op {
     Delete,
     Incr,
     Publish,
+    SetAdd,
+    SetRemove,
+    SetPage,
+    SetLen,
     Health,
 }
 
 impl Op {
-    const ALL: [Op; 10] = [
+    const ALL: [Op; 14] = [
         Op::Get,
         Op::Put,
         Op::PutIfAbsent,
@@ -42,6 +46,10 @@ impl Op {
         Op::Delete,
         Op::Incr,
         Op::Publish,
+        Op::SetAdd,
+        Op::SetRemove,
+        Op::SetPage,
+        Op::SetLen,
         Op::Health,
     ];
 
@@ -56,6 +64,10 @@ impl Op {
             Op::Delete => "delete",
             Op::Incr => "incr",
             Op::Publish => "publish",
+            Op::SetAdd => "set_add",
+            Op::SetRemove => "set_remove",
+            Op::SetPage => "set_page_desc",
+            Op::SetLen => "set_len",
             Op::Health => "health",
         }
     }
@@ -172,6 +184,30 @@ impl Store for MeteredStore {
     async fn publish(&self, channel: &str, payload: &[u8]) -> Result<()> {
         self.measure(Op::Publish, self.inner.publish(channel, payload))
             .await
+    }
+
+    async fn set_add(&self, set: &str, member: &str) -> Result<bool> {
+        self.measure(Op::SetAdd, self.inner.set_add(set, member))
+            .await
+    }
+
+    async fn set_remove(&self, set: &str, member: &str) -> Result<bool> {
+        self.measure(Op::SetRemove, self.inner.set_remove(set, member))
+            .await
+    }
+
+    async fn set_page_desc(
+        &self,
+        set: &str,
+        below: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        self.measure(Op::SetPage, self.inner.set_page_desc(set, below, limit))
+            .await
+    }
+
+    async fn set_len(&self, set: &str) -> Result<u64> {
+        self.measure(Op::SetLen, self.inner.set_len(set)).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notification> {

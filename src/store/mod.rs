@@ -164,6 +164,29 @@ pub trait Store: Send + Sync {
     /// The embedded backend never sends it.
     fn subscribe(&self) -> broadcast::Receiver<Notification>;
 
+    /// Adds `member` to the ordered set `set`; `Ok(true)` if it was not there. Sets never
+    /// expire and are ordered by the bytes of their members (Redis `ZADD set 0 member`: a
+    /// sorted set whose scores are all 0, read by lexicographic range). A set name shares
+    /// the key space with [`Store::put`]'s keys on Redis: never use one name for both.
+    async fn set_add(&self, set: &str, member: &str) -> Result<bool>;
+
+    /// Removes `member` from `set`; `Ok(true)` if it was there. (Redis `ZREM`.)
+    async fn set_remove(&self, set: &str, member: &str) -> Result<bool>;
+
+    /// Up to `limit` members of `set`, greatest first (bytewise), each strictly below `below`
+    /// when given: the next page after a page that ended with `below`. Exact under concurrent
+    /// adds and removes: a member present throughout is seen exactly once across pages.
+    /// (Redis `ZRANGE set (below - BYLEX REV LIMIT 0 limit`.)
+    async fn set_page_desc(
+        &self,
+        set: &str,
+        below: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+
+    /// How many members `set` has. (Redis `ZCARD`.)
+    async fn set_len(&self, set: &str) -> Result<u64>;
+
     /// `Ok(())` if the backend answers a trivial request now (for `/readyz`).
     async fn health(&self) -> Result<()>;
 

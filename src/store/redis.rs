@@ -323,6 +323,57 @@ impl Store for RedisStore {
         self.notifications.subscribe()
     }
 
+    async fn set_add(&self, set: &str, member: &str) -> Result<bool> {
+        let mut cmd = ::redis::cmd("ZADD");
+        cmd.arg(self.key(set)).arg(0).arg(member.as_bytes());
+        let added: i64 = self.query(cmd).await?;
+        Ok(added == 1)
+    }
+
+    async fn set_remove(&self, set: &str, member: &str) -> Result<bool> {
+        let mut cmd = ::redis::cmd("ZREM");
+        cmd.arg(self.key(set)).arg(member.as_bytes());
+        let removed: i64 = self.query(cmd).await?;
+        Ok(removed == 1)
+    }
+
+    async fn set_page_desc(
+        &self,
+        set: &str,
+        below: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        // With every score 0, members are ordered by their bytes (memcmp), as in SQLite.
+        let max = match below {
+            Some(below) => {
+                let mut bound = b"(".to_vec();
+                bound.extend_from_slice(below.as_bytes());
+                bound
+            }
+            None => b"+".to_vec(),
+        };
+        let mut cmd = ::redis::cmd("ZRANGE");
+        cmd.arg(self.key(set))
+            .arg(max)
+            .arg("-")
+            .arg("BYLEX")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+        let members: Vec<Vec<u8>> = self.query(cmd).await?;
+        members
+            .into_iter()
+            .map(|m| String::from_utf8(m).map_err(|e| Error::Backend(Box::new(e))))
+            .collect()
+    }
+
+    async fn set_len(&self, set: &str) -> Result<u64> {
+        let mut cmd = ::redis::cmd("ZCARD");
+        cmd.arg(self.key(set));
+        self.query(cmd).await
+    }
+
     async fn health(&self) -> Result<()> {
         self.query::<Value>(::redis::cmd("PING")).await.map(|_| ())
     }

@@ -9,8 +9,10 @@
 //! A crash can also leave an orphan record that no index names; it is never found and harms
 //! nothing.
 
+pub mod admin;
 mod index;
 mod keys;
+pub mod ops;
 mod record;
 #[cfg(test)]
 mod tests;
@@ -18,7 +20,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::identity::{OpenId, Phone, UnionId, UserId};
+use crate::identity::{LoginMethod, OpenId, Phone, UnionId, UserId};
 use crate::store::{self, Store};
 
 use index::{claim, release, slot, Claim, Slot};
@@ -203,13 +205,29 @@ impl UserDirectory {
         Err(UsersError::Busy)
     }
 
-    /// Records a completed login at `now` (Unix seconds).
-    pub async fn record_login(&self, id: &UserId, now: u64) -> Result<User, UsersError> {
-        self.update(id, |u| {
-            u.last_login_at = Some(now);
-            Ok(())
-        })
-        .await
+    /// Records a completed login by `method` at `now` (Unix seconds). The first login by a
+    /// method also (re)lists the user, so users created before the list existed join it.
+    pub async fn record_login(
+        &self,
+        id: &UserId,
+        method: LoginMethod,
+        now: u64,
+    ) -> Result<User, UsersError> {
+        let mut first_by_method = false;
+        let user = self
+            .update(id, |u| {
+                u.last_login_at = Some(now);
+                first_by_method = !u.methods.contains(&method);
+                if first_by_method {
+                    u.methods.push(method);
+                }
+                Ok(())
+            })
+            .await?;
+        if first_by_method {
+            admin::list(self.store.as_ref(), &user).await?;
+        }
+        Ok(user)
     }
 
     /// Disables (or re-enables) a user. Their record and indexes stay.
@@ -366,11 +384,14 @@ impl UserDirectory {
             created_at: now,
             last_login_at: None,
             disabled: false,
+            disabled_reason: None,
+            methods: Vec::new(),
         };
         if store
             .put_if_absent(&keys::user(id), &index::encode(&user)?, None)
             .await?
         {
+            admin::list(store, &user).await?;
             Ok(Step::Done(user))
         } else {
             // An 80-bit id collision: start over with another id.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{OpenId, Phone, UnionId, UserId};
+use crate::identity::{LoginMethod, OpenId, Phone, UnionId, UserId};
 
 /// One person. Stored as JSON under `users:id:{id}`; field names are the storage format.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,9 +27,16 @@ pub struct User {
     /// Unix seconds of the last completed login; `None` = never.
     #[serde(default)]
     pub last_login_at: Option<u64>,
-    /// A disabled user keeps their record and indexes but must not be logged in.
+    /// A disabled (blocked) user keeps their record and indexes but must not be logged in.
     #[serde(default)]
     pub disabled: bool,
+    /// Why an operator blocked the user, as they said it; absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// Every way this user has completed a login, in the order first used; empty for
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<LoginMethod>,
 }
 
 impl User {
@@ -100,6 +107,8 @@ mod tests {
             created_at: 1_700_000_000,
             last_login_at: None,
             disabled: false,
+            disabled_reason: None,
+            methods: Vec::new(),
         };
         let json = serde_json::to_string(&user).unwrap();
         assert_eq!(

@@ -359,7 +359,11 @@ async fn logins_and_disabling_are_recorded() {
         .register(OA, &openid("o-1"), None, None, NOW)
         .await
         .unwrap();
-    let user = f.users.record_login(&user.id, NOW + 60).await.unwrap();
+    let user = f
+        .users
+        .record_login(&user.id, LoginMethod::OfficialAccount, NOW + 60)
+        .await
+        .unwrap();
     assert_eq!(user.last_login_at, Some(NOW + 60));
     let user = f.users.set_disabled(&user.id, true).await.unwrap();
     assert!(user.disabled);
@@ -383,7 +387,7 @@ async fn logins_and_disabling_are_recorded() {
     );
     let err = f
         .users
-        .record_login(&UserId::new("u_nobody"), NOW)
+        .record_login(&UserId::new("u_nobody"), LoginMethod::OfficialAccount, NOW)
         .await
         .unwrap_err();
     assert!(matches!(err, UsersError::NotFound), "{err}");
@@ -401,7 +405,12 @@ async fn concurrent_updates_of_one_user_lose_nothing() {
     let mut tasks = JoinSet::new();
     for i in 0..8u64 {
         let (users, id) = (f.users.clone(), user.id.clone());
-        tasks.spawn(async move { users.record_login(&id, NOW + i).await.map(|_| ()) });
+        tasks.spawn(async move {
+            users
+                .record_login(&id, LoginMethod::MiniProgram, NOW + i)
+                .await
+                .map(|_| ())
+        });
     }
     let (users, id, p2) = (f.users.clone(), user.id.clone(), p.clone());
     tasks.spawn(async move { users.bind_phone(&id, &p2, NOW).await.map(|_| ()) });
@@ -432,7 +441,10 @@ async fn users_survive_reopening_the_store() {
             .register(OA, &openid("o-1"), Some(&unionid), Some(&p), NOW)
             .await
             .unwrap();
-        users.record_login(&user.id, NOW + 1).await.unwrap()
+        users
+            .record_login(&user.id, LoginMethod::OfficialAccount, NOW + 1)
+            .await
+            .unwrap()
     };
     let users = UserDirectory::new(Arc::new(SqliteStore::open(&path).unwrap()));
     assert_eq!(users.get(&user.id).await.unwrap().as_ref(), Some(&user));

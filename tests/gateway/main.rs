@@ -25,5 +25,6 @@ mod security_protocol;
 mod sms_cli;
 mod sms_providers;
 mod source_ip;
+mod users_admin;
 mod wechat_cli;
 mod wechat_errors;

@@ -220,6 +220,10 @@ fn check_accepts_the_example_config() {
         .env("TENCENT_SMS_SECRET_KEY", "sms-key")
         .env("ALIYUN_SMS_ACCESS_KEY_ID", "aliyun-id")
         .env("ALIYUN_SMS_ACCESS_KEY_SECRET", "aliyun-secret")
+        .env(
+            "SCANGATE_ADMIN_API_TOKEN",
+            "admin-token-0123456789abcdef-0123456789",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -237,6 +241,7 @@ fn check_accepts_the_example_config() {
         "callbacktoken",
         "sms-key",
         "aliyun-secret",
+        "admin-token-0123456789abcdef",
     ] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),

@@ -6,6 +6,7 @@
 //! - `server.rs`: the top-level keys (`listen`, `public_url`, `auth_path`, `admin_listen`,
 //!   `trusted_proxies`, `forward_auth`, `tls`, `threads`, the timeouts) and
 //!   `identity_headers`;
+//! - `admin.rs`: `admin` (the user API's token);
 //! - `store.rs`: `store`;
 //! - `session.rs`: `session`;
 //! - `wechat.rs`: `wechat` (the Official Account with its replies, the Mini Program);
@@ -24,6 +25,7 @@
 //! `scangate sms test`. One gap: `store.url` is checked for its scheme only, while the
 //! Redis store parses the rest of it at start (`store/redis/url.rs`).
 
+mod admin;
 mod login;
 mod routes;
 mod server;
@@ -71,6 +73,7 @@ impl Validator<'_> {
             public_url,
             auth_path,
             admin_listen,
+            admin,
             trusted_proxies,
             forward_auth,
             tls,
@@ -91,6 +94,7 @@ impl Validator<'_> {
         let public_url = self.public_url(public_url.as_deref());
         let auth_path = self.auth_path(&auth_path);
         let admin_listen = self.admin_listen(admin_listen.as_deref(), listen);
+        let admin = self.admin(admin, admin_listen.as_ref());
         let trusted_proxies = self.networks("trusted_proxies", &trusted_proxies);
         let forward_auth_trusted = self.networks("forward_auth.trusted", &forward_auth.trusted);
         let tls = match tls {
@@ -120,6 +124,7 @@ impl Validator<'_> {
             public_url: public_url?,
             auth_path: auth_path?,
             admin_listen: admin_listen?,
+            admin: admin?,
             trusted_proxies: trusted_proxies?,
             forward_auth_trusted: forward_auth_trusted?,
             tls: tls?,
