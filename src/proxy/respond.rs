@@ -118,7 +118,7 @@ impl From<crate::login::LoginError> for GatewayError {
             L::MpCodeInvalid => 400,
             L::Expired => 410,
             L::WrongState | L::PhoneTaken => 409,
-            L::Disabled | L::CookiesBlocked => 403,
+            L::Disabled | L::CookiesBlocked | L::NoAccount => 403,
             L::MethodUnavailable => 400,
             L::BadPhone(_) | L::InvalidCode { .. } | L::CodeDead | L::CodeExpired => 400,
             L::RateLimited {

@@ -11,6 +11,7 @@
 
 mod index;
 mod keys;
+mod phone_only;
 mod record;
 #[cfg(test)]
 mod tests;
