@@ -438,7 +438,10 @@ mod tests {
             ..view("/a?b=1", Lang::En)
         });
         assert_eq!(config_of(&page)["device"], "phone");
-        assert!(!page.contains("demo-devices"), "no switch outside the demo");
+        assert!(
+            !page.contains("class=\"demo-devices\""),
+            "no switch outside the demo"
+        );
         let demo = render_login(&LoginView {
             demo: true,
             device: "phone",
@@ -507,8 +510,9 @@ mod tests {
     fn embedded_assets_stay_small_and_cannot_break_out() {
         let total = PAGE_CSS.len() + SDK_JS.len() + LOGIN_HTML.len();
         // Both languages' words for every error code are most of the widget; sdk.js is cached
-        // for a year (versioned URL), the page itself is a few KB more.
-        assert!(total < 40 * 1024, "page assets grew to {total} bytes");
+        // for a year (versioned URL), the page itself is a few KB more. (Raised from 40 KiB
+        // for SMS login and the phone browser's link.)
+        assert!(total < 48 * 1024, "page assets grew to {total} bytes");
         assert!(
             !PAGE_CSS.contains("</"),
             "CSS must not close its <style> element"
