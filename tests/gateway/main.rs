@@ -6,6 +6,7 @@ mod browser;
 mod harness;
 
 mod auth_gate;
+mod devices;
 mod endpoints;
 mod hardening;
 mod headers;
@@ -21,6 +22,8 @@ mod scenes;
 mod security_accounts;
 mod security_gate;
 mod security_protocol;
+mod sms_login;
 mod source_ip;
+mod url_link;
 mod wechat_cli;
 mod wechat_errors;
