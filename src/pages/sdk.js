@@ -652,6 +652,8 @@
         return phoneIn.focus();
       }
       say("");
+      // The last code shown is no good once another is on its way.
+      demoCodeEl.hidden = true;
       const r = sms ? await formCall("/sms/code", { phone }, sendBtn) : await formCall("/phone/code", { id: attempt.id, phone }, sendBtn);
       if (!r) return;
       if (!r.ok) {
