@@ -201,33 +201,46 @@ pub(super) async fn generate_urllink(
     })
 }
 
+/// Why a link opens no page.
+enum Closed {
+    /// Unknown, or past its expiry.
+    Expired,
+    /// [`SimHandle::set_mini_program_page`] was never called.
+    NoGateway,
+}
+
+impl Closed {
+    fn answer(self) -> Response {
+        match self {
+            Closed::Expired => page(
+                StatusCode::NOT_FOUND,
+                "链接已失效 / This link has expired",
+                "<p>Get a new one on the sign-in page.</p>",
+            ),
+            Closed::NoGateway => page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "No Mini Program page",
+                "<p>The simulator was not told which gateway the page calls.</p>",
+            ),
+        }
+    }
+}
+
 /// What opening a link finds: the page's scene (from the link's query) and the gateway.
-fn opened(s: &super::state::Shared, ticket: &str) -> Result<(String, PageTarget), Response> {
+fn opened(s: &super::state::Shared, ticket: &str) -> Result<(String, PageTarget), Closed> {
     let inner = s.lock();
     let link = inner
         .mini_program
         .as_ref()
         .and_then(|mp| mp.url_links.by_ticket.get(ticket))
-        .filter(|link| Instant::now() < link.expires_at);
-    let Some(link) = link else {
-        return Err(page(
-            StatusCode::NOT_FOUND,
-            "链接已失效 / This link has expired",
-            "<p>Get a new one on the sign-in page.</p>",
-        ));
-    };
+        .filter(|link| Instant::now() < link.expires_at)
+        .ok_or(Closed::Expired)?;
     // The page reads `scene` from its options, as `examples/miniprogram` does.
     let scene = form_urlencoded::parse(link.query.as_bytes())
         .find(|(k, _)| k == "scene")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let Some(target) = inner.page_target.clone() else {
-        return Err(page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No Mini Program page",
-            "<p>The simulator was not told which gateway the page calls.</p>",
-        ));
-    };
+    let target = inner.page_target.clone().ok_or(Closed::NoGateway)?;
     Ok((scene, target))
 }
 
@@ -235,7 +248,7 @@ fn opened(s: &super::state::Shared, ticket: &str) -> Result<(String, PageTarget)
 pub(super) async fn open_link(State(s): Shr, Path(ticket): Path<String>) -> Response {
     let (scene, target) = match opened(&s, &ticket) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(closed) => return closed.answer(),
     };
     let mp = MpPage::new(&target.gateway_base, &target.auth_path);
     let (status, answer) = mp.scanned(&scene).await;
@@ -267,7 +280,7 @@ pub(super) async fn act_on_link(
 ) -> Response {
     let (scene, target) = match opened(&s, &ticket) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(closed) => return closed.answer(),
     };
     let mp = MpPage::new(&target.gateway_base, &target.auth_path);
     let (status, answer) = match action.as_str() {
