@@ -257,6 +257,14 @@ impl LoginService {
                             .await?
                     }
                 };
+                if user.disabled {
+                    // Joined to a disabled SMS user: the person may not sign in.
+                    tracing::info!(attempt = %attempt.id, user = %user.id, "disabled user joined; attempt cancelled");
+                    return Ok((
+                        self.apply(&attempt.id, now, |a| a.cancel(now)).await?,
+                        LoginOutcome::Cancelled,
+                    ));
+                }
                 scanner.user_id = Some(user.id.clone());
                 (
                     self.confirm_scan(attempt, scanner, user, now).await?,

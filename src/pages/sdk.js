@@ -350,7 +350,10 @@
     // === view ===
     function render() {
       const phoneStep = status === "need_phone";
-      const smsStep = smsOn && (status === "sms" || (linkMode && (status === "waiting" || status === "scanned")));
+      // SMS stays at hand beside the link whatever becomes of it (a link WeChat would not
+      // make, one that expired), and after a failed SMS login.
+      const smsStep = smsOn && (status === "sms" || (method === "sms" && status === "failed")
+        || (linkMode && ["waiting", "scanned", "cancelled", "expired", "failed"].indexOf(status) >= 0));
       const done = ["cancelled", "expired", "failed"].indexOf(status) >= 0;
       const ok = status === "scanned" || status === "confirmed";
       const isIn = status === "signed_in";
@@ -442,6 +445,8 @@
     }
 
     function fail(code, wait) {
+      // A failed exchange ends the finishing: the person may start again, or use the form.
+      finishing = false;
       errorCode = code;
       error = errText(code);
       offline = false;

@@ -135,3 +135,42 @@ async fn a_desktop_offers_sms_as_a_tab_and_says_when_a_number_has_no_account() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_keeps_sms_when_wechat_refuses_the_link() {
+    run(
+        "a_phone_keeps_sms_when_wechat_refuses_the_link",
+        Opts::phone(EN),
+        |c| async move {
+            as_phone(&c).await;
+            let site =
+                Site::start("login:\n  methods: [mini_program, sms]\n  sms_signup: true\n").await;
+            // An individual's Mini Program may not make URL Links.
+            scangate::demo::Demo::of(site.gw().app())
+                .expect("the demo runs")
+                .simulator
+                .fail_next(scangate::wechat_sim::SimApi::GenerateUrlLink, 48001);
+            let page = Page::new(c.clone());
+            page.goto(&site.login_url("/refused")).await;
+            page.wait_error("wechat_misconfigured").await;
+            let sub = page.text(".sg-sub").await;
+            assert!(sub.contains("not available on this site"), "{sub}");
+            let shown = page
+                .js(
+                    "return { link: vis($('.sg-open-wechat')), form: vis($('input[name=phone]')), \
+                     again: vis($('.sg-again')) && $('.sg-again').innerText };",
+                    vec![],
+                )
+                .await;
+            assert_eq!(shown["link"], false, "{shown}");
+            assert_eq!(shown["form"], true, "SMS is still offered: {shown}");
+            assert_eq!(shown["again"], "Try again", "{shown}");
+
+            sign_in_by_sms(&page, "13600136003").await;
+            page.wait_path("/refused").await;
+            let seen = page.seen().await;
+            assert_eq!(seen.header("x-auth-method").as_deref(), Some("sms"));
+        },
+    )
+    .await;
+}

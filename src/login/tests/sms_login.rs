@@ -353,3 +353,39 @@ async fn a_url_link_opens_the_page_with_the_attempts_scene() {
         .unwrap_err();
     assert_eq!(refused.code(), "wechat_misconfigured");
 }
+
+#[tokio::test]
+async fn a_mini_program_login_joining_a_disabled_sms_user_is_refused() {
+    let f = fixture_with(Options {
+        mini_program: true,
+        ..Options::default()
+    })
+    .await;
+    let now = unix_now();
+    let sms_user = f
+        .users
+        .register_by_phone(&phone("13700137008"), now)
+        .await
+        .unwrap();
+    f.users.set_disabled(&sms_user.id, true).await.unwrap();
+    let started = f
+        .login
+        .start(LoginMethod::MiniProgram, "/".into(), TEST_IP, now)
+        .await
+        .unwrap();
+    let js = f.mp.login_code("mp-blocked-person", None);
+    let phone_code = f.mp.phone_code("13700137008");
+    let refused = f
+        .login
+        .mp_confirm(
+            &SceneId::of(&started.id),
+            &js,
+            Some(&phone_code),
+            TEST_IP,
+            now,
+        )
+        .await;
+    assert!(matches!(refused, Err(LoginError::Disabled)), "{refused:?}");
+    assert_eq!(f.status(&started).await.status, Status::Cancelled);
+    assert_eq!(f.status(&started).await.ticket, None);
+}
