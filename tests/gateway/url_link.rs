@@ -156,6 +156,21 @@ async fn url_link_refused_by_wechat_is_told_as_the_wechat_codes() {
             assert!(refused.header("retry-after").is_some());
         }
     }
+    let metrics = gw
+        .client
+        .get(format!("{}/metrics", gw.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"scangate_wechat_api_requests_total{api="generate_urllink",errcode="48001",outcome="api_error"} 1"#,
+        r#"scangate_wechat_api_requests_total{api="generate_urllink",errcode="40165",outcome="api_error"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line}");
+    }
     // WeChat busy (-1) is retried, and a link made once it answers.
     sim(&gw).fail_next(SimApi::GenerateUrlLink, -1);
     let retried = start(&browser, json!({"method": "mini_program", "link": true})).await;
