@@ -389,3 +389,49 @@ async fn a_mini_program_login_joining_a_disabled_sms_user_is_refused() {
     assert_eq!(f.status(&started).await.status, Status::Cancelled);
     assert_eq!(f.status(&started).await.ticket, None);
 }
+
+#[tokio::test]
+async fn sms_login_logs_name_numbers_masked_and_never_a_code() {
+    let f = fixture_with(Options {
+        sms_signup: true,
+        ..Options::default()
+    })
+    .await;
+    let logs = crate::login::test_logs::capture();
+    let now = unix_now();
+    // Every line SMS login writes: code sent, refused by the cooldown, a wrong try, a sign-up,
+    // a confirmed login, and a number without an account (sign-up off below).
+    let code = sms_code(&f, "13700137009", now).await;
+    let _ = f
+        .login
+        .send_sms_login_code("13700137009", TEST_IP, now + 1)
+        .await;
+    let _ = f
+        .login
+        .sms_login("13700137009", wrong(&code), "/".into(), now)
+        .await;
+    f.login
+        .sms_login("13700137009", &code, "/".into(), now)
+        .await
+        .unwrap();
+    let off = fixture().await;
+    let code2 = sms_code(&off, "13700137010", now).await;
+    let _ = off
+        .login
+        .sms_login("13700137010", &code2, "/".into(), now)
+        .await;
+    let text = logs.text();
+    assert!(text.contains("+86137****7009"), "{text}");
+    assert!(text.contains("+86137****7010"), "{text}");
+    assert!(text.contains("SMS login confirmed"), "{text}");
+    assert!(text.contains("without an account"), "{text}");
+    // Each line less its timestamp, whose microseconds are six digits too.
+    let bodies: String = text
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in ["13700137009", "13700137010", code.as_str(), code2.as_str()] {
+        assert!(!bodies.contains(secret), "{secret} in the logs:\n{text}");
+    }
+}
