@@ -483,12 +483,17 @@ pub(super) async fn send_code(
         .service
         .send_code(&id, &browser, &body.phone, req.client, req.now)
         .await?;
+    Ok(code_sent(login, &body.phone))
+}
+
+/// `202 {"status": "sent"}` for a code sent to `phone` (as typed), with `demo_code` when the
+/// demo runs: it shows the code on the page, there being no SMS.
+pub(super) fn code_sent(login: &LoginParts, phone: &str) -> Reply {
     let mut json = serde_json::json!({"status": "sent"});
-    // The demo shows the code on the page (there is no SMS).
-    if let Some(code) = login.demo.as_ref().and_then(|d| d.shown_code(&body.phone)) {
+    if let Some(code) = login.demo.as_ref().and_then(|d| d.shown_code(phone)) {
         json["demo_code"] = code.into();
     }
-    Ok(Reply::json(202, &json))
+    Reply::json(202, &json)
 }
 
 #[derive(Deserialize)]

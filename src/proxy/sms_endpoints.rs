@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::app::{App, LoginParts};
-use super::login_endpoints::{binding_cookie, checked_body_rd, parse_json};
+use super::login_endpoints::{binding_cookie, checked_body_rd, code_sent, parse_json};
 use super::own_request::OwnRequest;
 use super::respond::{GatewayError, Reply};
 
@@ -25,12 +25,7 @@ pub(super) async fn send_code(
         .service
         .send_sms_login_code(&body.phone, req.client, req.now)
         .await?;
-    let mut json = serde_json::json!({"status": "sent"});
-    // The demo shows the code on the page (there is no SMS).
-    if let Some(code) = login.demo.as_ref().and_then(|d| d.shown_code(&body.phone)) {
-        json["demo_code"] = code.into();
-    }
-    Ok(Reply::json(202, &json))
+    Ok(code_sent(login, &body.phone))
 }
 
 #[derive(Deserialize)]
