@@ -220,6 +220,8 @@ impl fmt::Debug for BrowserSecret {
 pub enum LoginMethod {
     OfficialAccount,
     MiniProgram,
+    /// A code sent by SMS to a phone number an account holds (or may sign up with).
+    Sms,
 }
 
 impl LoginMethod {
@@ -227,6 +229,7 @@ impl LoginMethod {
         match self {
             LoginMethod::OfficialAccount => "official_account",
             LoginMethod::MiniProgram => "mini_program",
+            LoginMethod::Sms => "sms",
         }
     }
 
@@ -234,6 +237,7 @@ impl LoginMethod {
         match s {
             "official_account" => Some(LoginMethod::OfficialAccount),
             "mini_program" => Some(LoginMethod::MiniProgram),
+            "sms" => Some(LoginMethod::Sms),
             _ => None,
         }
     }

@@ -264,6 +264,8 @@ pub enum LoginOutcome {
     Exchanged,
     Expired,
     Cancelled,
+    /// SMS login: the right code, but no user holds the number (`login.sms_signup: false`).
+    NoAccount,
 }
 
 impl LoginOutcome {
@@ -279,6 +281,7 @@ impl LoginOutcome {
             LoginOutcome::Exchanged => "exchanged",
             LoginOutcome::Expired => "expired",
             LoginOutcome::Cancelled => "cancelled",
+            LoginOutcome::NoAccount => "no_account",
         }
     }
 }

@@ -427,8 +427,10 @@ pub enum PhonePolicyFile {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginFile {
-    /// `official_account` / `mini_program`, in page order. Default `[official_account]`.
+    /// `official_account` / `mini_program` / `sms`, in page order. Default `[official_account]`.
     pub methods: Vec<String>,
+    /// SMS login may create a user for a number nobody holds yet. Default false.
+    pub sms_signup: bool,
     /// Phone binding for new users. Default `required`.
     pub phone: PhonePolicyFile,
     /// Country calling codes whose numbers are taken, for binding and SMS (`"86"`, `"1"`).
@@ -444,6 +446,7 @@ impl Default for LoginFile {
     fn default() -> Self {
         LoginFile {
             methods: vec!["official_account".to_string()],
+            sms_signup: false,
             phone: PhonePolicyFile::Required,
             phone_countries: vec![CountryCodeText("86".to_string())],
             code_ttl_seconds: 300,

@@ -324,6 +324,9 @@ pub enum PhonePolicy {
 pub struct LoginConfig {
     /// Offered on the login page, in this order; never empty.
     pub methods: Vec<LoginMethod>,
+    /// SMS login (`sms` in `methods`) creates a user for a number nobody holds yet; false:
+    /// only numbers already bound to a user sign in.
+    pub sms_signup: bool,
     pub phone: PhonePolicy,
     /// Whose numbers are bound and texted (`login.phone_countries`): the page's, SMS's and
     /// WeChat-verified numbers alike.

@@ -103,6 +103,9 @@ impl Demo {
             .mini_program
             .get_or_insert_with(simulated_mini_program);
         simulator.add_mini_program(&mp.app_id, mp.app_secret.expose());
+        // A URL Link opens the simulated Mini Program page, which calls this gateway.
+        let gateway = format!("http://{}", loopback(config.listen));
+        simulator.set_mini_program_page(&gateway, &config.auth_path);
         tracing::warn!(api_base = %config.wechat.api_base, "wechat.simulate: using the built-in WeChat simulator");
         Ok(Demo {
             simulator,
@@ -273,6 +276,8 @@ impl Demo {
                     &serde_json::json!({"status": answer["status"]}),
                 ))
             }
+            // No code to scan: an SMS login is not started at /qr.
+            LoginMethod::Sms => Err(crate::login::LoginError::NotFound.into()),
         }
     }
 }

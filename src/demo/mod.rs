@@ -56,7 +56,8 @@ session:
 wechat:
   simulate: true
 login:
-  methods: [official_account, mini_program]
+  methods: [official_account, mini_program, sms]
+  sms_signup: true
   phone: required
   sms:
     provider: log
@@ -110,6 +111,9 @@ pub fn run(data_dir: &Path, listen: SocketAddr, admin: SocketAddr) -> Result<(),
     println!("  metrics     http://{admin}/metrics");
     println!("  data        {}", data_dir.display());
     println!("  On the login page, click \"Simulate scan\"; SMS codes are shown on the page and in this log.");
+    println!(
+        "  Its device switch shows the page as a phone's browser or WeChat's own browser sees it."
+    );
     println!();
     server::run_app(app, registry, &side, None).map_err(|e| e.to_string())
 }

@@ -64,6 +64,10 @@ pub enum LoginError {
     /// WeChat refused a Mini Program `wx.login` code or phone code: used, expired or made up.
     #[error("WeChat did not accept this authorisation; please try again")]
     MpCodeInvalid,
+    /// SMS login with a number no user holds, and `login.sms_signup: false`. Said only after
+    /// the right code proved the caller holds the number, so numbers cannot be probed.
+    #[error("no account uses this phone number; sign in with WeChat first")]
+    NoAccount,
     /// The user exists but is disabled.
     #[error("this account is disabled")]
     Disabled,
@@ -114,6 +118,7 @@ impl LoginError {
             LoginError::SceneInvalid => "invalid_scene",
             // The same code as a wrong SMS code: either way the code offered is not good.
             LoginError::MpCodeInvalid => "invalid_code",
+            LoginError::NoAccount => "no_account",
             LoginError::Disabled => "account_disabled",
             LoginError::Busy => "busy",
             LoginError::Wechat(e) => match e.impact() {
@@ -235,6 +240,7 @@ mod tests {
             LoginError::MethodUnavailable,
             LoginError::SceneInvalid,
             LoginError::MpCodeInvalid,
+            LoginError::NoAccount,
             LoginError::Disabled,
             LoginError::Busy,
             LoginError::Wechat(wechat::Error::Timeout),

@@ -59,6 +59,12 @@ pub fn code(attempt_id: &AttemptId) -> String {
     format!("login:code:{attempt_id}")
 }
 
+/// The current SMS login code of a number (the same JSON as [`code`]): one per number, so
+/// the resend cooldown holds for the number whoever asks. TTL as [`code`]'s.
+pub fn sms_code(phone: &crate::identity::Phone) -> String {
+    format!("login:sms_code:{phone}")
+}
+
 /// A callback push already handled. The dedupe key comes last: it may contain `:`.
 pub fn dedupe(key: &str) -> String {
     format!("login:dedupe:{key}")
@@ -82,6 +88,8 @@ mod tests {
         assert_eq!(code(&id), "login:code:abcdefghijklmnopqrstuA");
         assert_eq!(dedupe("o1:123:SCAN:x"), "login:dedupe:o1:123:SCAN:x");
         assert_eq!(qr_image(&id), "login:qr_image:abcdefghijklmnopqrstuA");
+        let phone = crate::identity::Phone::parse("13800138000").unwrap();
+        assert_eq!(sms_code(&phone), "login:sms_code:+8613800138000");
     }
 
     #[test]

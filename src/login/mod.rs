@@ -16,6 +16,9 @@
 //! | `poll_slots.rs` | caps on waiting long-polls, per client and in total |
 //! | `watchers.rs` | which poll waits for which attempt; one store subscription wakes them |
 //! | `phone.rs` | send code, bind phone, skip |
+//! | `codes.rs` | SMS codes: send (cooldown, limits, provider), check (tries), withdraw |
+//! | `sms_login.rs` | SMS login: a code to a number, a ticket for its holder |
+//! | `mp_link.rs` | the Mini Program URL Link of an attempt, for phone browsers |
 //! | `limits.rs` | abuse limits: fixed windows counted in the store |
 //! | `error.rs` | [`LoginError`] |
 //!
@@ -26,17 +29,20 @@
 //! from an unknown attempt. The Mini Program page on the phone has no such secret: the scene
 //! it scanned is its capability, and a wrong scene is indistinguishable from any other.
 
+mod codes;
 mod error;
 pub mod keys;
 pub mod limits;
 mod mp;
 mod mp_api;
 mod mp_code;
+mod mp_link;
 mod phone;
 mod poll;
 pub mod poll_slots;
 mod scan;
 mod service;
+mod sms_login;
 pub mod state;
 mod ticket;
 pub mod token_cache;
@@ -50,6 +56,7 @@ pub use mp_code::QrImage;
 pub use poll::{PollView, MAX_WAIT};
 pub use scan::{Scan, ScanOutcome, ScanReply};
 pub use service::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps, Result, Started};
+pub use sms_login::SmsLoggedIn;
 pub use state::{Attempt, Status, TransitionError};
 pub use ticket::{Confirmed, Exchanged};
 

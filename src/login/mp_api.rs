@@ -1,9 +1,9 @@
-//! The three Mini Program APIs the login flow calls, as a seam: the real [`WechatClient`] of
+//! The Mini Program APIs the login flow calls, as a seam: the real [`WechatClient`] of
 //! the Mini Program's app id in production, a fake in tests.
 
 use async_trait::async_trait;
 
-use crate::wechat::client::{MpPhone, MpSession, WxaCodeRequest};
+use crate::wechat::client::{MpPhone, MpSession, UrlLinkRequest, WxaCodeRequest};
 use crate::wechat::{Error, WechatClient};
 
 /// What the login flow needs of the Mini Program side of WeChat (wechat-protocol.md §9).
@@ -19,6 +19,8 @@ pub trait MiniProgramApi: Send + Sync {
     /// `getuserphonenumber`: the WeChat-verified number behind a phone-button code, checked
     /// by WeChat to belong to `openid` (the user `jscode2session` named).
     async fn phone_number(&self, phone_code: &str, openid: &str) -> Result<MpPhone, Error>;
+    /// `generate_urllink`: a link that opens `req.path` with `req.query` from outside WeChat.
+    async fn url_link(&self, req: &UrlLinkRequest) -> Result<String, Error>;
 }
 
 #[async_trait]
@@ -33,5 +35,9 @@ impl MiniProgramApi for WechatClient {
 
     async fn phone_number(&self, phone_code: &str, openid: &str) -> Result<MpPhone, Error> {
         WechatClient::phone_number(self, phone_code, Some(openid)).await
+    }
+
+    async fn url_link(&self, req: &UrlLinkRequest) -> Result<String, Error> {
+        WechatClient::url_link(self, req).await
     }
 }

@@ -2,38 +2,25 @@
 
 use crate::metrics::LoginOutcome;
 use std::net::IpAddr;
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use crate::identity::{AttemptId, BrowserSecret, Phone, UserId};
 use crate::users::User;
 
+use super::codes::CodeSlot;
 use super::error::LoginError;
 use super::keys;
-use super::limits::{self, client_key, Limit, Subject, DAY, HOUR};
-use super::service::{decode, encode, Applied, LoginService, Result};
+use super::service::{Applied, LoginService, Result};
 use super::state::{Attempt, Status};
 use super::ticket::Confirmed;
-use super::tokens;
 
-/// Compare-and-swap rounds on one code record before giving up: each lost round is another
-/// try of the same browser landing first.
-const CODE_ROUNDS: usize = 8;
-
-/// The current code of an attempt (JSON; field names are the storage format).
-#[derive(Clone, Serialize, Deserialize)]
-struct CodeRecord {
-    /// [`tokens::code_hash`] of the code.
-    hash: String,
-    /// Where it was sent: the code binds only this number.
-    phone: Phone,
-    /// Wrong tries so far; [`keys::MAX_CODE_TRIES`] = dead.
-    tries: u32,
-    /// Unix seconds.
-    sent_at: u64,
-    /// Unix seconds.
-    expires_at: u64,
+/// The code slot of attempt `id`: one code per attempt, salted with its id.
+fn slot_of(attempt: &Attempt) -> CodeSlot<'_> {
+    CodeSlot {
+        key: keys::code(&attempt.id),
+        salt: attempt.id.as_str(),
+        method: attempt.method.as_str(),
+        log_name: attempt.id.as_str(),
+    }
 }
 
 impl LoginService {
@@ -65,89 +52,14 @@ impl LoginService {
         client_ip: IpAddr,
         now: u64,
     ) -> Result<()> {
-        let inner = &self.inner;
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
         // Before the cooldown and the budgets: a number we would never bind costs nothing.
         let phone = self.accepted_phone(phone)?;
 
         // The cooldown depends on this browser's attempt only, never on the number.
-        let key = keys::code(id);
-        let previous = inner.store.get(&key).await?;
-        if let Some(raw) = &previous {
-            let record: CodeRecord = decode(raw)?;
-            let ready_at = record.sent_at.saturating_add(keys::RESEND_COOLDOWN_SECONDS);
-            if now < ready_at {
-                return Err(LoginError::RateLimited {
-                    retry_after_seconds: ready_at - now,
-                });
-            }
-        }
-        let limits = &inner.login.limits;
-        let ip = client_key(client_ip);
-        let checks = [
-            (
-                Limit::per("sms_ip_h", limits.sms_per_ip_per_hour, HOUR),
-                Subject::Client(&ip),
-            ),
-            (
-                Limit::per("sms_ip_d", limits.sms_per_ip_per_day, DAY),
-                Subject::Client(&ip),
-            ),
-            (
-                Limit::per("sms_phone_h", limits.sms_per_phone_per_hour, HOUR),
-                Subject::Phone(&phone),
-            ),
-            (
-                Limit::per("sms_phone_d", limits.sms_per_phone_per_day, DAY),
-                Subject::Phone(&phone),
-            ),
-        ];
-        if let Err(e) = limits::charge(&*inner.store, &checks, now).await {
-            tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), client = %ip, "code refused by a rate limit");
-            return Err(e);
-        }
-
-        let code = tokens::six_digit_code();
-        let code_ttl = inner.login.code_ttl_seconds;
-        let record = encode(&CodeRecord {
-            hash: tokens::code_hash(id, &code),
-            phone: phone.clone(),
-            tries: 0,
-            sent_at: now,
-            expires_at: now.saturating_add(code_ttl),
-        })?;
-        let ttl = Some(Duration::from_secs(code_ttl).saturating_add(keys::CODE_GRACE));
-        let written = match &previous {
-            Some(raw) => {
-                inner
-                    .store
-                    .compare_and_swap(&key, raw, &record, ttl)
-                    .await?
-            }
-            None => inner.store.put_if_absent(&key, &record, ttl).await?,
-        };
-        if !written {
-            // Another request of this browser sent a code a moment ago.
-            return Err(LoginError::RateLimited {
-                retry_after_seconds: keys::RESEND_COOLDOWN_SECONDS,
-            });
-        }
-        let sent = match inner.sms.send(&phone, &code).await {
-            Ok(sent) => sent,
-            Err(e) => {
-                tracing::warn!(attempt = %attempt.id, phone = %phone.masked(), error = %e, "cannot send a phone code");
-                if let Err(e) = inner.store.compare_and_delete(&key, &record).await {
-                    tracing::warn!(error = %e, "cannot withdraw an unsent code");
-                }
-                return Err(LoginError::from(e));
-            }
-        };
-        inner
-            .metrics
-            .login_attempt(attempt.method.as_str(), LoginOutcome::CodeSent);
-        tracing::info!(attempt = %attempt.id, phone = %phone.masked(), request_id = ?sent.request_id, "phone code sent");
-        Ok(())
+        self.issue_code(&slot_of(&attempt), &phone, client_ip, now)
+            .await
     }
 
     /// Checks `code` for `phone` and, if right, binds the phone (registering a new user, or
@@ -174,7 +86,8 @@ impl LoginService {
         let (_, attempt) = self.load_for(id, browser).await?;
         require_need_phone(&attempt, now)?;
         let phone = self.accepted_phone(phone)?;
-        let code_raw = self.check_code(&attempt, &phone, code, now).await?;
+        let slot = slot_of(&attempt);
+        let code_raw = self.check_code(&slot, &phone, code, now).await?;
 
         let bound = match &attempt.user_id {
             Some(user_id) => Ok(self.inner.users.bind_phone(user_id, &phone, now).await?),
@@ -182,14 +95,14 @@ impl LoginService {
         };
         let user = match bound {
             Err(LoginError::PhoneTaken) => {
-                self.withdraw_code(id, &code_raw).await;
+                self.withdraw_code(&slot.key, &code_raw).await;
                 return Err(LoginError::PhoneTaken);
             }
             other => other?,
         };
         let confirmed = self.confirm_phone_step(&attempt, user, now, false).await?;
         // Used: a second bind with it must not pass (the attempt is confirmed anyway).
-        self.withdraw_code(id, &code_raw).await;
+        self.withdraw_code(&slot.key, &code_raw).await;
         let method = attempt.method.as_str();
         self.inner
             .metrics
@@ -225,7 +138,7 @@ impl LoginService {
 
     /// `text` as a number this deployment takes: readable, and of a country
     /// `login.phone_countries` lists. Else [`LoginError::BadPhone`] saying why.
-    fn accepted_phone(&self, text: &str) -> Result<Phone> {
+    pub(super) fn accepted_phone(&self, text: &str) -> Result<Phone> {
         let phone = Phone::parse(text).map_err(LoginError::BadPhone)?;
         self.inner
             .login
@@ -235,81 +148,24 @@ impl LoginService {
         Ok(phone)
     }
 
-    /// Deletes the code record `raw` of attempt `id` if it is still the current one. Best
-    /// effort: a code left behind expires by itself.
-    async fn withdraw_code(&self, id: &AttemptId, raw: &[u8]) {
-        if let Err(e) = self
-            .inner
-            .store
-            .compare_and_delete(&keys::code(id), raw)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot delete a used code; it expires by itself");
-        }
-    }
-
-    /// Checks a code against the attempt's record, counting wrong tries with compare-and-swap
-    /// so parallel guesses cannot share one try. Returns the record's raw bytes when right.
-    async fn check_code(
-        &self,
-        attempt: &Attempt,
-        phone: &Phone,
-        code: &str,
-        now: u64,
-    ) -> Result<Vec<u8>> {
-        let store = &self.inner.store;
-        let key = keys::code(&attempt.id);
-        let offered = tokens::code_hash(&attempt.id, code);
-        for _ in 0..CODE_ROUNDS {
-            let Some(raw) = store.get(&key).await? else {
-                return Err(LoginError::CodeExpired);
-            };
-            let mut record: CodeRecord = decode(&raw)?;
-            if record.tries >= keys::MAX_CODE_TRIES {
-                return Err(LoginError::CodeDead);
-            }
-            if now >= record.expires_at {
-                return Err(LoginError::CodeExpired);
-            }
-            // Both compared in full, so a wrong number and a wrong code look the same.
-            let right_code = tokens::ct_eq(&offered, &record.hash);
-            let right_phone = record.phone == *phone;
-            if right_code && right_phone {
-                return Ok(raw);
-            }
-            record.tries += 1;
-            // `None` keeps the record's TTL: a wrong try never extends a code's life.
-            if !store
-                .compare_and_swap(&key, &raw, &encode(&record)?, None)
-                .await?
-            {
-                continue;
-            }
-            self.inner
-                .metrics
-                .login_attempt(attempt.method.as_str(), LoginOutcome::CodeInvalid);
-            let tries_left = keys::MAX_CODE_TRIES - record.tries;
-            return Err(if tries_left == 0 {
-                LoginError::CodeDead
-            } else {
-                LoginError::InvalidCode { tries_left }
-            });
-        }
-        Err(LoginError::Busy)
-    }
-
     /// Registers the attempt's scanner (a new user, or linked by unionid if one appeared
-    /// meanwhile), with `phone` if given.
+    /// meanwhile), with `phone` if given: a phone its code has just proven, so a number
+    /// held by a user who signed up by SMS alone is that user, who gets this WeChat account.
     async fn register(&self, attempt: &Attempt, phone: Option<&Phone>, now: u64) -> Result<User> {
         let (Some(app_id), Some(openid)) = (&attempt.app_id, &attempt.openid) else {
             // A `need_phone` attempt always names its scanner.
             return Err(LoginError::Corrupt);
         };
-        Ok(self
-            .inner
-            .users
-            .register(app_id, openid, attempt.unionid.as_ref(), phone, now)
-            .await?)
+        let users = &self.inner.users;
+        let unionid = attempt.unionid.as_ref();
+        Ok(match phone {
+            Some(phone) => {
+                users
+                    .register_with_proven_phone(app_id, openid, unionid, phone, now)
+                    .await?
+            }
+            None => users.register(app_id, openid, unionid, None, now).await?,
+        })
     }
 
     /// Confirms a `need_phone` attempt for `user` (bound or skipped). If a racing request

@@ -195,7 +195,8 @@ impl LoginService {
     /// registered and confirmed with `phone: off`, else asked for a phone (skippable with
     /// `optional`). A `verified_phone` (from WeChat, no SMS needed) is bound first: to a known
     /// user without a phone, or to the new user, who is then registered at once whatever the
-    /// policy. A number bound to someone else is [`LoginError::PhoneTaken`](super::error::LoginError).
+    /// policy. A number bound to someone else is [`LoginError::PhoneTaken`](super::error::LoginError),
+    /// unless that someone signed up by SMS alone: then the WeChat account joins them.
     pub(super) async fn settle_scan(
         &self,
         attempt: &Attempt,
@@ -239,16 +240,31 @@ impl LoginService {
                 LoginOutcome::Confirmed,
             ),
             None if verified_phone.is_some() || policy == PhonePolicy::Off => {
-                let user = inner
-                    .users
-                    .register(
-                        &scanner.app_id,
-                        &scanner.openid,
-                        scanner.unionid.as_ref(),
-                        verified_phone,
-                        now,
-                    )
-                    .await?;
+                let (app_id, openid) = (&scanner.app_id, &scanner.openid);
+                let unionid = scanner.unionid.as_ref();
+                let user = match verified_phone {
+                    // WeChat proved the number: its SMS-only holder is this person.
+                    Some(phone) => {
+                        inner
+                            .users
+                            .register_with_proven_phone(app_id, openid, unionid, phone, now)
+                            .await?
+                    }
+                    None => {
+                        inner
+                            .users
+                            .register(app_id, openid, unionid, None, now)
+                            .await?
+                    }
+                };
+                if user.disabled {
+                    // Joined to a disabled SMS user: the person may not sign in.
+                    tracing::info!(attempt = %attempt.id, user = %user.id, "disabled user joined; attempt cancelled");
+                    return Ok((
+                        self.apply(&attempt.id, now, |a| a.cancel(now)).await?,
+                        LoginOutcome::Cancelled,
+                    ));
+                }
                 scanner.user_id = Some(user.id.clone());
                 (
                     self.confirm_scan(attempt, scanner, user, now).await?,

@@ -168,7 +168,8 @@ impl LoginService {
         now: u64,
     ) -> Result<Started> {
         let inner = &self.inner;
-        if !inner.login.methods.contains(&method) {
+        // SMS login has no code to scan: it starts at `send_sms_login_code`.
+        if !inner.login.methods.contains(&method) || method == LoginMethod::Sms {
             return Err(LoginError::MethodUnavailable);
         }
         // Before WeChat is asked for a code: each one spends the account's daily API quota.
@@ -184,6 +185,7 @@ impl LoginService {
         let code = match method {
             LoginMethod::OfficialAccount => self.official_account_code(&scene).await?,
             LoginMethod::MiniProgram => self.mini_program_code(&scene).await?,
+            LoginMethod::Sms => return Err(LoginError::MethodUnavailable),
         };
         let browser_secret = BrowserSecret::random();
         let expires_at = now.saturating_add(code.lifetime);

@@ -11,7 +11,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::identity::{AttemptId, BrowserSecret};
+use crate::identity::BrowserSecret;
 
 // The token format is the identity module's: `AttemptId` and `BrowserSecret` are tokens
 // too. Tickets use these directly.
@@ -42,9 +42,16 @@ pub fn six_digit_code() -> String {
 /// What a code record stores of its code. The attempt id salts it, so equal codes of two
 /// attempts differ in the store. (Six digits cannot resist an offline search; the digest only
 /// keeps codes out of plain sight in the store and its backups.)
-pub fn code_hash(attempt_id: &AttemptId, code: &str) -> String {
+#[cfg(test)]
+pub fn code_hash(attempt_id: &crate::identity::AttemptId, code: &str) -> String {
+    code_hash_salted(attempt_id.as_str(), code)
+}
+
+/// What a code record stores of its code, salted with what names its slot (an attempt id,
+/// or the number of an SMS login).
+pub fn code_hash_salted(salt: &str, code: &str) -> String {
     let mut digest = Sha256::new();
-    digest.update(attempt_id.as_str().as_bytes());
+    digest.update(salt.as_bytes());
     digest.update(b":");
     digest.update(code.as_bytes());
     URL_SAFE_NO_PAD.encode(digest.finalize())
@@ -58,6 +65,7 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::AttemptId;
 
     #[test]
     fn tokens_are_22_url_safe_chars_and_distinct() {

@@ -1,11 +1,14 @@
 /*! scangate login widget. ScanGate.mount(element, options) -> { restart(), unmount() }
- * options: authPath ("/.auth"), method, methods (tabs, in order), rd, lang ("zh"|"en"; default
- * from the browser), demo, phonePolicy ("required"|"optional"|"off"), phoneCountries (["86"]),
+ * options: authPath ("/.auth"), method, methods (tabs, in order; "sms" is SMS login), rd, lang
+ * ("zh"|"en"; default from the browser), device ("desktop"|"phone"|"wechat"; default from the
+ * User-Agent as the gateway decides it: a phone gets no QR code but the Mini Program's link
+ * and SMS), demo, phonePolicy ("required"|"optional"|"off"), phoneCountries (["86"]),
  * checkSession (default true: a signed-in visitor sees "signed in as" with continue / switch
  * account, and no login starts unless they switch), and callbacks
- * onStatus("loading"|"signed_in"|"waiting"|"scanned"|"need_phone"|"confirmed"|"cancelled"|
- * "expired"|"failed"), onError({error, message}), onSuccess({redirect, user}) (default: go to
- * redirect). The root element carries data-status and data-error (the last error's code). */
+ * onStatus("loading"|"signed_in"|"sms"|"waiting"|"scanned"|"need_phone"|"confirmed"|
+ * "cancelled"|"expired"|"failed"), onError({error, message}), onSuccess({redirect, user}) (default: go to
+ * redirect). The root element carries data-status, data-device and data-error (the last
+ * error's code). */
 (function (root) {
   "use strict";
 
@@ -22,8 +25,17 @@
   // by the server's English `message`; a code not listed here reads as `failed`.
   const TEXT = {
     en: {
-      tabs: { official_account: "WeChat Official Account", mini_program: "Mini Program" },
+      tabs: { official_account: "WeChat Official Account", mini_program: "Mini Program", sms: "SMS code" },
       tablist: "Sign-in method",
+      sms: "Sign in with a text message",
+      smsSub: "We send a code to your mobile number.",
+      smsLogin: "Sign in",
+      openWechat: "Open in WeChat",
+      linkWaiting: "Sign in with WeChat",
+      linkSub: "Open WeChat, confirm there, then come back to this page.",
+      orSms: "or with a text message",
+      linkExpired: "Link expired — get a new one",
+      newLink: "Get a new link",
       loading: "Getting a code…",
       signed_in: "You are signed in",
       signedInAs: "Signed in as {who}",
@@ -75,6 +87,7 @@
         ticket_invalid: "This sign-in could not be completed. Get a new code.",
         method_unavailable: "This sign-in method is not available right now.",
         account_disabled: "This account is disabled. Contact the site's administrator.",
+        no_account: "No account uses this number. Sign in with WeChat first.",
         busy: "The server is busy. Try again.",
         wechat_unavailable: "WeChat did not answer. Try again in a moment.",
         wechat_busy: "WeChat is busy right now. Try again in a few minutes.",
@@ -90,8 +103,17 @@
       demoReturning: "Simulate scan: returning user"
     },
     zh: {
-      tabs: { official_account: "公众号", mini_program: "小程序" },
+      tabs: { official_account: "公众号", mini_program: "小程序", sms: "短信验证码" },
       tablist: "登录方式",
+      sms: "短信验证码登录",
+      smsSub: "验证码将发送到您的手机。",
+      smsLogin: "登录",
+      openWechat: "在微信中打开",
+      linkWaiting: "使用微信登录",
+      linkSub: "打开微信并确认登录，然后回到本页。",
+      orSms: "或使用短信验证码",
+      linkExpired: "链接已过期，请重新获取",
+      newLink: "重新获取链接",
       loading: "正在获取二维码…",
       signed_in: "您已登录",
       signedInAs: "当前登录：{who}",
@@ -143,6 +165,7 @@
         ticket_invalid: "登录未能完成，请刷新二维码。",
         method_unavailable: "该登录方式暂不可用。",
         account_disabled: "该账号已被停用，请联系网站管理员。",
+        no_account: "该手机号尚未注册，请先使用微信登录。",
         busy: "服务器繁忙，请重试。",
         wechat_unavailable: "微信暂时没有响应，请稍后重试。",
         wechat_busy: "微信当前繁忙，请几分钟后再试。",
@@ -166,6 +189,15 @@
 
   const fmt = (s, v) => s.replace(/\{(\w+)\}/g, (_, k) => String(v[k]));
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // What the page is shown on, as the gateway decides it from the User-Agent: WeChat's own
+  // browser (not WeCom's), a phone's browser, or a desktop.
+  function pickDevice(device) {
+    if (["desktop", "phone", "wechat"].indexOf(device) >= 0) return device;
+    const ua = String((root.navigator && navigator.userAgent) || "");
+    if (/MicroMessenger/i.test(ua) && !/wxwork/i.test(ua)) return "wechat";
+    return /Mobile|Android|iPhone/i.test(ua) ? "phone" : "desktop";
+  }
 
   function pickLang(lang) {
     const l = String(lang || (root.navigator && navigator.language) || "en").toLowerCase();
@@ -226,7 +258,14 @@
     const t = TEXT[lang];
     const uid = "sg" + ++instances;
     const methods = Array.isArray(o.methods) && o.methods.length ? o.methods.slice() : [o.method || "official_account"];
-    let method = methods.indexOf(o.method) >= 0 ? o.method : methods[0];
+    const device = pickDevice(o.device);
+    const smsOn = methods.indexOf("sms") >= 0;
+    // A phone cannot scan the code it shows: it opens the Mini Program by a link instead (and
+    // offers SMS beside it), with no tabs; only a phone with neither still gets a QR code.
+    const mobile = device !== "desktop";
+    const linkMode = mobile && methods.indexOf("mini_program") >= 0;
+    const tabMethods = mobile && (linkMode || smsOn) ? [] : methods;
+    let method = linkMode ? "mini_program" : mobile && smsOn ? "sms" : methods.indexOf(o.method) >= 0 ? o.method : methods[0];
     const api = (p) => String(o.authPath).replace(/\/+$/, "") + p;
     const emit = (name, arg) => {
       // A throwing callback must not break the widget; rethrow outside our flow.
@@ -255,13 +294,17 @@
     injectStyle();
 
     // === DOM ===
-    const tabs = methods.length > 1 ? h("div", { class: "sg-tabs", role: "group", "aria-label": t.tablist },
-      methods.map((m) => h("button", { type: "button", class: "sg-tab", "data-method": m, text: t.tabs[m] || m,
+    const tabs = tabMethods.length > 1 ? h("div", { class: "sg-tabs", role: "group", "aria-label": t.tablist },
+      tabMethods.map((m) => h("button", { type: "button", class: "sg-tab", "data-method": m, text: t.tabs[m] || m,
         onclick: () => { if (m !== method && !finishing) { method = m; start(); } } }))) : null;
     const qr = h("img", { class: "sg-qr", alt: t.qrAlt, width: 264, height: 264, hidden: true });
     const mark = h("span", { class: "sg-mark", "aria-hidden": "true", text: "✓" });
     const againBtn = h("button", { type: "button", class: "sg-btn sg-btn-primary sg-again", onclick: () => start() });
-    const qrBox = h("div", { class: "sg-qr-box" }, [qr, h("div", { class: "sg-overlay" }, [mark, againBtn])]);
+    const linkBtn = h("a", { class: "sg-btn sg-btn-primary sg-open-wechat", target: "_blank", rel: "noopener", text: t.openWechat });
+    // In link mode "get a new link" sits with the link, there being no code to overlay.
+    const linkBox = h("div", { class: "sg-link", hidden: true }, [linkBtn, linkMode ? againBtn : null]);
+    const qrBox = h("div", { class: "sg-qr-box" }, [qr, h("div", { class: "sg-overlay" }, [mark, linkMode ? null : againBtn])]);
+    const orSms = h("p", { class: "sg-or", text: t.orSms, hidden: true });
     const statusEl = h("p", { class: "sg-status", id: uid + "-status", tabindex: "-1" });
     const subEl = h("p", { class: "sg-sub" });
     const live = h("div", { class: "sg-live", role: "status", "aria-live": "polite" }, [statusEl, subEl]);
@@ -286,6 +329,9 @@
     const formMsg = h("p", { class: "sg-msg", role: "alert" });
     const bindBtn = h("button", { type: "submit", class: "sg-btn sg-btn-primary sg-bind", text: t.bind });
     const skipBtn = o.phonePolicy === "optional" ? h("button", { type: "button", class: "sg-btn sg-btn-quiet sg-skip", onclick: skip, text: t.skip }) : null;
+    // The form serves two steps: SMS login ("sms", no attempt needed) and the phone step of a
+    // WeChat login ("bind", for its attempt).
+    const formMode = () => (status === "need_phone" ? "bind" : "sms");
     // Each label names only its own input (a label wrapping the button would add its text).
     const form = h("form", { class: "sg-form", novalidate: true, hidden: true, onsubmit: bind }, [
       h("div", { class: "sg-field" }, [h("label", { for: phoneIn.id, text: t.phone }), h("div", { class: "sg-row" }, [phoneIn, sendBtn]), phoneHint]),
@@ -298,13 +344,18 @@
     const demoMsg = h("p", { class: "sg-msg sg-err" });
     const demo = o.demo ? h("div", { class: "sg-demo" }, [h("p", { class: "sg-demo-title", text: t.demoTitle })].concat(demoBtns, [demoMsg])) : null;
 
-    const box = h("div", { class: "sg", lang: lang === "zh" ? "zh-CN" : "en" }, [tabs, signedIn, qrBox, live, countEl, form, hint, demo]);
+    const box = h("div", { class: "sg", lang: lang === "zh" ? "zh-CN" : "en", "data-device": device },
+      [tabs, signedIn, qrBox, live, linkBox, countEl, orSms, form, hint, demo]);
     el.textContent = "";
     el.appendChild(box);
 
     // === view ===
     function render() {
       const phoneStep = status === "need_phone";
+      // SMS stays at hand beside the link whatever becomes of it (a link WeChat would not
+      // make, one that expired), and after a failed SMS login.
+      const smsStep = smsOn && (status === "sms" || (method === "sms" && status === "failed")
+        || (linkMode && ["waiting", "scanned", "cancelled", "expired", "failed"].indexOf(status) >= 0));
       const done = ["cancelled", "expired", "failed"].indexOf(status) >= 0;
       const ok = status === "scanned" || status === "confirmed";
       const isIn = status === "signed_in";
@@ -320,22 +371,30 @@
       }
       signedIn.hidden = !isIn;
       if (isIn && user) whoEl.textContent = fmt(t.signedInAs, { who: maskPhone(user.phone) || user.id });
-      qrBox.hidden = phoneStep || isIn;
+      qrBox.hidden = phoneStep || isIn || linkMode || method === "sms";
+      linkBox.hidden = !linkMode || phoneStep || isIn || status === "loading" || status === "confirmed";
+      linkBtn.hidden = status !== "waiting" || !attempt || !attempt.url_link;
+      if (attempt && attempt.url_link) linkBtn.setAttribute("href", attempt.url_link);
+      orSms.hidden = !(linkMode && smsStep);
       qr.hidden = !attempt || status === "failed";
       qrBox.classList.toggle("sg-dim", ok || done);
       mark.hidden = !ok;
       againBtn.hidden = !done;
       againBtn.disabled = failWait > 0;
-      againBtn.textContent = status === "failed" ? t.again : t.refresh;
-      const head = status === "failed" ? t.failed : t[status] || "";
+      againBtn.textContent = status === "failed" ? t.again : linkMode ? t.newLink : t.refresh;
+      const head = status === "failed" ? t.failed : linkMode && status === "waiting" ? t.linkWaiting
+        : linkMode && status === "expired" ? t.linkExpired : t[status] || "";
       if (statusEl.textContent !== head) statusEl.textContent = head;
       const sub = offline ? t.offline : status === "failed" ? (failWait > 0 ? fmt(t.waitN, { n: failWait }) : error)
-        : status === "waiting" ? t.waitingSub : status === "scanned" ? t.scannedSub : phoneStep ? t.needPhoneSub : "";
+        : status === "waiting" ? (linkMode ? t.linkSub : t.waitingSub) : status === "scanned" ? t.scannedSub
+        : phoneStep ? t.needPhoneSub : status === "sms" ? t.smsSub : "";
       if (subEl.textContent !== sub) subEl.textContent = sub;
       subEl.classList.toggle("sg-warn", offline);
       subEl.classList.toggle("sg-err", status === "failed");
-      form.hidden = !phoneStep;
-      hint.hidden = status !== "waiting";
+      form.hidden = !(phoneStep || smsStep);
+      bindBtn.textContent = phoneStep ? t.bind : t.smsLogin;
+      if (skipBtn) skipBtn.hidden = !phoneStep;
+      hint.hidden = status !== "waiting" || linkMode;
       if (demo) demo.hidden = status !== "waiting";
       renderCount();
       keepFocus();
@@ -344,7 +403,7 @@
     // After a change of state, focus goes to what the person can do next, and never gets lost
     // on a control that was just hidden (it would fall back to <body>).
     function focusTarget() {
-      if (status === "need_phone") return phoneIn.value ? codeIn : phoneIn;
+      if (status === "need_phone" || status === "sms") return phoneIn.value ? codeIn : phoneIn;
       if (status === "signed_in") return continueBtn;
       if (["cancelled", "expired", "failed"].indexOf(status) >= 0) return failWait > 0 ? statusEl : againBtn;
       return statusEl;
@@ -373,7 +432,8 @@
       const left = Math.ceil((deadline - Date.now()) / 1000);
       const show = (status === "waiting" || status === "scanned") && deadline > 0;
       const s = Math.max(left, 0);
-      countEl.hidden = !show;
+      // A link's deadline is the attempt's too, but "the code expires" would not be true.
+      countEl.hidden = !show || linkMode;
       if (show) countEl.textContent = fmt(t.expiresIn, { t: Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0") });
       if (show && left <= 0) setStatus("expired");
     }
@@ -387,6 +447,8 @@
     }
 
     function fail(code, wait) {
+      // A failed exchange ends the finishing: the person may start again, or use the form.
+      finishing = false;
       errorCode = code;
       error = errText(code);
       offline = false;
@@ -445,16 +507,18 @@
       startFailWait(0);
       resetPhone();
       status = "";
+      // SMS login needs no attempt: the form is the whole of it.
+      if (method === "sms") return setStatus("sms");
       setStatus("loading");
-      const r = await call("POST", api("/qr"), { method, rd: o.rd }, ctl.signal);
+      const r = await call("POST", api("/qr"), { method, rd: o.rd, link: linkMode }, ctl.signal);
       if (stale(g)) return;
-      if (!r || !r.ok || !r.data.id || !r.data.poll) return failWith(r);
+      if (!r || !r.ok || !r.data.id || !r.data.poll || (linkMode && !r.data.url_link)) return failWith(r);
       attempt = r.data;
       // Count down on the server's clock: the visitor's may be minutes off.
       const serverNow = Date.parse(r.headers.get("Date") || "") / 1000;
       const skew = isFinite(serverNow) ? Date.now() / 1000 - serverNow : 0;
       deadline = (Number(attempt.expires_at) + skew) * 1000;
-      qr.src = attempt.qr_image;
+      if (!linkMode) qr.src = attempt.qr_image;
       setStatus("waiting");
       poll();
     }
@@ -509,12 +573,13 @@
       else if (result.redirect) root.location.assign(result.redirect);
     }
 
-    async function finish(ticket) {
+    // `id` names the attempt whose binding cookie goes with the ticket: an SMS login's own.
+    async function finish(ticket, id) {
       if (finishing) return;
       finishing = true;
       const g = gen;
       setStatus("confirmed");
-      const r = await call("POST", api("/session"), { ticket, id: attempt.id }, ctl.signal);
+      const r = await call("POST", api("/session"), { ticket, id: id || attempt.id }, ctl.signal);
       if (stale(g)) return;
       if (!r || !r.ok) return failWith(r);
       goOn(r.data);
@@ -586,14 +651,17 @@
     }
 
     async function sendCode() {
-      if (busy || cooldown > 0 || !attempt) return;
+      const sms = formMode() === "sms";
+      if (busy || cooldown > 0 || (!sms && !attempt)) return;
       const phone = phoneIn.value.trim();
       if (!/^\+?[0-9][0-9 -]{4,19}$/.test(phone)) {
         say(errText("bad_phone"), true);
         return phoneIn.focus();
       }
       say("");
-      const r = await formCall("/phone/code", { id: attempt.id, phone }, sendBtn);
+      // The last code shown is no good once another is on its way.
+      demoCodeEl.hidden = true;
+      const r = sms ? await formCall("/sms/code", { phone }, sendBtn) : await formCall("/phone/code", { id: attempt.id, phone }, sendBtn);
       if (!r) return;
       if (!r.ok) {
         formError(r);
@@ -610,7 +678,8 @@
 
     async function bind(ev) {
       ev.preventDefault();
-      if (busy || !attempt) return;
+      const sms = formMode() === "sms";
+      if (busy || (!sms && !attempt)) return;
       const phone = phoneIn.value.trim();
       const code = codeIn.value.replace(/\s+/g, "");
       if (!phone) {
@@ -621,16 +690,17 @@
         say(t.badCode, true);
         return codeIn.focus();
       }
-      const r = await formCall("/phone/bind", { id: attempt.id, phone, code }, bindBtn);
+      const r = sms ? await formCall("/sms/login", { phone, code, rd: o.rd }, bindBtn)
+        : await formCall("/phone/bind", { id: attempt.id, phone, code }, bindBtn);
       if (!r) return;
-      if (r.ok && r.data.ticket) return finish(r.data.ticket);
+      if (r.ok && r.data.ticket) return finish(r.data.ticket, r.data.id);
       const err = codeOf(r);
-      // No code to wait for: a new one may be asked for at once (phone_taken is said only
-      // after the right code, and the gateway then withdraws it).
-      if (err === "code_expired" || err === "phone_taken") setCooldown(0);
+      // No code to wait for: a new one may be asked for at once (phone_taken and no_account
+      // are said only after the right code, and the gateway then withdraws it).
+      if (["code_expired", "phone_taken", "no_account"].indexOf(err) >= 0) setCooldown(0);
       formError(r);
-      if (err === "not_found" || err === "expired" || err === "cookies_blocked") return fail(err);
-      const next = err === "phone_taken" ? phoneIn : err === "code_dead" && cooldown <= 0 ? sendBtn : codeIn;
+      if (!sms && (err === "not_found" || err === "expired" || err === "cookies_blocked")) return fail(err);
+      const next = err === "phone_taken" || err === "no_account" ? phoneIn : err === "code_dead" && cooldown <= 0 ? sendBtn : codeIn;
       next.focus();
       if (next.select) next.select();
     }

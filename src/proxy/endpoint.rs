@@ -38,6 +38,9 @@ pub enum Endpoint<'a> {
     PhoneCode,
     PhoneBind,
     PhoneSkip,
+    /// `POST /sms/code`, `/sms/login`: SMS login.
+    SmsCode,
+    SmsLogin,
     /// `POST /session`: ticket for session.
     Session,
     /// `POST /demo/scan` (the simulator).
@@ -107,6 +110,8 @@ const FIXED: &[(&str, Verbs, Endpoint<'static>)] = &[
     ("/phone/code", Verbs::Post, Endpoint::PhoneCode),
     ("/phone/bind", Verbs::Post, Endpoint::PhoneBind),
     ("/phone/skip", Verbs::Post, Endpoint::PhoneSkip),
+    ("/sms/code", Verbs::Post, Endpoint::SmsCode),
+    ("/sms/login", Verbs::Post, Endpoint::SmsLogin),
     ("/session", Verbs::Post, Endpoint::Session),
     ("/demo/scan", Verbs::Post, Endpoint::DemoScan),
     ("/mp/scanned", Verbs::Post, Endpoint::MpScanned),
@@ -159,6 +164,8 @@ impl<'a> Endpoint<'a> {
             | Endpoint::PhoneCode
             | Endpoint::PhoneBind
             | Endpoint::PhoneSkip
+            | Endpoint::SmsCode
+            | Endpoint::SmsLogin
             | Endpoint::Session
             | Endpoint::DemoScan
             | Endpoint::Logout
@@ -246,6 +253,9 @@ mod tests {
             (&post, "/phone/code", Ok(Endpoint::PhoneCode)),
             (&post, "/phone/bind", Ok(Endpoint::PhoneBind)),
             (&post, "/phone/skip", Ok(Endpoint::PhoneSkip)),
+            (&post, "/sms/code", Ok(Endpoint::SmsCode)),
+            (&post, "/sms/login", Ok(Endpoint::SmsLogin)),
+            (&get, "/sms/login", Err(Miss::MethodNotAllowed)),
             (&post, "/session", Ok(Endpoint::Session)),
             (&post, "/demo/scan", Ok(Endpoint::DemoScan)),
             (&post, "/mp/scanned", Ok(Endpoint::MpScanned)),
@@ -281,6 +291,8 @@ mod tests {
         assert_eq!(caller("/mp/confirm"), Caller::MiniProgram);
         assert_eq!(caller("/logout"), Caller::Browser);
         assert_eq!(caller("/qr"), Caller::Browser);
+        assert_eq!(caller("/sms/code"), Caller::Browser);
+        assert_eq!(caller("/sms/login"), Caller::Browser);
         assert_eq!(
             Endpoint::parse(&Method::GET, "/verify").unwrap().caller(),
             Caller::Any

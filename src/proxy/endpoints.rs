@@ -4,6 +4,7 @@
 //!
 //! - `login_endpoints`: the hosted page and widget, attempts, long-polls, phone binding, the
 //!   ticket exchange, the Mini Program page's calls, the demo scan;
+//! - `sms_endpoints`: SMS login;
 //! - `callback`: the Official Account's server URL;
 //! - `session_endpoints`: `/me`, `/logout`;
 //! - `verify`: forward auth; `/jwks.json` is answered here.
@@ -15,7 +16,7 @@ use super::endpoint::{Endpoint, ImageKind, Miss};
 use super::login_endpoints as login;
 use super::own_request::OwnRequest;
 use super::respond::{GatewayError, Reply};
-use super::{callback, session_endpoints, verify};
+use super::{callback, session_endpoints, sms_endpoints as sms, verify};
 
 pub use super::own_request::{UserView, MAX_BODY_BYTES};
 
@@ -79,6 +80,8 @@ pub async fn handle(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> 
         Endpoint::PhoneCode => login::send_code(parts, req).await,
         Endpoint::PhoneBind => Box::pin(login::bind(parts, req)).await,
         Endpoint::PhoneSkip => Box::pin(login::skip(parts, req)).await,
+        Endpoint::SmsCode => Box::pin(sms::send_code(parts, req)).await,
+        Endpoint::SmsLogin => Box::pin(sms::login(app, parts, req)).await,
         Endpoint::Session => login::exchange(app, parts, req).await,
         Endpoint::DemoScan => login::demo_scan(app, parts, req).await,
         Endpoint::MpScanned => login::mp_scanned(parts, req).await,

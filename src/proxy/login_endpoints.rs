@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::app::{App, LoginParts};
 use super::cookie_check;
+use super::device::Device;
 use super::own_request::{OwnRequest, UserView};
 use super::respond::{GatewayError, Reply};
 use crate::identity::{AttemptId, BrowserSecret, LoginMethod, SceneId};
@@ -56,6 +57,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .map(|m| m.as_str())
         .collect();
     let countries = app.config.login.phone_countries.code_strs();
+    let device = device_of(app, req);
     let view = pages::LoginView {
         auth_path: &app.config.auth_path,
         rd: &rd,
@@ -64,11 +66,31 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         demo: app.config.wechat.simulate,
         lang: lang_of(req),
         phone_countries: &countries,
+        device: device.as_str(),
     };
     Reply::html(200, pages::render_login(&view))
         .header("content-security-policy", pages::page_csp())
         .header("x-frame-options", "DENY")
         .header("referrer-policy", "no-referrer")
+}
+
+/// The device the page is for: from the `User-Agent`, or, in the demo only, from `?device=`
+/// (its device switch).
+fn device_of(app: &App, req: &OwnRequest<'_>) -> Device {
+    let chosen = app
+        .config
+        .wechat
+        .simulate
+        .then(|| req.query_param("device"))
+        .flatten()
+        .and_then(|d| Device::parse(&d));
+    chosen.unwrap_or_else(|| {
+        Device::of(
+            req.headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        )
+    })
 }
 
 fn checked_rd_or_root(app: &App, req: &OwnRequest<'_>) -> String {
@@ -136,7 +158,9 @@ fn phone_policy(app: &App) -> &'static str {
     }
 }
 
-fn parse_json<'a, T: Deserialize<'a>>(req: &'a OwnRequest<'_>) -> Result<T, GatewayError> {
+pub(super) fn parse_json<'a, T: Deserialize<'a>>(
+    req: &'a OwnRequest<'_>,
+) -> Result<T, GatewayError> {
     serde_json::from_slice(&req.body).map_err(|e| GatewayError::BadRequest {
         code: "bad_json",
         message: format!("The request body is not the expected JSON: {e}"),
@@ -206,6 +230,9 @@ struct StartBody {
     method: Option<String>,
     #[serde(default)]
     rd: Option<String>,
+    /// Mini Program only: also make a URL Link that opens its page (phone browsers).
+    #[serde(default)]
+    link: bool,
 }
 
 pub(super) async fn start(
@@ -217,37 +244,30 @@ pub(super) async fn start(
         StartBody {
             method: None,
             rd: None,
+            link: false,
         }
     } else {
         parse_json(req)?
     };
+    // The methods with a code to show: SMS login starts at `/sms/code`.
     let methods = &app.config.login.methods;
+    let has_code = |m: &LoginMethod| *m != LoginMethod::Sms && methods.contains(m);
     let method = match body.method.as_deref() {
         None => methods
-            .first()
+            .iter()
             .copied()
+            .find(has_code)
             .unwrap_or(LoginMethod::OfficialAccount),
-        Some(m) => LoginMethod::parse(m)
-            .filter(|m| methods.contains(m))
-            .ok_or_else(|| GatewayError::BadRequest {
-                code: "bad_method",
-                message: format!("Login method {m:?} is not offered here."),
-            })?,
+        Some(m) => {
+            LoginMethod::parse(m)
+                .filter(has_code)
+                .ok_or_else(|| GatewayError::BadRequest {
+                    code: "bad_method",
+                    message: format!("Login method {m:?} is not offered here."),
+                })?
+        }
     };
-    // The page only ever sends an `rd` it was given after the same check, so a refused one
-    // here is a crafted request: refuse it outright rather than log anyone in towards it.
-    let rd = match body.rd.as_deref() {
-        None | Some("") => "/".to_string(),
-        Some(rd) => match app.checked_rd(rd) {
-            Some(rd) => rd,
-            None => {
-                return Err(GatewayError::BadRequest {
-                    code: "bad_redirect",
-                    message: "rd must be a path on this site (or a host of its routes).".into(),
-                })
-            }
-        },
-    };
+    let rd = checked_body_rd(app, body.rd.as_deref())?;
     // Starting a login never touches the session the browser has: pressing Back to the
     // login page, or a page embedding the widget, must not sign anyone out. The session is
     // replaced when a login completes (`exchange`). Every attempt gets its own secret and
@@ -256,11 +276,12 @@ pub(super) async fn start(
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
     // image WeChat made.
-    let image = match method {
-        LoginMethod::OfficialAccount => "svg",
-        LoginMethod::MiniProgram => "png",
+    let image = if method == LoginMethod::MiniProgram {
+        "png"
+    } else {
+        "svg"
     };
-    let body = serde_json::json!({
+    let mut json = serde_json::json!({
         "id": started.id,
         "method": method.as_str(),
         "qr_content": started.qr_content,
@@ -268,6 +289,15 @@ pub(super) async fn start(
         "expires_at": started.expires_at,
         "poll": format!("{auth}/qr/{}", started.id),
     });
+    // On a phone there is no code to scan with the phone that shows it: a link opens the
+    // Mini Program's page instead, and the browser polls as for a scanned code.
+    if body.link && method == LoginMethod::MiniProgram {
+        let link = login
+            .service
+            .mini_program_link(&started.id, &started.browser_secret, req.now)
+            .await?;
+        json["url_link"] = link.into();
+    }
     // The cookie lives as long as the attempt can still be used: the code's life, the phone
     // step after a late scan, and the grace in which a confirmed attempt is exchanged.
     let max_age = started
@@ -281,11 +311,24 @@ pub(super) async fn start(
         started.browser_secret.as_str(),
         max_age,
     );
-    Ok(Reply::json(201, &body).header("set-cookie", &cookie))
+    Ok(Reply::json(201, &json).header("set-cookie", &cookie))
+}
+
+/// The `rd` of a request body: a safe redirect target, `/` when absent. The page only ever
+/// sends an `rd` it was given after the same check, so a refused one is a crafted request:
+/// refused outright (400 `bad_redirect`) rather than logging anyone in towards it.
+pub(super) fn checked_body_rd(app: &App, rd: Option<&str>) -> Result<String, GatewayError> {
+    match rd {
+        None | Some("") => Ok("/".to_string()),
+        Some(rd) => app.checked_rd(rd).ok_or_else(|| GatewayError::BadRequest {
+            code: "bad_redirect",
+            message: "rd must be a path on this site (or a host of its routes).".into(),
+        }),
+    }
 }
 
 /// The `Set-Cookie` value of attempt `id`'s binding cookie; `max_age` 0 deletes it.
-fn binding_cookie(app: &App, id: &str, secret: &str, max_age: u64) -> String {
+pub(super) fn binding_cookie(app: &App, id: &str, secret: &str, max_age: u64) -> String {
     let mut cookie = format!(
         "{}={secret}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age}",
         binding_cookie_name(id),
@@ -440,12 +483,17 @@ pub(super) async fn send_code(
         .service
         .send_code(&id, &browser, &body.phone, req.client, req.now)
         .await?;
+    Ok(code_sent(login, &body.phone))
+}
+
+/// `202 {"status": "sent"}` for a code sent to `phone` (as typed), with `demo_code` when the
+/// demo runs: it shows the code on the page, there being no SMS.
+pub(super) fn code_sent(login: &LoginParts, phone: &str) -> Reply {
     let mut json = serde_json::json!({"status": "sent"});
-    // The demo shows the code on the page (there is no SMS).
-    if let Some(code) = login.demo.as_ref().and_then(|d| d.shown_code(&body.phone)) {
+    if let Some(code) = login.demo.as_ref().and_then(|d| d.shown_code(phone)) {
         json["demo_code"] = code.into();
     }
-    Ok(Reply::json(202, &json))
+    Reply::json(202, &json)
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ pub mod client_ip;
 pub mod cookie_check;
 pub mod csrf;
 pub mod ctx;
+pub mod device;
 pub mod endpoint;
 pub mod endpoints;
 pub mod forward;
@@ -32,6 +33,7 @@ pub mod resolve;
 pub mod respond;
 pub mod router;
 mod session_endpoints;
+mod sms_endpoints;
 #[cfg(test)]
 mod test_headers;
 mod verify;

@@ -120,7 +120,7 @@ impl From<crate::login::LoginError> for GatewayError {
             // The provider's per-number limit: a conflict with the number's state there,
             // not our own rate limit (429 with Retry-After), whose end we would know.
             L::WrongState | L::PhoneTaken | L::SmsLimited { .. } => 409,
-            L::Disabled | L::CookiesBlocked => 403,
+            L::Disabled | L::CookiesBlocked | L::NoAccount => 403,
             L::MethodUnavailable => 400,
             L::BadPhone(_) | L::SmsNumberRefused => 400,
             L::InvalidCode { .. } | L::CodeDead | L::CodeExpired => 400,

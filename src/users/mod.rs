@@ -13,6 +13,7 @@ pub mod admin;
 mod index;
 mod keys;
 pub mod ops;
+mod phone_only;
 mod record;
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,8 @@ pub enum Api {
     WxaCodeUnlimited,
     /// `GET /sns/jscode2session` (Mini Program).
     Jscode2Session,
+    /// `POST /wxa/generate_urllink` (Mini Program).
+    GenerateUrlLink,
     /// `POST /wxa/business/getuserphonenumber` (Mini Program).
     GetUserPhoneNumber,
     /// `POST /cgi-bin/menu/create`.
@@ -83,6 +85,7 @@ impl Api {
             Api::UserInfo => "user_info",
             Api::WxaCodeUnlimited => "wxacode_unlimited",
             Api::Jscode2Session => "jscode2session",
+            Api::GenerateUrlLink => "generate_urllink",
             Api::GetUserPhoneNumber => "getuserphonenumber",
             Api::MenuCreate => "menu_create",
             Api::MenuGet => "menu_get",
@@ -536,6 +539,7 @@ mod check;
 mod menu;
 mod miniprogram;
 mod report;
+mod urllink;
 pub use check::{CheckOutcome, CheckReport};
 pub use menu::{
     Button, Menu, BUTTON_TYPES, MAX_BUTTONS, MAX_BUTTON_NAME_BYTES, MAX_KEY_BYTES, MAX_SUB_BUTTONS,
@@ -544,6 +548,7 @@ pub use menu::{
 pub use miniprogram::{
     is_valid_wxacode_scene, MpPhone, MpSession, WxaCodeRequest, MAX_WXACODE_SCENE_LEN,
 };
+pub use urllink::{is_valid_url_link_query, UrlLinkRequest, MAX_URL_LINK_DAYS};
 
 #[cfg(test)]
 mod tests;

@@ -124,11 +124,14 @@ impl Error {
             },
             // A daily quota (qrcode/create) or a per-minute limit (getwxacodeunlimit, 45011):
             // which one is the operator's to read in the log; the person can only come back.
-            Some(45009 | 45011) => Impact::Busy {
+            // 44990: generate_urllink's per-second limit.
+            Some(45009 | 45011 | 44990) => Impact::Busy {
                 retry_after_seconds: 60,
             },
             Some(_) if self.is_config_error() || self.is_token_invalid() => Impact::Misconfigured,
             Some(41001 | 41002 | 41004 | 41030 | 40097 | 50002) => Impact::Misconfigured,
+            // generate_urllink: the page is not published (40165), nothing is (85079).
+            Some(40165 | 85079) => Impact::Misconfigured,
             _ => Impact::Unavailable,
         }
     }
@@ -162,7 +165,8 @@ pub fn split_rid(errmsg: &str) -> (&str, Option<&str>) {
 /// Codes worth a label of their own: the ones [`super::explain()`] knows, and those the
 /// login flow meets.
 fn is_labelled(code: i64) -> bool {
-    super::explain::explain(code).is_some() || matches!(code, 40029 | 40097 | 40163 | 41030)
+    super::explain::explain(code).is_some()
+        || matches!(code, 40029 | 40097 | 40163 | 41030 | 40165 | 44990 | 85079)
 }
 
 /// Keeps the position and class of a JSON error, never the offending value (it could be a

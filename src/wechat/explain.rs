@@ -49,6 +49,23 @@ fn for_api(api: Api, errcode: i64) -> Option<&'static str> {
             refusal is a replayed or stale page; many mean the page and the gateway use \
             different Mini Program AppIDs."
         }
+        (Api::GenerateUrlLink, 48001) => {
+            "The Mini Program may not make URL Links: only Mini Programs of a verified, \
+            non-individual subject can. Without it, phone browsers cannot open the Mini Program; \
+            remove mini_program from their methods or have the subject verified."
+        }
+        (Api::GenerateUrlLink, 40165) => {
+            "generate_urllink refused wechat.mini_program.page: it must be a page of the \
+            published version, written without a leading slash or a query."
+        }
+        (Api::GenerateUrlLink, 85079) => {
+            "The Mini Program has no published version: URL Links open published Mini \
+            Programs only."
+        }
+        (Api::GenerateUrlLink, 44990 | 45009) => {
+            "generate_urllink's rate (100 a second) or daily total (URL Links and Schemes \
+            together) is used up; links can be made again later."
+        }
         (Api::GetUserPhoneNumber, 40013) => {
             "The phone-number code was issued by another Mini Program than \
             wechat.mini_program.app_id."

@@ -7,7 +7,7 @@ use base64::Engine;
 use rand::Rng;
 use sha1::{Digest, Sha1};
 
-use super::state::{IssuedCode, LoginGrant, MiniProgram, PhoneGrant};
+use super::state::{IssuedCode, LoginGrant, MiniProgram, PhoneGrant, Shared};
 use super::{SimHandle, SimUser};
 
 /// How long a `wx.login` or phone button code is accepted (§9.2, §9.3: about 5 minutes).
@@ -39,8 +39,36 @@ impl SimHandle {
     /// The openid `user` has in the Mini Program: stable, and different from the Official
     /// Account's (openids are per app), while the unionid, when set, is the same in both.
     pub fn mp_openid(&self, user: &SimUser) -> String {
+        self.shared.mp_openid(user)
+    }
+
+    /// A `wx.login` code, as our page on `user`'s phone would get it: `jscode2session`
+    /// answers it once, within 5 minutes, with [`SimHandle::mp_openid`] and the user's
+    /// unionid. Without a Mini Program it is a code WeChat never issued (40029).
+    pub fn mp_login_code(&self, user: &SimUser) -> String {
+        self.shared.mp_login_code(user)
+    }
+
+    /// A phone-number button code (`e.detail.code`) for `phone`: `getuserphonenumber` answers
+    /// it once, within 5 minutes. `phone` is `13800138000` (a Chinese number) or
+    /// `+<country code><number>`, e.g. `+8613800138000`, `+14155550100`, `+85261234567`.
+    pub fn mp_phone_code(&self, phone: &str) -> String {
+        self.shared.mp_phone_code(phone, None)
+    }
+
+    /// A phone-number button code for `phone` pressed by `user`: `getuserphonenumber` refuses
+    /// it (40029) when the request names another openid than `user`'s in the Mini Program.
+    pub fn mp_phone_code_of(&self, user: &SimUser, phone: &str) -> String {
+        self.shared.mp_phone_code(phone, Some(user))
+    }
+}
+
+/// What the phone's WeChat hands our page: shared by [`SimHandle`] and the simulated page a
+/// URL Link opens.
+impl Shared {
+    /// See [`SimHandle::mp_openid`].
+    pub(super) fn mp_openid(&self, user: &SimUser) -> String {
         let app_id = self
-            .shared
             .lock()
             .mini_program
             .as_ref()
@@ -49,13 +77,11 @@ impl SimHandle {
         mp_openid_for(&app_id, &user.openid)
     }
 
-    /// A `wx.login` code, as our page on `user`'s phone would get it: `jscode2session`
-    /// answers it once, within 5 minutes, with [`SimHandle::mp_openid`] and the user's
-    /// unionid. Without a Mini Program it is a code WeChat never issued (40029).
-    pub fn mp_login_code(&self, user: &SimUser) -> String {
+    /// See [`SimHandle::mp_login_code`].
+    pub(super) fn mp_login_code(&self, user: &SimUser) -> String {
         let openid = self.mp_openid(user);
         let code = random_alphanumeric(32);
-        if let Some(mp) = self.shared.lock().mini_program.as_mut() {
+        if let Some(mp) = self.lock().mini_program.as_mut() {
             let grant = LoginGrant {
                 openid,
                 unionid: user.unionid.clone(),
@@ -69,28 +95,20 @@ impl SimHandle {
         code
     }
 
-    /// A phone-number button code (`e.detail.code`) for `phone`: `getuserphonenumber` answers
-    /// it once, within 5 minutes. `phone` is `13800138000` (a Chinese number) or
-    /// `+<country code><number>`, e.g. `+8613800138000`, `+14155550100`, `+85261234567`.
-    pub fn mp_phone_code(&self, phone: &str) -> String {
-        self.issue_phone_code(phone_grant(phone, None))
-    }
-
-    /// A phone-number button code for `phone` pressed by `user`: `getuserphonenumber` refuses
-    /// it (40029) when the request names another openid than `user`'s in the Mini Program.
-    pub fn mp_phone_code_of(&self, user: &SimUser, phone: &str) -> String {
-        self.issue_phone_code(phone_grant(phone, Some(self.mp_openid(user))))
-    }
-
-    fn issue_phone_code(&self, grant: PhoneGrant) -> String {
+    /// See [`SimHandle::mp_phone_code`] and [`SimHandle::mp_phone_code_of`].
+    pub(super) fn mp_phone_code(&self, phone: &str, pressed_by: Option<&SimUser>) -> String {
+        let openid = pressed_by.map(|user| self.mp_openid(user));
+        let grant = phone_grant(phone, openid);
         let code = random_hex(64);
-        if let Some(mp) = self.shared.lock().mini_program.as_mut() {
+        if let Some(mp) = self.lock().mini_program.as_mut() {
             let issued = IssuedCode::new(grant, CODE_TTL);
             mp.add_phone_code(code.clone(), issued, Instant::now());
         }
         code
     }
+}
 
+impl SimHandle {
     /// Lets a `wx.login` or phone code expire now: WeChat then answers 40029.
     pub fn expire_mp_code(&self, code: &str) {
         if let Some(mp) = self.shared.lock().mini_program.as_mut() {

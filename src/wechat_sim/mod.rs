@@ -20,7 +20,9 @@
 //! default) and fails while [`SimHandle::set_callback_ips_failing`] is on.
 //!
 //! With [`SimHandle::add_mini_program`] it is also a Mini Program's WeChat (§9): code images,
-//! `jscode2session`, phone numbers; [`MpPage`] plays our Mini Program page on the phone.
+//! `jscode2session`, phone numbers, URL Links (`generate_urllink`; opening one shows the
+//! simulated Mini Program page, see `urllink.rs`); [`MpPage`] plays our Mini Program page on
+//! the phone.
 //!
 //! ```text
 //! sim.add_mini_program("wxmp", "mp-secret");
@@ -39,6 +41,7 @@ mod mp_page;
 mod phone;
 mod png;
 mod state;
+mod urllink;
 pub mod wire;
 mod wxacode;
 
@@ -53,6 +56,7 @@ use tokio::task::JoinHandle;
 pub use api::errmsg;
 pub use miniprogram::SimWxaCode;
 pub use mp_page::MpPage;
+pub use urllink::SimUrlLink;
 pub use wire::{event_xml, text_xml, PushMode, Reply, SealedPush, Wire};
 
 /// The `User-Agent` of WeChat's push servers, which the simulator sends with every push.
@@ -117,6 +121,8 @@ pub enum SimApi {
     MenuGet,
     /// `GET /cgi-bin/getcallbackip`.
     CallbackIp,
+    /// `POST /wxa/generate_urllink`.
+    GenerateUrlLink,
 }
 
 /// How often each endpoint was called; `tokens_issued` counts distinct tokens handed out.
@@ -147,6 +153,8 @@ pub struct SimCounters {
     pub menu_gets: u64,
     /// Calls of `GET /cgi-bin/getcallbackip`, failed ones included.
     pub callback_ip_calls: u64,
+    /// Calls of `POST /wxa/generate_urllink`, failed ones included.
+    pub urllink_calls: u64,
 }
 
 /// What happened to one push.
@@ -286,6 +294,7 @@ impl SimHandle {
             menu_creates: c.menu_creates.load(Ordering::SeqCst),
             menu_gets: c.menu_gets.load(Ordering::SeqCst),
             callback_ip_calls: c.callback_ip_calls.load(Ordering::SeqCst),
+            urllink_calls: c.urllink_calls.load(Ordering::SeqCst),
         }
     }
 

@@ -30,6 +30,7 @@ pub(super) struct Counters {
     pub menu_creates: AtomicU64,
     pub menu_gets: AtomicU64,
     pub callback_ip_calls: AtomicU64,
+    pub urllink_calls: AtomicU64,
 }
 
 pub(super) struct Inner {
@@ -54,6 +55,8 @@ pub(super) struct Inner {
     pub callback_ips: Vec<String>,
     /// True = `getcallbackip` answers 45009 (an outage of that API).
     pub callback_ips_failing: bool,
+    /// The gateway the simulated Mini Program page calls when a URL Link opens it.
+    pub page_target: Option<super::urllink::PageTarget>,
 }
 
 pub(super) struct IssuedToken {
@@ -131,6 +134,7 @@ impl Inner {
             token_ttl: Duration::from_secs(7200),
             latency: Duration::ZERO,
             mini_program: None,
+            page_target: None,
             menu: None,
             ip_whitelisted: true,
             // The simulator pushes from loopback.
@@ -155,6 +159,8 @@ pub(super) struct MiniProgram {
     /// The latest [`WXACODES_KEPT`] code images served, in order. Kept through
     /// [`MiniProgram::served`].
     pub wxacodes: VecDeque<SimWxaCode>,
+    /// URL Links made, by ticket (the last path segment of the link).
+    pub url_links: super::urllink::Links,
 }
 
 impl MiniProgram {
@@ -168,6 +174,7 @@ impl MiniProgram {
             next_phone_sweep: SWEEP_MIN,
             unpublished: HashSet::new(),
             wxacodes: VecDeque::new(),
+            url_links: Default::default(),
         }
     }
 

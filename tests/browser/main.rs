@@ -15,6 +15,7 @@ mod driver;
 mod page;
 mod site;
 
+mod devices;
 mod errors;
 mod journeys;
 mod look;

@@ -7,6 +7,7 @@ mod harness;
 
 mod auth_gate;
 mod deploy;
+mod devices;
 mod endpoints;
 mod hardening;
 mod headers;
@@ -23,8 +24,10 @@ mod security_accounts;
 mod security_gate;
 mod security_protocol;
 mod sms_cli;
+mod sms_login;
 mod sms_providers;
 mod source_ip;
+mod url_link;
 mod users_admin;
 mod wechat_cli;
 mod wechat_errors;

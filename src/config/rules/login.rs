@@ -36,6 +36,7 @@ impl Validator<'_> {
     ) -> Option<LoginConfig> {
         let LoginFile {
             methods,
+            sms_signup,
             phone,
             phone_countries,
             code_ttl_seconds,
@@ -55,7 +56,9 @@ impl Validator<'_> {
                 ok = false;
                 self.issues.add(
                     path,
-                    format!("{text:?} is not a login method (official_account or mini_program)"),
+                    format!(
+                        "{text:?} is not a login method (official_account, mini_program or sms)"
+                    ),
                 );
                 continue;
             };
@@ -67,6 +70,11 @@ impl Validator<'_> {
             let section = match method {
                 LoginMethod::OfficialAccount => wechat.official_account,
                 LoginMethod::MiniProgram => wechat.mini_program,
+                // Texted through `login.sms`, which always names a provider.
+                LoginMethod::Sms => {
+                    parsed.push(method);
+                    continue;
+                }
             };
             let section_path = format!("wechat.{method}");
             if !section && !wechat.simulate && !self.issues.is_broken(&section_path) {
@@ -94,6 +102,7 @@ impl Validator<'_> {
         };
         Some(LoginConfig {
             methods: ok.then_some(parsed)?,
+            sms_signup,
             phone,
             phone_countries: phone_countries?,
             code_ttl_seconds: code_ttl_seconds?,

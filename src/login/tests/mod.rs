@@ -10,6 +10,7 @@ mod mp_fake;
 mod phone;
 mod poll;
 mod scan;
+mod sms_login;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,6 +91,8 @@ pub struct Options {
     pub limits: crate::config::Limits,
     /// `login.phone_countries`.
     pub phone_countries: &'static [&'static str],
+    /// `login.sms_signup` (SMS login is always among the methods here).
+    pub sms_signup: bool,
 }
 
 impl Default for Options {
@@ -100,6 +103,7 @@ impl Default for Options {
             mini_program: false,
             limits: crate::config::Limits::default(),
             phone_countries: &["86"],
+            sms_signup: false,
         }
     }
 }
@@ -198,6 +202,7 @@ pub async fn fixture_with(options: Options) -> Fixture {
     if options.mini_program {
         methods.push(LoginMethod::MiniProgram);
     }
+    methods.push(LoginMethod::Sms);
     let login = LoginService::new(LoginDeps {
         store: store.clone(),
         users: users.clone(),
@@ -215,6 +220,7 @@ pub async fn fixture_with(options: Options) -> Fixture {
         sms: sms.clone(),
         login: LoginConfig {
             methods,
+            sms_signup: options.sms_signup,
             phone: options.phone,
             phone_countries: countries(options.phone_countries),
             code_ttl_seconds: CODE_TTL,

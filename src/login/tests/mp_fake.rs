@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::login::MiniProgramApi;
-use crate::wechat::client::{MpPhone, MpSession, WxaCodeRequest};
+use crate::wechat::client::{MpPhone, MpSession, UrlLinkRequest, WxaCodeRequest};
 use crate::wechat::Error;
 
 /// What the fake draws by default: a PNG signature and some bytes.
@@ -45,6 +45,10 @@ struct State {
     fail_code: Option<i64>,
     /// Every `getuserphonenumber` fails with this errcode.
     fail_phone: Option<i64>,
+    /// Every `generate_urllink` request, in order.
+    link_requests: Vec<UrlLinkRequest>,
+    /// The next `generate_urllink` fails with this errcode.
+    fail_link: Option<i64>,
 }
 
 fn api_error(errcode: i64, errmsg: &str) -> Error {
@@ -101,6 +105,14 @@ impl FakeMp {
     pub fn fail_phone(&self, errcode: Option<i64>) {
         self.state.lock().unwrap().fail_phone = errcode;
     }
+
+    pub fn link_requests(&self) -> Vec<UrlLinkRequest> {
+        self.state.lock().unwrap().link_requests.clone()
+    }
+
+    pub fn fail_next_link(&self, errcode: i64) {
+        self.state.lock().unwrap().fail_link = Some(errcode);
+    }
 }
 
 #[async_trait]
@@ -151,5 +163,17 @@ impl MiniProgramApi for FakeMp {
             pure_phone_number: pure,
             country_code: "86".into(),
         })
+    }
+
+    async fn url_link(&self, req: &UrlLinkRequest) -> Result<String, Error> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(errcode) = state.fail_link.take() {
+            return Err(api_error(errcode, "fake failure"));
+        }
+        state.link_requests.push(req.clone());
+        Ok(format!(
+            "https://wxaurl.cn/fake{}",
+            state.link_requests.len()
+        ))
     }
 }

@@ -11,7 +11,7 @@ fn login_methods_are_known_non_empty_and_distinct() {
     assert_eq!(
         errors("login: {methods: [official_account, qq, official_account]}"),
         [
-            "login.methods[1]: \"qq\" is not a login method (official_account or mini_program)",
+            "login.methods[1]: \"qq\" is not a login method (official_account, mini_program or sms)",
             "login.methods[2]: official_account is listed twice",
         ]
     );
@@ -33,6 +33,23 @@ fn the_simulator_stands_in_for_missing_sections() {
         [LoginMethod::MiniProgram, LoginMethod::OfficialAccount]
     );
     assert!(c.wechat.simulate && c.wechat.official_account.is_none());
+}
+
+#[test]
+fn sms_needs_no_wechat_section_and_signup_is_off_by_default() {
+    let c = ok("{wechat: {simulate: false, official_account: null}, login: {methods: [sms]}}");
+    assert_eq!(c.login.methods, [LoginMethod::Sms]);
+    assert!(!c.login.sms_signup);
+    let c = ok("login: {methods: [official_account, sms], sms_signup: true}");
+    assert_eq!(
+        c.login.methods,
+        [LoginMethod::OfficialAccount, LoginMethod::Sms]
+    );
+    assert!(c.login.sms_signup);
+    assert_eq!(
+        errors("login: {methods: [sms, sms]}"),
+        ["login.methods[1]: sms is listed twice"]
+    );
 }
 
 #[test]
