@@ -220,6 +220,11 @@ impl fmt::Debug for BrowserSecret {
 pub enum LoginMethod {
     OfficialAccount,
     MiniProgram,
+    /// The Open Platform website application's QR page (`connect/qrconnect`).
+    Website,
+    /// WeChat's web authorization (`connect/oauth2/authorize`) inside WeChat's own browser,
+    /// by the Official Account: not a page method, on with `official_account.oauth`.
+    InWechat,
 }
 
 impl LoginMethod {
@@ -227,6 +232,8 @@ impl LoginMethod {
         match self {
             LoginMethod::OfficialAccount => "official_account",
             LoginMethod::MiniProgram => "mini_program",
+            LoginMethod::Website => "website",
+            LoginMethod::InWechat => "in_wechat",
         }
     }
 
@@ -234,6 +241,8 @@ impl LoginMethod {
         match s {
             "official_account" => Some(LoginMethod::OfficialAccount),
             "mini_program" => Some(LoginMethod::MiniProgram),
+            "website" => Some(LoginMethod::Website),
+            "in_wechat" => Some(LoginMethod::InWechat),
             _ => None,
         }
     }
@@ -604,6 +613,23 @@ mod tests {
         let fresh = BrowserSecret::random();
         assert!(BrowserSecret::parse(fresh.as_str()).is_ok());
         assert!(!format!("{fresh} {fresh:?}").contains(fresh.as_str()));
+    }
+
+    #[test]
+    fn login_methods_round_trip_their_wire_names() {
+        use LoginMethod::*;
+        for method in [OfficialAccount, MiniProgram, Website, InWechat] {
+            assert_eq!(LoginMethod::parse(method.as_str()), Some(method));
+            // The session and the assertion store the same name.
+            assert_eq!(
+                serde_json::to_string(&method).unwrap(),
+                format!("\"{}\"", method.as_str())
+            );
+        }
+        assert_eq!(Website.as_str(), "website");
+        assert_eq!(InWechat.as_str(), "in_wechat");
+        assert_eq!(LoginMethod::parse("in-wechat"), None);
+        assert_eq!(LoginMethod::parse("Website"), None);
     }
 
     #[test]

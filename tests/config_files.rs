@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use scangate::config::env::MapEnv;
 use scangate::config::file::{
-    FileConfig, MiniProgramFile, OfficialAccountFile, RouteFile, TlsFile, WechatFile,
+    FileConfig, MiniProgramFile, OfficialAccountFile, RouteFile, TlsFile, WebsiteFile, WechatFile,
 };
 use scangate::config::from_yaml;
 
@@ -171,6 +171,7 @@ fn the_example_mentions_every_key() {
         wechat: WechatFile {
             official_account: Some(OfficialAccountFile::default()),
             mini_program: Some(MiniProgramFile::default()),
+            website: Some(WebsiteFile::default()),
             ..WechatFile::default()
         },
         routes: vec![RouteFile::default()],

@@ -30,7 +30,7 @@ mod rules;
 mod shape;
 mod syntax;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::path::Path;
 

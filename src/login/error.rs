@@ -67,6 +67,10 @@ pub enum LoginError {
     /// The user exists but is disabled.
     #[error("this account is disabled")]
     Disabled,
+    /// WeChat's web authorization or website login came back without a sign-in; the
+    /// refusal says why.
+    #[error("{0}")]
+    OAuth(OAuthRefusal),
     /// Too many changes to one attempt at once. Safe to retry.
     #[error("the login is busy; try again")]
     Busy,
@@ -105,6 +109,7 @@ impl LoginError {
             // The same code as a wrong SMS code: either way the code offered is not good.
             LoginError::MpCodeInvalid => "invalid_code",
             LoginError::Disabled => "account_disabled",
+            LoginError::OAuth(refusal) => refusal.code(),
             LoginError::Busy => "busy",
             LoginError::Wechat(e) => match e.impact() {
                 wechat::Impact::Busy { .. } => "wechat_busy",
@@ -115,6 +120,43 @@ impl LoginError {
             LoginError::Sms(_) => "sms_unavailable",
             LoginError::Users(_) => "users_unavailable",
             LoginError::Corrupt => "internal",
+        }
+    }
+}
+
+/// Why a return from WeChat's authorize or qrconnect page signs nobody in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthRefusal {
+    /// No `code`: the person declined on WeChat's page.
+    #[error("you did not allow signing in with WeChat")]
+    Declined,
+    /// A `state` we never issued, or one already used.
+    #[error("this sign-in link is not valid or was already used; start again")]
+    StateInvalid,
+    /// The `state` outlived its ten minutes.
+    #[error("this sign-in took too long; start again")]
+    StateExpired,
+    /// The `state` is bound to another browser (or this one did not keep its cookie).
+    #[error("this sign-in was started in another browser, or this browser did not keep its cookie; start again here")]
+    OtherBrowser,
+    /// WeChat refused the code: expired, already used, or another app's (40029, 40163).
+    #[error("WeChat did not accept this authorisation; start again")]
+    CodeRefused,
+    /// WeChat showed the page in snapshot mode (快照页): a virtual account, nobody's.
+    #[error("WeChat opened the page in preview mode; tap 使用完整服务 (use the full service) and start again")]
+    Snapshot,
+}
+
+impl OAuthRefusal {
+    /// The error code the login page shows the reason by.
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthRefusal::Declined => "oauth_declined",
+            OAuthRefusal::StateInvalid => "oauth_state_invalid",
+            OAuthRefusal::StateExpired => "oauth_state_expired",
+            OAuthRefusal::OtherBrowser => "oauth_other_browser",
+            OAuthRefusal::CodeRefused => "oauth_code_refused",
+            OAuthRefusal::Snapshot => "oauth_snapshot",
         }
     }
 }

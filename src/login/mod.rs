@@ -16,6 +16,7 @@
 //! | `poll_slots.rs` | caps on waiting long-polls, per client and in total |
 //! | `watchers.rs` | which poll waits for which attempt; one store subscription wakes them |
 //! | `phone.rs` | send code, bind phone, skip |
+//! | `oauth.rs` | [`OAuthLogin`]: web authorization inside WeChat and the website login: state, code, who it is |
 //! | `limits.rs` | abuse limits: fixed windows counted in the store |
 //! | `error.rs` | [`LoginError`] |
 //!
@@ -32,6 +33,7 @@ pub mod limits;
 mod mp;
 mod mp_api;
 mod mp_code;
+mod oauth;
 mod phone;
 mod poll;
 pub mod poll_slots;
@@ -43,10 +45,11 @@ pub mod token_cache;
 mod tokens;
 mod watchers;
 
-pub use error::LoginError;
+pub use error::{LoginError, OAuthRefusal};
 pub use mp::MpConfirmed;
 pub use mp_api::MiniProgramApi;
 pub use mp_code::QrImage;
+pub use oauth::{OAuthApp, OAuthDeps, OAuthLanded, OAuthLogin, OAuthReturn, OAuthStarted};
 pub use poll::{PollView, MAX_WAIT};
 pub use scan::{Scan, ScanOutcome, ScanReply};
 pub use service::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps, Result, Started};

@@ -41,13 +41,19 @@ pub(super) fn sdk(req: &OwnRequest<'_>) -> Reply {
 
 /// `GET /login?rd=`: the hosted page. A visitor who is signed in already goes on to `rd` at
 /// once (pressing Back after a login lands here; it must not start a login, let alone end the
-/// session), unless they ask to switch account with `switch=1`.
+/// session), unless they ask to switch account with `switch=1`. Inside WeChat with web
+/// authorization on, the page sends the browser there instead (`oauth_endpoints`), unless it
+/// shows why a sign-in failed (`error=`) or takes a phone number (`attempt=`).
 pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
     let rd = checked_rd_or_root(app, req);
     let switch = req.query_param("switch").as_deref() == Some("1");
     if !switch && super::session_endpoints::valid_session(app, req).is_some() {
         return Reply::redirect(302, &rd);
     }
+    let oauth = match super::oauth_endpoints::on_login_page(app, req, &rd, switch) {
+        Ok(oauth) => oauth,
+        Err(to_wechat) => return to_wechat,
+    };
     let methods: Vec<&str> = app
         .config
         .login
@@ -64,6 +70,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         demo: app.config.wechat.simulate,
         lang: lang_of(req),
         phone_countries: &countries,
+        oauth: oauth.view(),
     };
     Reply::html(200, pages::render_login(&view))
         .header("content-security-policy", pages::page_csp())
@@ -71,7 +78,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         .header("referrer-policy", "no-referrer")
 }
 
-fn checked_rd_or_root(app: &App, req: &OwnRequest<'_>) -> String {
+pub(super) fn checked_rd_or_root(app: &App, req: &OwnRequest<'_>) -> String {
     req.query_param("rd")
         .and_then(|rd| app.checked_rd(&rd))
         .unwrap_or_else(|| "/".to_string())
@@ -234,6 +241,22 @@ pub(super) async fn start(
                 message: format!("Login method {m:?} is not offered here."),
             })?,
     };
+    let image = match method {
+        // An Official Account code is drawn by us from its content; a Mini Program code is
+        // the image WeChat made.
+        LoginMethod::OfficialAccount => "svg",
+        LoginMethod::MiniProgram => "png",
+        // No code of ours: WeChat's own page (`oauth_endpoints`).
+        LoginMethod::Website | LoginMethod::InWechat => {
+            return Err(GatewayError::BadRequest {
+                code: "bad_method",
+                message: format!(
+                    "Login method {method} signs in on WeChat's own page: open {}/wechat/oauth/start?method={method}.",
+                    app.config.auth_path
+                ),
+            })
+        }
+    };
     // The page only ever sends an `rd` it was given after the same check, so a refused one
     // here is a crafted request: refuse it outright rather than log anyone in towards it.
     let rd = match body.rd.as_deref() {
@@ -254,12 +277,6 @@ pub(super) async fn start(
     // cookie, so attempts in two tabs never share (or overwrite) a binding.
     let started = login.service.start(method, rd, req.client, req.now).await?;
     let auth = &app.config.auth_path;
-    // An Official Account code is drawn by us from its content; a Mini Program code is the
-    // image WeChat made.
-    let image = match method {
-        LoginMethod::OfficialAccount => "svg",
-        LoginMethod::MiniProgram => "png",
-    };
     let body = serde_json::json!({
         "id": started.id,
         "method": method.as_str(),
@@ -285,7 +302,7 @@ pub(super) async fn start(
 }
 
 /// The `Set-Cookie` value of attempt `id`'s binding cookie; `max_age` 0 deletes it.
-fn binding_cookie(app: &App, id: &str, secret: &str, max_age: u64) -> String {
+pub(super) fn binding_cookie(app: &App, id: &str, secret: &str, max_age: u64) -> String {
     let mut cookie = format!(
         "{}={secret}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age}",
         binding_cookie_name(id),
@@ -540,10 +557,28 @@ pub(super) async fn exchange(
         }
     }
     let exchanged = outcome?;
-    // A fresh session id on every login. The session the browser had is replaced by the
-    // cookie below; it is also revoked when it was another person's, so it cannot be brought
-    // back (a planted session, or the previous user of a shared computer). The same person's
-    // older session stays valid: their other tabs and devices keep working.
+    let session_cookie = sign_in(app, req, &exchanged).await;
+    // Through the cookie check: if the cookie does not come back, the user sees why instead
+    // of the login page again.
+    let body = serde_json::json!({
+        "redirect": cookie_check::check_url(&app.config.auth_path, &exchanged.rd),
+        "user": UserView::of(&exchanged.identity),
+    });
+    Ok(Reply::json(200, &body)
+        .header("set-cookie", &session_cookie)
+        .header("set-cookie", &binding_cookie(app, used, "", 0)))
+}
+
+/// The session of a completed login, as the `Set-Cookie` value that carries it. A fresh
+/// session id on every login. The session the browser had is replaced by this cookie; it is
+/// also revoked when it was another person's, so it cannot be brought back (a planted
+/// session, or the previous user of a shared computer). The same person's older session
+/// stays valid: their other tabs and devices keep working.
+pub(super) async fn sign_in(
+    app: &App,
+    req: &OwnRequest<'_>,
+    exchanged: &crate::login::Exchanged,
+) -> String {
     let previous = super::session_endpoints::valid_session(app, req);
     let (token, _claims) = app.sessions.issue(&exchanged.identity, req.now);
     if let Some(previous) = previous {
@@ -553,15 +588,7 @@ pub(super) async fn exchange(
         }
     }
     crate::audit::login(&exchanged.identity, req.client);
-    // Through the cookie check: if the cookie does not come back, the user sees why instead
-    // of the login page again.
-    let body = serde_json::json!({
-        "redirect": cookie_check::check_url(&app.config.auth_path, &exchanged.rd),
-        "user": UserView::of(&exchanged.identity),
-    });
-    Ok(Reply::json(200, &body)
-        .header("set-cookie", &app.sessions.set_cookie(&token))
-        .header("set-cookie", &binding_cookie(app, used, "", 0)))
+    app.sessions.set_cookie(&token)
 }
 
 /// `POST /demo/scan`: answered by the demo when it runs (`wechat.simulate: true`), else 404.

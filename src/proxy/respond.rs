@@ -119,6 +119,8 @@ impl From<crate::login::LoginError> for GatewayError {
             L::Expired => 410,
             L::WrongState | L::PhoneTaken => 409,
             L::Disabled | L::CookiesBlocked => 403,
+            L::OAuth(crate::login::OAuthRefusal::OtherBrowser) => 403,
+            L::OAuth(_) => 400,
             L::MethodUnavailable => 400,
             L::BadPhone(_) | L::InvalidCode { .. } | L::CodeDead | L::CodeExpired => 400,
             L::RateLimited {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::state::{QrCode, Shared};
-use super::{menu_api, mp_api, SimApi};
+use super::{menu_api, mp_api, oauth_pages, SimApi};
 
 /// The stable token is rotated this long before it expires; until then normal-mode calls
 /// return the same token (§2.2).
@@ -48,6 +48,7 @@ pub(super) fn router(shared: std::sync::Arc<Shared>) -> Router {
             "/wxa/business/getuserphonenumber",
             post(mp_api::get_user_phone_number),
         )
+        .merge(oauth_pages::routes())
         .with_state(shared)
 }
 

@@ -30,6 +30,8 @@ pub(super) struct Counters {
     pub menu_creates: AtomicU64,
     pub menu_gets: AtomicU64,
     pub callback_ip_calls: AtomicU64,
+    pub oauth_token_calls: AtomicU64,
+    pub sns_userinfo_calls: AtomicU64,
 }
 
 pub(super) struct Inner {
@@ -54,6 +56,8 @@ pub(super) struct Inner {
     pub callback_ips: Vec<String>,
     /// True = `getcallbackip` answers 45009 (an outage of that API).
     pub callback_ips_failing: bool,
+    /// Web authorization and the website application (`oauth.rs`).
+    pub oauth: super::oauth::OAuthState,
 }
 
 pub(super) struct IssuedToken {
@@ -136,6 +140,7 @@ impl Inner {
             // The simulator pushes from loopback.
             callback_ips: vec!["127.0.0.1".to_string(), "::1".to_string()],
             callback_ips_failing: false,
+            oauth: super::oauth::OAuthState::default(),
         }
     }
 }
@@ -322,7 +327,8 @@ impl Shared {
         }
     }
 
-    /// The appid whose credentials these are: the Official Account's or the Mini Program's.
+    /// The appid whose credentials these are: the Official Account's, the Mini Program's or
+    /// the website application's.
     pub fn check_credentials(
         &self,
         appid: Option<&str>,
@@ -338,8 +344,10 @@ impl Shared {
         let expected = if appid == self.app_id {
             self.app_secret.clone()
         } else {
-            match &self.lock().mini_program {
-                Some(mp) if mp.app_id == appid => mp.app_secret.clone(),
+            let inner = self.lock();
+            match (&inner.mini_program, &inner.oauth.website) {
+                (Some(mp), _) if mp.app_id == appid => mp.app_secret.clone(),
+                (_, Some(site)) if site.app_id == appid => site.app_secret.clone(),
                 _ => return Err(40013),
             }
         };
