@@ -118,7 +118,7 @@ async fn both_modes_agree(oauth: bool) {
     for ua in [Some(WECHAT_UA), Some(WECOM_UA), Some(DESKTOP_UA), None] {
         for kind in ["navigation", "xhr", "api"] {
             for cookie in [None, Some(session.as_str())] {
-                for target in ["/docs?x=1", "/", "/a%20b/c"] {
+                for target in ["/docs?x=1", "/", "/reports/2024?tab=1&q=x"] {
                     let h = headers(ua, kind, cookie);
                     let i = verdict(&inline(&gw, target, &h).await, &origin);
                     let v = verdict(&verify(&gw, target, &h).await, &origin);
