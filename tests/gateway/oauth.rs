@@ -706,3 +706,56 @@ async fn open_redirect_spellings_of_rd_end_at_the_site_root() {
         Some("/.auth/check?rd=%2Fa%2Fb%3Fc%3D%252F%26d")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_on_another_host_moves_to_public_urls_host_first() {
+    let app = Echo::start("app").await;
+    let gw = Gateway::start_with(
+        &format!(
+            "{}routes:\n  - name: other\n    host: app.test\n    upstreams: [\"{}\"]\n{}",
+            sections("snsapi_base", "required"),
+            app.addr,
+            login_routes(app.addr)
+        ),
+        on_loopback,
+    )
+    .await;
+    // WeChat comes back to public_url's host, so the state's cookie must be set there.
+    let port = gw.addr.port();
+    let req = format!(
+        "GET /.auth/wechat/oauth/start?method=official_account&rd=%2Fx%3Fy%3D1 HTTP/1.1\r\n\
+         Host: app.test:{port}\r\nUser-Agent: {WECHAT_UA}\r\nConnection: close\r\n\r\n"
+    );
+    let r = raw_request(gw.addr, &req).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some(
+            format!(
+                "{}/.auth/wechat/oauth/start?method=official_account&rd=http%3A//app.test%3A{port}/x%3Fy%3D1",
+                gw.base
+            )
+            .as_str()
+        )
+    );
+    assert!(
+        r.header("set-cookie").is_none(),
+        "no state on the wrong host"
+    );
+    // There, the absolute rd on a host of the routes is kept for the way back.
+    let device = Device::new(&gw, WECHAT_UA);
+    let to = r.header("location").unwrap();
+    let wechat = device.hop(to).await;
+    let state = param(&wechat, "state").unwrap();
+    let store = &gw.app().login.as_ref().unwrap().store;
+    let record: Value = serde_json::from_slice(
+        &store
+            .get(&keys::oauth_state(&state))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["rd"], format!("http://app.test:{port}/x?y=1"));
+    assert_eq!(record["method"], "in_wechat");
+}

@@ -60,6 +60,9 @@ fn authorize(app_id: &str, scope: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A page's query, as (name, value) pairs.
+type Query = Vec<(&'static str, String)>;
+
 fn pairs<'a>(params: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     params.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -161,7 +164,7 @@ async fn a_redirect_uri_with_a_query_keeps_it() {
 async fn the_pages_check_their_parameters_as_wechat_does() {
     let sim = sim().await;
     sim.set_oauth_domain(Some("app.example.com"));
-    let cases: Vec<(&str, Vec<(&'static str, String)>, &str)> = vec![
+    let cases: Vec<(&str, Query, &str)> = vec![
         ("oauth2/authorize", authorize("", "snsapi_base"), "10012"),
         (
             "oauth2/authorize",
