@@ -33,6 +33,7 @@ const VARS: &[(&str, &str)] = &[
         "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
     ),
     ("WECHAT_MP_APP_SECRET", "mp-app-secret"),
+    ("WECHAT_WEB_APP_SECRET", "web-app-secret"),
     ("TENCENT_SMS_SECRET_ID", "sms-secret-id"),
     ("TENCENT_SMS_SECRET_KEY", "sms-secret-key"),
     ("SCANGATE_TLS_CERT_FILE", "/etc/scangate/tls/fullchain.pem"),
