@@ -101,12 +101,7 @@ pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
     if super::session_endpoints::valid_session(app, req).is_some() {
         return Reply::redirect(302, &rd);
     }
-    let https = app.scheme == "https"
-        || req
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = is_https(app, req);
     let session = &app.config.session;
     let causes = cookie_check::diagnose(&cookie_check::CookieFacts {
         host: req.host,
@@ -133,6 +128,16 @@ pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
     let login = super::redirect::login_url(&app.config.auth_path, &rd);
     Reply::html(200, cookie_check::render_page(&causes, &login, lang))
         .header("content-security-policy", pages::page_csp())
+}
+
+/// Whether the browser reached us over HTTPS: our own TLS, or a proxy in front saying so.
+pub(super) fn is_https(app: &App, req: &OwnRequest<'_>) -> bool {
+    app.scheme == "https"
+        || req
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 fn phone_policy(app: &App) -> &'static str {

@@ -14,7 +14,7 @@
 
 use super::app::{App, LoginParts};
 use super::in_wechat::{is_wechat_browser, oauth_on};
-use super::login_endpoints::{binding_cookie, checked_rd_or_root, sign_in};
+use super::login_endpoints::{binding_cookie, checked_rd_or_root, is_https, sign_in};
 use super::own_request::OwnRequest;
 use super::redirect::{login_url, oauth_start_url};
 use super::respond::{GatewayError, Reply};
@@ -70,12 +70,7 @@ fn absolute_rd(app: &App, req: &OwnRequest<'_>, rd: &str) -> String {
     if !rd.starts_with('/') {
         return rd.to_string();
     }
-    let https = app.scheme == "https"
-        || req
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = is_https(app, req);
     let host = req
         .headers
         .get(http::header::HOST)

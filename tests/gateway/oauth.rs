@@ -65,6 +65,21 @@ fn users(gw: &Gateway) -> UserDirectory {
     UserDirectory::new(gw.app().login.as_ref().unwrap().store.clone())
 }
 
+/// [`person`] `name` as a user of the Official Account (as its QR code made them), with
+/// `phone`.
+async fn known_user(gw: &Gateway, name: &str, phone: &str) -> scangate::users::User {
+    users(gw)
+        .register(
+            OA_APP_ID,
+            &OpenId::new(format!("o_{name}")),
+            Some(&UnionId::new(format!("un_{name}"))),
+            Some(&Phone::parse(phone).unwrap()),
+            now(),
+        )
+        .await
+        .unwrap()
+}
+
 /// The website application the demo plays (its app id).
 fn website_app_id(gw: &Gateway) -> String {
     gw.app()
@@ -396,16 +411,7 @@ async fn the_website_login_finds_the_person_by_unionid_across_apps() {
     let sim = sim(&s.gw);
     let bob = person("bob");
     // Bob is a user of the Official Account, with a phone.
-    let known = users(&s.gw)
-        .register(
-            OA_APP_ID,
-            &OpenId::new("o_bob"),
-            Some(&UnionId::new("un_bob")),
-            Some(&Phone::parse("13800138055").unwrap()),
-            now(),
-        )
-        .await
-        .unwrap();
+    let known = known_user(&s.gw, "bob", "13800138055").await;
     sim.set_oauth_returning_user(&bob);
     let desktop = Device::new(&s.gw, DESKTOP_UA);
     let back = desktop
@@ -642,16 +648,7 @@ async fn a_disabled_user_is_refused_by_both_methods() {
     let s = site(&sections("snsapi_base", "required")).await;
     let sim = sim(&s.gw);
     let mallory = person("mallory");
-    let user = users(&s.gw)
-        .register(
-            OA_APP_ID,
-            &OpenId::new("o_mallory"),
-            Some(&UnionId::new("un_mallory")),
-            Some(&Phone::parse("13800138077").unwrap()),
-            now(),
-        )
-        .await
-        .unwrap();
+    let user = known_user(&s.gw, "mallory", "13800138077").await;
     users(&s.gw).set_disabled(&user.id, true).await.unwrap();
     sim.set_oauth_returning_user(&mallory);
     for (method, ua) in [("official_account", WECHAT_UA), ("website", DESKTOP_UA)] {
