@@ -222,6 +222,11 @@ pub enum LoginMethod {
     MiniProgram,
     /// A code sent by SMS to a phone number an account holds (or may sign up with).
     Sms,
+    /// The Open Platform website application's QR page (`connect/qrconnect`).
+    Website,
+    /// WeChat's web authorization (`connect/oauth2/authorize`) inside WeChat's own browser,
+    /// by the Official Account: not a page method, on with `official_account.oauth`.
+    InWechat,
 }
 
 impl LoginMethod {
@@ -230,6 +235,8 @@ impl LoginMethod {
             LoginMethod::OfficialAccount => "official_account",
             LoginMethod::MiniProgram => "mini_program",
             LoginMethod::Sms => "sms",
+            LoginMethod::Website => "website",
+            LoginMethod::InWechat => "in_wechat",
         }
     }
 
@@ -238,6 +245,8 @@ impl LoginMethod {
             "official_account" => Some(LoginMethod::OfficialAccount),
             "mini_program" => Some(LoginMethod::MiniProgram),
             "sms" => Some(LoginMethod::Sms),
+            "website" => Some(LoginMethod::Website),
+            "in_wechat" => Some(LoginMethod::InWechat),
             _ => None,
         }
     }
@@ -608,6 +617,23 @@ mod tests {
         let fresh = BrowserSecret::random();
         assert!(BrowserSecret::parse(fresh.as_str()).is_ok());
         assert!(!format!("{fresh} {fresh:?}").contains(fresh.as_str()));
+    }
+
+    #[test]
+    fn login_methods_round_trip_their_wire_names() {
+        use LoginMethod::*;
+        for method in [OfficialAccount, MiniProgram, Website, InWechat] {
+            assert_eq!(LoginMethod::parse(method.as_str()), Some(method));
+            // The session and the assertion store the same name.
+            assert_eq!(
+                serde_json::to_string(&method).unwrap(),
+                format!("\"{}\"", method.as_str())
+            );
+        }
+        assert_eq!(Website.as_str(), "website");
+        assert_eq!(InWechat.as_str(), "in_wechat");
+        assert_eq!(LoginMethod::parse("in-wechat"), None);
+        assert_eq!(LoginMethod::parse("Website"), None);
     }
 
     #[test]

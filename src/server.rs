@@ -27,6 +27,7 @@ use crate::session::{persist, AssertionSigner};
 use std::time::Duration;
 
 mod callback_ips;
+mod oauth;
 mod signals;
 mod user_marks;
 mod wiring;

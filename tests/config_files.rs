@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use scangate::config::env::MapEnv;
 use scangate::config::file::{
-    FileConfig, MiniProgramFile, OfficialAccountFile, RouteFile, TlsFile, WechatFile,
+    FileConfig, MiniProgramFile, OfficialAccountFile, RouteFile, TlsFile, WebsiteFile, WechatFile,
 };
 use scangate::config::from_yaml;
 
@@ -37,6 +37,7 @@ const VARS: &[(&str, &str)] = &[
         "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
     ),
     ("WECHAT_MP_APP_SECRET", "mp-app-secret"),
+    ("WECHAT_WEB_APP_SECRET", "web-app-secret"),
     ("TENCENT_SMS_SECRET_ID", "sms-secret-id"),
     ("TENCENT_SMS_SECRET_KEY", "sms-secret-key"),
     ("ALIYUN_SMS_ACCESS_KEY_ID", "sms-access-key-id"),
@@ -177,6 +178,7 @@ fn the_example_mentions_every_key() {
         wechat: WechatFile {
             official_account: Some(OfficialAccountFile::default()),
             mini_program: Some(MiniProgramFile::default()),
+            website: Some(WebsiteFile::default()),
             ..WechatFile::default()
         },
         routes: vec![RouteFile::default()],

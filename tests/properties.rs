@@ -603,18 +603,19 @@ fn identity() -> impl Strategy<Value = Identity> {
         prop::option::of(any::<String>()),
         prop::option::of(any::<String>()),
         prop::option::of(phone()),
-        any::<bool>(),
+        prop::sample::select(vec![
+            LoginMethod::OfficialAccount,
+            LoginMethod::MiniProgram,
+            LoginMethod::Website,
+            LoginMethod::InWechat,
+        ]),
     )
-        .prop_map(|(user, openid, unionid, phone, oa)| Identity {
+        .prop_map(|(user, openid, unionid, phone, method)| Identity {
             user_id: UserId::new(user),
             openid: openid.map(OpenId::new),
             unionid: unionid.map(UnionId::new),
             phone,
-            method: if oa {
-                LoginMethod::OfficialAccount
-            } else {
-                LoginMethod::MiniProgram
-            },
+            method,
         })
 }
 

@@ -235,21 +235,50 @@ impl Default for IdentityHeadersFile {
 pub struct WechatFile {
     /// Default `https://api.weixin.qq.com`.
     pub api_base: String,
+    /// Where WeChat's authorize and qrconnect pages live. Default `https://open.weixin.qq.com`.
+    pub open_base: String,
     /// Use the built-in simulator. Default false.
     pub simulate: bool,
     pub official_account: Option<OfficialAccountFile>,
     pub mini_program: Option<MiniProgramFile>,
+    /// An Open Platform website application (网站应用), for the `website` method.
+    pub website: Option<WebsiteFile>,
 }
 
 impl Default for WechatFile {
     fn default() -> Self {
         WechatFile {
             api_base: "https://api.weixin.qq.com".to_string(),
+            open_base: "https://open.weixin.qq.com".to_string(),
             simulate: false,
             official_account: None,
             mini_program: None,
+            website: None,
         }
     }
+}
+
+/// `wechat.official_account.oauth_scope`: what WeChat's web authorization asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum OAuthScopeFile {
+    /// The openid only, silently.
+    #[default]
+    #[serde(rename = "snsapi_base")]
+    Base,
+    /// The person agrees on a page; WeChat then also tells the unionid.
+    #[serde(rename = "snsapi_userinfo")]
+    UserInfo,
+}
+
+/// `wechat.website`: an Open Platform website application (网站应用).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebsiteFile {
+    /// Required.
+    pub app_id: Option<String>,
+    /// Required.
+    pub app_secret: Option<RawSecret>,
+    pub app_secret_file: Option<String>,
 }
 
 /// `wechat.official_account`.
@@ -283,6 +312,10 @@ pub struct OfficialAccountFile {
     pub replies: RepliesFile,
     /// Accept callbacks only from WeChat's published addresses (`getcallbackip`). Default false.
     pub verify_source_ip: bool,
+    /// WeChat's in-app browser signs in by web authorization (网页授权). Default false.
+    pub oauth: bool,
+    /// Default `snsapi_base`.
+    pub oauth_scope: OAuthScopeFile,
 }
 
 impl Default for OfficialAccountFile {
@@ -303,6 +336,8 @@ impl Default for OfficialAccountFile {
             forward_timeout_ms: 4000,
             replies: RepliesFile::default(),
             verify_source_ip: false,
+            oauth: false,
+            oauth_scope: OAuthScopeFile::Base,
         }
     }
 }
@@ -427,7 +462,8 @@ pub enum PhonePolicyFile {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginFile {
-    /// `official_account` / `mini_program` / `sms`, in page order. Default `[official_account]`.
+    /// `official_account` / `mini_program` / `website` / `sms`, in page order. Default
+    /// `[official_account]`.
     pub methods: Vec<String>,
     /// SMS login may create a user for a number nobody holds yet. Default false.
     pub sms_signup: bool,

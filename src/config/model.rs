@@ -164,10 +164,42 @@ impl IdentityHeaders {
 pub struct WechatConfig {
     /// Base URL of the WeChat API, no trailing slash.
     pub api_base: String,
+    /// Base URL of WeChat's authorize and qrconnect pages (`open.weixin.qq.com`), no trailing
+    /// slash.
+    pub open_base: String,
     /// Use the built-in simulator (demo and development only).
     pub simulate: bool,
     pub official_account: Option<OfficialAccountConfig>,
     pub mini_program: Option<MiniProgramConfig>,
+    /// The Open Platform website application of the `website` method.
+    pub website: Option<WebsiteConfig>,
+}
+
+/// `wechat.website`: an Open Platform website application (网站应用). Its openids are its own
+/// (another app id than the Official Account's); the same person is found by unionid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebsiteConfig {
+    pub app_id: String,
+    pub app_secret: Secret,
+}
+
+/// What WeChat's web authorization inside WeChat asks for (`oauth_scope`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OAuthScope {
+    /// `snsapi_base`: the openid, silently.
+    Base,
+    /// `snsapi_userinfo`: the person agrees on a page; the unionid comes with it.
+    UserInfo,
+}
+
+impl OAuthScope {
+    /// The `scope` parameter WeChat expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthScope::Base => "snsapi_base",
+            OAuthScope::UserInfo => "snsapi_userinfo",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,6 +227,9 @@ pub struct OfficialAccountConfig {
     /// (`getcallbackip`, refreshed hourly, shared through the store). The client address is
     /// the one `trusted_proxies` determines.
     pub verify_source_ip: bool,
+    /// `Some(scope)` with `oauth: true`: WeChat's in-app browser signs in by web authorization
+    /// (网页授权) instead of being shown a QR code it cannot scan.
+    pub oauth: Option<OAuthScope>,
 }
 
 /// `forward_timeout_ms` when the file does not set it.
@@ -218,6 +253,7 @@ impl OfficialAccountConfig {
             forward_timeout_ms: DEFAULT_FORWARD_TIMEOUT_MS,
             replies: Replies::default(),
             verify_source_ip: false,
+            oauth: None,
         }
     }
 }

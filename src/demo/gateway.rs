@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
-use crate::config::{Config, MiniProgramConfig, OfficialAccountConfig, Secret};
+use crate::config::{Config, MiniProgramConfig, OfficialAccountConfig, Secret, WebsiteConfig};
 use crate::identity::{AttemptId, BrowserSecret, LoginMethod, OpenId, Phone, UnionId};
 use crate::proxy::app::{loopback, DemoHooks, LoginParts};
 use crate::proxy::own_request::OwnRequest;
@@ -50,7 +50,7 @@ impl std::fmt::Debug for Demo {
 }
 
 /// The Official Account the simulator plays when the config names none.
-fn simulated_account() -> OfficialAccountConfig {
+pub(super) fn simulated_account() -> OfficialAccountConfig {
     let mut rng = rand::thread_rng();
     OfficialAccountConfig {
         encoding_aes_key: Some(Secret::new(Alphanumeric.sample_string(&mut rng, 43))),
@@ -72,11 +72,19 @@ fn simulated_mini_program() -> MiniProgramConfig {
     }
 }
 
+/// The website application the simulator plays when the config names none.
+fn simulated_website() -> WebsiteConfig {
+    WebsiteConfig {
+        app_id: "wx5ca9a7e00000web1".to_string(),
+        app_secret: Secret::new(Alphanumeric.sample_string(&mut rand::thread_rng(), 32)),
+    }
+}
+
 impl Demo {
     /// Starts the simulator for `config` (`wechat.simulate: true`) on the current runtime and
-    /// points the config at it: `wechat.api_base`, and an Official Account and a Mini Program
-    /// (the config's own, or made up) that the simulator plays. Pushes go to the gateway's
-    /// callback on `listen`.
+    /// points the config at it: `wechat.api_base` and `wechat.open_base`, and an Official
+    /// Account, a Mini Program and a website application (the config's own, or made up) that
+    /// the simulator plays. Pushes go to the gateway's callback on `listen`.
     pub async fn start(config: &mut Config) -> Result<Demo, String> {
         let oa = config
             .wechat
@@ -106,12 +114,20 @@ impl Demo {
         // A URL Link opens the simulated Mini Program page, which calls this gateway.
         let gateway = format!("http://{}", loopback(config.listen));
         simulator.set_mini_program_page(&gateway, &config.auth_path);
+        // WeChat's authorize and qrconnect pages are the simulator's too.
+        config.wechat.open_base = simulator.api_base().to_string();
+        let site = config.wechat.website.get_or_insert_with(simulated_website);
+        simulator.add_website_app(&site.app_id, site.app_secret.expose());
         tracing::warn!(api_base = %config.wechat.api_base, "wechat.simulate: using the built-in WeChat simulator");
-        Ok(Demo {
+        let demo = Demo {
             simulator,
             codes: Arc::default(),
             recent: RecentUsers::default(),
-        })
+        };
+        // "Returning" on WeChat's simulated pages is the seeded user until someone new comes.
+        demo.simulator
+            .set_oauth_returning_user(&demo.returning_user());
+        Ok(demo)
     }
 
     /// Registers the returning user (with a bound phone) for the Official Account `app_id`,
@@ -278,6 +294,10 @@ impl Demo {
             }
             // No code to scan: an SMS login is not started at /qr.
             LoginMethod::Sms => Err(crate::login::LoginError::NotFound.into()),
+            // Signed in on WeChat's own (simulated) page: no code here to scan.
+            LoginMethod::Website | LoginMethod::InWechat => {
+                Err(crate::login::LoginError::WrongState.into())
+            }
         }
     }
 }

@@ -56,7 +56,7 @@ session:
 wechat:
   simulate: true
 login:
-  methods: [official_account, mini_program, sms]
+  methods: [official_account, mini_program, website, sms]
   sms_signup: true
   phone: required
   sms:
@@ -99,8 +99,14 @@ pub fn run(data_dir: &Path, listen: SocketAddr, admin: SocketAddr) -> Result<(),
         .block_on(app::start())
         .map_err(|e| format!("cannot start the demo app: {e}"))?;
     let yaml = demo_yaml(listen, admin, data_dir, app_addr);
-    let config = config::from_yaml(&yaml, &MapEnv::new().var("DEMO_SESSION_SECRET", &secret))
+    let mut config = config::from_yaml(&yaml, &MapEnv::new().var("DEMO_SESSION_SECRET", &secret))
         .map_err(|e| format!("demo config: {e}"))?;
+    // WeChat's in-app browser signs in by web authorization (the simulator's authorize page);
+    // the account's secrets are made up at every start, as the simulator plays it.
+    config.wechat.official_account = Some(config::OfficialAccountConfig {
+        oauth: Some(config::OAuthScope::Base),
+        ..gateway::simulated_account()
+    });
     let registry = prometheus::default_registry().clone();
     let app = server::build_app(config, &registry, &side).map_err(|e| e.to_string())?;
     println!();
@@ -114,6 +120,8 @@ pub fn run(data_dir: &Path, listen: SocketAddr, admin: SocketAddr) -> Result<(),
     println!(
         "  Its device switch shows the page as a phone's browser or WeChat's own browser sees it."
     );
+    println!("  \"WeChat web login\" goes through the simulated website QR page; \"Simulate: open inside WeChat\"");
+    println!("  (or any page opened with a MicroMessenger user agent) through WeChat's authorization page.");
     println!();
     server::run_app(app, registry, &side, None).map_err(|e| e.to_string())
 }

@@ -71,6 +71,10 @@ pub enum LoginError {
     /// The user exists but is disabled.
     #[error("this account is disabled")]
     Disabled,
+    /// WeChat's web authorization or website login came back without a sign-in; the
+    /// refusal says why.
+    #[error("{0}")]
+    OAuth(OAuthRefusal),
     /// Too many changes to one attempt at once. Safe to retry.
     #[error("the login is busy; try again")]
     Busy,
@@ -120,6 +124,7 @@ impl LoginError {
             LoginError::MpCodeInvalid => "invalid_code",
             LoginError::NoAccount => "no_account",
             LoginError::Disabled => "account_disabled",
+            LoginError::OAuth(refusal) => refusal.code(),
             LoginError::Busy => "busy",
             LoginError::Wechat(e) => match e.impact() {
                 wechat::Impact::Busy { .. } => "wechat_busy",
@@ -169,6 +174,43 @@ impl From<SmsError> for LoginError {
                 RefusalKind::Configuration | RefusalKind::Other => LoginError::Sms(e),
             },
             _ => LoginError::Sms(e),
+        }
+    }
+}
+
+/// Why a return from WeChat's authorize or qrconnect page signs nobody in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthRefusal {
+    /// No `code`: the person declined on WeChat's page.
+    #[error("you did not allow signing in with WeChat")]
+    Declined,
+    /// A `state` we never issued, or one already used.
+    #[error("this sign-in link is not valid or was already used; start again")]
+    StateInvalid,
+    /// The `state` outlived its ten minutes.
+    #[error("this sign-in took too long; start again")]
+    StateExpired,
+    /// The `state` is bound to another browser (or this one did not keep its cookie).
+    #[error("this sign-in was started in another browser, or this browser did not keep its cookie; start again here")]
+    OtherBrowser,
+    /// WeChat refused the code: expired, already used, or another app's (40029, 40163).
+    #[error("WeChat did not accept this authorisation; start again")]
+    CodeRefused,
+    /// WeChat showed the page in snapshot mode (快照页): a virtual account, nobody's.
+    #[error("WeChat opened the page in preview mode; tap 使用完整服务 (use the full service) and start again")]
+    Snapshot,
+}
+
+impl OAuthRefusal {
+    /// The error code the login page shows the reason by.
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthRefusal::Declined => "oauth_declined",
+            OAuthRefusal::StateInvalid => "oauth_state_invalid",
+            OAuthRefusal::StateExpired => "oauth_state_expired",
+            OAuthRefusal::OtherBrowser => "oauth_other_browser",
+            OAuthRefusal::CodeRefused => "oauth_code_refused",
+            OAuthRefusal::Snapshot => "oauth_snapshot",
         }
     }
 }

@@ -34,6 +34,10 @@ pub const DEDUPE_TTL: Duration = Duration::from_secs(60);
 /// one; the `wx.login` code the phone sends lives about as long.
 pub const MINI_PROGRAM_SECONDS: u64 = 300;
 
+/// How long a web authorization's `state` is good for, from `oauth/start` to the callback:
+/// the person may read WeChat's page (or scan the website's code) before deciding.
+pub const OAUTH_STATE_SECONDS: u64 = 600;
+
 /// The one channel every attempt change is published on; the payload is the attempt id.
 /// One channel (not one per attempt) keeps every backend's subscription a single fixed name.
 pub const CHANNEL: &str = "login:attempt";
@@ -65,6 +69,12 @@ pub fn sms_code(phone: &crate::identity::Phone) -> String {
     format!("login:sms_code:{phone}")
 }
 
+/// A web authorization's `state` (JSON: method, browser hash, `rd`, deadline). TTL
+/// [`OAUTH_STATE_SECONDS`] + [`ATTEMPT_GRACE`], so that a late callback is told "expired".
+pub fn oauth_state(state: &str) -> String {
+    format!("login:oauth_state:{state}")
+}
+
 /// A callback push already handled. The dedupe key comes last: it may contain `:`.
 pub fn dedupe(key: &str) -> String {
     format!("login:dedupe:{key}")
@@ -90,6 +100,7 @@ mod tests {
         assert_eq!(qr_image(&id), "login:qr_image:abcdefghijklmnopqrstuA");
         let phone = crate::identity::Phone::parse("13800138000").unwrap();
         assert_eq!(sms_code(&phone), "login:sms_code:+8613800138000");
+        assert_eq!(oauth_state("0f"), "login:oauth_state:0f");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! | `codes.rs` | SMS codes: send (cooldown, limits, provider), check (tries), withdraw |
 //! | `sms_login.rs` | SMS login: a code to a number, a ticket for its holder |
 //! | `mp_link.rs` | the Mini Program URL Link of an attempt, for phone browsers |
+//! | `oauth.rs` | [`OAuthLogin`]: web authorization inside WeChat and the website login: state, code, who it is |
 //! | `limits.rs` | abuse limits: fixed windows counted in the store |
 //! | `error.rs` | [`LoginError`] |
 //!
@@ -37,6 +38,7 @@ mod mp;
 mod mp_api;
 mod mp_code;
 mod mp_link;
+mod oauth;
 mod phone;
 mod poll;
 pub mod poll_slots;
@@ -49,10 +51,11 @@ pub mod token_cache;
 mod tokens;
 mod watchers;
 
-pub use error::LoginError;
+pub use error::{LoginError, OAuthRefusal};
 pub use mp::MpConfirmed;
 pub use mp_api::MiniProgramApi;
 pub use mp_code::QrImage;
+pub use oauth::{OAuthApp, OAuthDeps, OAuthLanded, OAuthLogin, OAuthReturn, OAuthStarted};
 pub use poll::{PollView, MAX_WAIT};
 pub use scan::{Scan, ScanOutcome, ScanReply};
 pub use service::{LoginDeps, LoginService, MiniProgramDeps, OfficialAccountDeps, Result, Started};

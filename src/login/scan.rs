@@ -342,7 +342,11 @@ impl LoginService {
     }
 
     /// The unionid of `openid`, or `None` when WeChat gives none or cannot be asked in time.
-    async fn unionid_of(&self, client: &WechatClient, openid: &OpenId) -> Option<UnionId> {
+    pub(super) async fn unionid_of(
+        &self,
+        client: &WechatClient,
+        openid: &OpenId,
+    ) -> Option<UnionId> {
         match tokio::time::timeout(USER_INFO_BUDGET, client.user_info(openid.as_str())).await {
             Ok(Ok(info)) => info.unionid.map(UnionId::new),
             Ok(Err(e)) => {

@@ -186,6 +186,10 @@ impl LoginService {
             LoginMethod::OfficialAccount => self.official_account_code(&scene).await?,
             LoginMethod::MiniProgram => self.mini_program_code(&scene).await?,
             LoginMethod::Sms => return Err(LoginError::MethodUnavailable),
+            // No code of ours to show: they sign in on WeChat's own page (`oauth.rs`).
+            LoginMethod::Website | LoginMethod::InWechat => {
+                return Err(LoginError::MethodUnavailable)
+            }
         };
         let browser_secret = BrowserSecret::random();
         let expires_at = now.saturating_add(code.lifetime);

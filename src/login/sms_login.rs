@@ -139,7 +139,11 @@ impl LoginService {
             .store
             .put(&keys::attempt(&id), &encode(&attempt)?, ttl)
             .await?;
-        if let Err(e) = inner.users.record_login(&user.id, LoginMethod::Sms, now).await {
+        if let Err(e) = inner
+            .users
+            .record_login(&user.id, LoginMethod::Sms, now)
+            .await
+        {
             // The login itself stands; only `last_login_at` is stale.
             tracing::warn!(user = %user.id, error = %e, "cannot record the login time");
         }

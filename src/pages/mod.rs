@@ -9,6 +9,7 @@
 
 mod html;
 mod lang;
+mod oauth;
 mod qr;
 
 use std::sync::OnceLock;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 pub use html::escape_html;
 pub use lang::Lang;
+pub use oauth::OAuthView;
 pub use qr::{qr_svg, QrError};
 
 use html::{fill, json_for_script, Slot};
@@ -45,7 +47,8 @@ pub struct LoginView<'a> {
     pub auth_path: &'a str,
     /// Where the visitor goes after signing in; already validated by the caller.
     pub rd: &'a str,
-    /// `login.methods` in order: `official_account`, `mini_program`. More than one gives tabs.
+    /// `login.methods` in order: `official_account`, `mini_program`, `website`. More than one
+    /// gives tabs.
     pub methods: &'a [&'a str],
     /// `login.phone`: `required`, `optional` (the phone step offers "skip") or `off`.
     pub phone_policy: &'a str,
@@ -57,6 +60,8 @@ pub struct LoginView<'a> {
     /// What the visitor is on: `desktop` (QR codes), `phone` (a phone's browser: the Mini
     /// Program's link, SMS), `wechat` (WeChat's in-app browser).
     pub device: &'a str,
+    /// Sign-in through WeChat's own pages: a reason to show, an attempt to resume.
+    pub oauth: OAuthView<'a>,
 }
 
 /// The options the widget reads, as `ScanGate.mount` takes them.
@@ -75,6 +80,8 @@ struct WidgetOptions<'a> {
     /// The hosted page is only shown to a visitor without a session (or one switching
     /// account): no need to ask who is signed in.
     check_session: bool,
+    #[serde(flatten)]
+    oauth: oauth::OAuthOptions<'a>,
 }
 
 /// The words the pages themselves say (the widget has its own, in `sdk.js`).
@@ -136,6 +143,7 @@ pub fn render_login(view: &LoginView<'_>) -> String {
         phone_countries: view.phone_countries,
         device: view.device,
         check_session: false,
+        oauth: view.oauth.into(),
     };
     let config = json_for_script(&options);
     let sdk_src = format!("{}/sdk.js?v={}", view.auth_path, sdk_version());
@@ -306,6 +314,7 @@ mod tests {
             lang,
             phone_countries: &["86"],
             device: "desktop",
+            oauth: OAuthView::default(),
         }
     }
 
@@ -413,6 +422,48 @@ mod tests {
     }
 
     #[test]
+    fn oauth_options_reach_the_widget_only_when_set() {
+        let config = config_of(&render_login(&view("/", Lang::En)));
+        for key in ["notice", "attempt", "retryUrl", "inWechat"] {
+            assert!(config.get(key).is_none(), "{key} without a value");
+        }
+        let page = render_login(&LoginView {
+            oauth: OAuthView {
+                notice: Some("oauth_declined"),
+                attempt: Some("AAAAAAAAAAAAAAAAAAAAAA"),
+                retry_url: Some("/.auth/wechat/oauth/start?method=official_account&rd=/"),
+                in_wechat: true,
+            },
+            ..view("/", Lang::Zh)
+        });
+        let config = config_of(&page);
+        assert_eq!(config["notice"], "oauth_declined");
+        assert_eq!(config["attempt"], "AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(
+            config["retryUrl"],
+            "/.auth/wechat/oauth/start?method=official_account&rd=/"
+        );
+        assert_eq!(config["inWechat"], true);
+    }
+
+    #[test]
+    fn the_widget_has_words_for_every_web_authorization_refusal() {
+        use crate::login::OAuthRefusal::*;
+        for refusal in [
+            Declined,
+            StateInvalid,
+            StateExpired,
+            OtherBrowser,
+            CodeRefused,
+            Snapshot,
+        ] {
+            // Once in English, once in Chinese.
+            let key = format!("{}: ", refusal.code());
+            assert_eq!(sdk_js().matches(&key).count(), 2, "{key}");
+        }
+    }
+
+    #[test]
     fn first_configured_method_is_the_default_tab() {
         let methods = ["mini_program", "official_account"];
         let page = render_login(&LoginView {
@@ -509,9 +560,9 @@ mod tests {
     #[test]
     fn embedded_assets_stay_small_and_cannot_break_out() {
         let total = PAGE_CSS.len() + SDK_JS.len() + LOGIN_HTML.len();
-        // Both languages' words for every error code are most of the widget; sdk.js is cached
-        // for a year (versioned URL), the page itself is a few KB more. (Raised from 40 KiB
-        // for SMS login and the phone browser's link.)
+        // Both languages' words for every error code are most of the widget (SMS login, the
+        // phone browser's link and the sign-in methods through WeChat's pages brought their
+        // own); sdk.js is cached for a year (versioned URL), the page itself is a few KB more.
         assert!(total < 48 * 1024, "page assets grew to {total} bytes");
         assert!(
             !PAGE_CSS.contains("</"),

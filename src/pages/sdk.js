@@ -4,11 +4,13 @@
  * User-Agent as the gateway decides it: a phone gets no QR code but the Mini Program's link
  * and SMS), demo, phonePolicy ("required"|"optional"|"off"), phoneCountries (["86"]),
  * checkSession (default true: a signed-in visitor sees "signed in as" with continue / switch
- * account, and no login starts unless they switch), and callbacks
+ * account, and no login starts unless they switch), notice (an error code to show at once),
+ * attempt (an attempt of this browser to resume at its phone step), retryUrl ("try again" goes
+ * there), inWechat (the demo offers to simulate WeChat's browser), and callbacks
  * onStatus("loading"|"signed_in"|"sms"|"waiting"|"scanned"|"need_phone"|"confirmed"|
- * "cancelled"|"expired"|"failed"), onError({error, message}), onSuccess({redirect, user}) (default: go to
- * redirect). The root element carries data-status, data-device and data-error (the last
- * error's code). */
+ * "cancelled"|"expired"|"failed"|"website"), onError({error, message}), onSuccess({redirect,
+ * user}) (default: go to redirect). The method "website" is a link to WeChat's own QR page.
+ * The root element carries data-status, data-device and data-error (the last error's code). */
 (function (root) {
   "use strict";
 
@@ -25,7 +27,7 @@
   // by the server's English `message`; a code not listed here reads as `failed`.
   const TEXT = {
     en: {
-      tabs: { official_account: "WeChat Official Account", mini_program: "Mini Program", sms: "SMS code" },
+      tabs: { official_account: "WeChat Official Account", mini_program: "Mini Program", website: "WeChat web login", sms: "SMS code" },
       tablist: "Sign-in method",
       sms: "Sign in with a text message",
       smsSub: "We send a code to your mobile number.",
@@ -56,6 +58,9 @@
       expiresIn: "Code expires in {t}",
       offline: "Connection problem — retrying…",
       mobileHint: "On a phone? Open this page on a computer, or long-press the code in WeChat.",
+      website: "Sign in on WeChat's page",
+      websiteSub: "WeChat shows a code to scan with your phone, then brings you back.",
+      websiteGo: "Continue to WeChat",
       qrAlt: "WeChat sign-in QR code",
       phone: "Mobile number",
       phoneHint86: "A mainland China mobile number (11 digits).",
@@ -96,14 +101,21 @@
         sms_limited: "This number has received as many codes as the SMS service allows for now. Try again later (the limit lifts within a day at most), or use another number.",
         unavailable: "Sign-in is unavailable right now. Try again in a moment.",
         cross_site: "This request came from another site and was refused.",
-        request_timeout: "The request took too long. Try again."
+        request_timeout: "The request took too long. Try again.",
+        oauth_declined: "You did not allow signing in with WeChat.",
+        oauth_state_invalid: "This sign-in link is not valid or was already used. Try again.",
+        oauth_state_expired: "This sign-in took too long. Try again.",
+        oauth_other_browser: "This sign-in was started in another browser, or this one did not keep its cookie. Try again here.",
+        oauth_code_refused: "WeChat did not accept this sign-in. Try again.",
+        oauth_snapshot: "WeChat opened a preview of this page. Tap “Use full service” at the bottom, then try again."
       },
+      demoInWechat: "Simulate: open inside WeChat",
       demoTitle: "Demo mode",
       demoNew: "Simulate scan: new user",
       demoReturning: "Simulate scan: returning user"
     },
     zh: {
-      tabs: { official_account: "公众号", mini_program: "小程序", sms: "短信验证码" },
+      tabs: { official_account: "公众号", mini_program: "小程序", website: "微信网页登录", sms: "短信验证码" },
       tablist: "登录方式",
       sms: "短信验证码登录",
       smsSub: "验证码将发送到您的手机。",
@@ -134,6 +146,9 @@
       expiresIn: "二维码将在 {t} 后过期",
       offline: "网络连接异常，正在重试…",
       mobileHint: "正在用手机？请在电脑上打开本页，或在微信中长按识别二维码。",
+      website: "在微信登录页登录",
+      websiteSub: "微信将显示二维码，用手机扫码确认后返回本站。",
+      websiteGo: "前往微信登录",
       qrAlt: "微信登录二维码",
       phone: "手机号",
       phoneHint86: "请输入中国大陆手机号（11 位）。",
@@ -174,8 +189,15 @@
         sms_limited: "该手机号获取验证码的次数已达短信服务的上限，请稍后再试（最迟次日恢复），或更换手机号。",
         unavailable: "登录服务暂不可用，请稍后重试。",
         cross_site: "该请求来自其他网站，已被拒绝。",
-        request_timeout: "请求超时，请重试。"
+        request_timeout: "请求超时，请重试。",
+        oauth_declined: "您未同意微信授权登录。",
+        oauth_state_invalid: "登录链接无效或已使用，请重试。",
+        oauth_state_expired: "登录超时，请重试。",
+        oauth_other_browser: "本次登录始于其他浏览器，或本浏览器未保存 Cookie，请在此重试。",
+        oauth_code_refused: "微信未通过本次授权，请重试。",
+        oauth_snapshot: "微信打开的是页面预览，请点击底部“使用完整服务”后重试。"
       },
+      demoInWechat: "模拟：在微信中打开",
       demoTitle: "演示模式",
       demoNew: "模拟扫码：新用户",
       demoReturning: "模拟扫码：老用户"
@@ -299,10 +321,15 @@
         onclick: () => { if (m !== method && !finishing) { method = m; start(); } } }))) : null;
     const qr = h("img", { class: "sg-qr", alt: t.qrAlt, width: 264, height: 264, hidden: true });
     const mark = h("span", { class: "sg-mark", "aria-hidden": "true", text: "✓" });
-    const againBtn = h("button", { type: "button", class: "sg-btn sg-btn-primary sg-again", onclick: () => start() });
+    const againBtn = h("button", { type: "button", class: "sg-btn sg-btn-primary sg-again",
+      onclick: () => (o.retryUrl ? root.location.assign(o.retryUrl) : start()) });
     const linkBtn = h("a", { class: "sg-btn sg-btn-primary sg-open-wechat", target: "_blank", rel: "noopener", text: t.openWechat });
     // In link mode "get a new link" sits with the link, there being no code to overlay.
     const linkBox = h("div", { class: "sg-link", hidden: true }, [linkBtn, linkMode ? againBtn : null]);
+    // Sign-in on WeChat's own page: a link, with the way back.
+    const startUrl = (m) => api("/wechat/oauth/start?method=" + m + "&rd=" + encodeURIComponent(o.rd));
+    const websiteGo = h("a", { class: "sg-btn sg-btn-primary sg-website-go", href: startUrl("website"), text: t.websiteGo });
+    const websiteBox = h("div", { class: "sg-website", hidden: true }, [websiteGo]);
     const qrBox = h("div", { class: "sg-qr-box" }, [qr, h("div", { class: "sg-overlay" }, [mark, linkMode ? null : againBtn])]);
     const orSms = h("p", { class: "sg-or", text: t.orSms, hidden: true });
     const statusEl = h("p", { class: "sg-status", id: uid + "-status", tabindex: "-1" });
@@ -342,10 +369,11 @@
     const demoBtns = ["new", "returning"].map((u) => h("button", { type: "button", class: "sg-btn", "data-user": u,
       text: u === "new" ? t.demoNew : t.demoReturning, onclick: () => demoScan(u) }));
     const demoMsg = h("p", { class: "sg-msg sg-err" });
+    if (o.inWechat) demoBtns.push(h("a", { class: "sg-btn sg-demo-wechat", href: startUrl("official_account"), text: t.demoInWechat }));
     const demo = o.demo ? h("div", { class: "sg-demo" }, [h("p", { class: "sg-demo-title", text: t.demoTitle })].concat(demoBtns, [demoMsg])) : null;
 
     const box = h("div", { class: "sg", lang: lang === "zh" ? "zh-CN" : "en", "data-device": device },
-      [tabs, signedIn, qrBox, live, linkBox, countEl, orSms, form, hint, demo]);
+      [tabs, signedIn, qrBox, websiteBox, live, linkBox, countEl, orSms, form, hint, demo]);
     el.textContent = "";
     el.appendChild(box);
 
@@ -359,6 +387,7 @@
       const done = ["cancelled", "expired", "failed"].indexOf(status) >= 0;
       const ok = status === "scanned" || status === "confirmed";
       const isIn = status === "signed_in";
+      const isWebsite = status === "website";
       box.setAttribute("data-status", status);
       if (errorCode) box.setAttribute("data-error", errorCode);
       else box.removeAttribute("data-error");
@@ -371,7 +400,8 @@
       }
       signedIn.hidden = !isIn;
       if (isIn && user) whoEl.textContent = fmt(t.signedInAs, { who: maskPhone(user.phone) || user.id });
-      qrBox.hidden = phoneStep || isIn || linkMode || method === "sms";
+      qrBox.hidden = phoneStep || isIn || linkMode || method === "sms" || isWebsite;
+      websiteBox.hidden = !isWebsite;
       linkBox.hidden = !linkMode || phoneStep || isIn || status === "loading" || status === "confirmed";
       linkBtn.hidden = status !== "waiting" || !attempt || !attempt.url_link;
       if (attempt && attempt.url_link) linkBtn.setAttribute("href", attempt.url_link);
@@ -387,7 +417,7 @@
       if (statusEl.textContent !== head) statusEl.textContent = head;
       const sub = offline ? t.offline : status === "failed" ? (failWait > 0 ? fmt(t.waitN, { n: failWait }) : error)
         : status === "waiting" ? (linkMode ? t.linkSub : t.waitingSub) : status === "scanned" ? t.scannedSub
-        : phoneStep ? t.needPhoneSub : status === "sms" ? t.smsSub : "";
+        : phoneStep ? t.needPhoneSub : status === "sms" ? t.smsSub : isWebsite ? t.websiteSub : "";
       if (subEl.textContent !== sub) subEl.textContent = sub;
       subEl.classList.toggle("sg-warn", offline);
       subEl.classList.toggle("sg-err", status === "failed");
@@ -405,6 +435,7 @@
     function focusTarget() {
       if (status === "need_phone" || status === "sms") return phoneIn.value ? codeIn : phoneIn;
       if (status === "signed_in") return continueBtn;
+      if (status === "website") return websiteGo;
       if (["cancelled", "expired", "failed"].indexOf(status) >= 0) return failWait > 0 ? statusEl : againBtn;
       return statusEl;
     }
@@ -509,6 +540,7 @@
       status = "";
       // SMS login needs no attempt: the form is the whole of it.
       if (method === "sms") return setStatus("sms");
+      if (method === "website") return setStatus("website");
       setStatus("loading");
       const r = await call("POST", api("/qr"), { method, rd: o.rd, link: linkMode }, ctl.signal);
       if (stale(g)) return;
@@ -520,6 +552,24 @@
       deadline = (Number(attempt.expires_at) + skew) * 1000;
       if (!linkMode) qr.src = attempt.qr_image;
       setStatus("waiting");
+      poll();
+    }
+
+    // An attempt of this browser that is under way already (back from WeChat's page at the
+    // phone step): its status, then the usual polling.
+    async function resume(id) {
+      const g = ++gen;
+      ctl = new AbortController();
+      attempt = { id, poll: api("/qr/" + encodeURIComponent(id)) };
+      status = "";
+      setStatus("loading");
+      const r = await call("GET", attempt.poll + "?wait=0", null, ctl.signal);
+      if (stale(g)) return;
+      if (!r || !r.ok) return failWith(r);
+      const st = r.data.status;
+      if (st === "confirmed" && r.data.ticket) return finish(r.data.ticket);
+      if (LIVE.concat(["cancelled", "expired"]).indexOf(st) < 0) return fail("failed");
+      setStatus(st);
       poll();
     }
 
@@ -753,7 +803,9 @@
       el.textContent = "";
     }
 
-    if (o.checkSession) checkSession();
+    if (o.notice) fail(String(o.notice));
+    else if (o.attempt) resume(String(o.attempt));
+    else if (o.checkSession) checkSession();
     else start();
     return { restart: () => start(), unmount };
   }

@@ -124,6 +124,8 @@ pub trait DemoHooks: Send + Sync {
 /// Everything the login endpoints need.
 pub struct LoginParts {
     pub service: crate::login::LoginService,
+    /// Sign-in through WeChat's own pages (inside WeChat, website); `None` when neither is on.
+    pub oauth: Option<crate::login::OAuthLogin>,
     /// The store behind the login flow (also revocations and readiness).
     pub store: std::sync::Arc<dyn crate::store::Store>,
     pub callback: Option<CallbackParts>,

@@ -23,6 +23,10 @@ pub enum Endpoint<'a> {
     CookieCheck,
     /// `GET|POST /wechat/callback`: the Official Account's server URL.
     WechatCallback,
+    /// `GET /wechat/oauth/start`, `/wechat/oauth/callback`: sign-in through WeChat's own
+    /// pages (inside WeChat, website).
+    OAuthStart,
+    OAuthCallback,
     /// `POST /qr`: start an attempt.
     Start,
     /// `GET /qr/{id}`: the long-poll.
@@ -106,6 +110,12 @@ const FIXED: &[(&str, Verbs, Endpoint<'static>)] = &[
         Verbs::GetOrPost,
         Endpoint::WechatCallback,
     ),
+    ("/wechat/oauth/start", Verbs::Get, Endpoint::OAuthStart),
+    (
+        "/wechat/oauth/callback",
+        Verbs::Get,
+        Endpoint::OAuthCallback,
+    ),
     ("/qr", Verbs::Post, Endpoint::Start),
     ("/phone/code", Verbs::Post, Endpoint::PhoneCode),
     ("/phone/bind", Verbs::Post, Endpoint::PhoneBind),
@@ -171,6 +181,8 @@ impl<'a> Endpoint<'a> {
             | Endpoint::Logout
             | Endpoint::LoginPage
             | Endpoint::CookieCheck
+            | Endpoint::OAuthStart
+            | Endpoint::OAuthCallback
             | Endpoint::Me => Caller::Browser,
             Endpoint::Sdk | Endpoint::Verify | Endpoint::Jwks => Caller::Any,
         }
@@ -231,6 +243,10 @@ mod tests {
             (&get, "/check", Ok(Endpoint::CookieCheck)),
             (&get, "/wechat/callback", Ok(Endpoint::WechatCallback)),
             (&post, "/wechat/callback", Ok(Endpoint::WechatCallback)),
+            (&get, "/wechat/oauth/start", Ok(Endpoint::OAuthStart)),
+            (&head, "/wechat/oauth/callback", Ok(Endpoint::OAuthCallback)),
+            (&post, "/wechat/oauth/start", Err(Miss::MethodNotAllowed)),
+            (&get, "/wechat/oauth", Err(Miss::NotFound)),
             (&post, "/qr", Ok(Endpoint::Start)),
             (&get, "/qr/abc", Ok(Endpoint::Poll { id: "abc" })),
             (&get, "/qr/", Ok(Endpoint::Poll { id: "" })),

@@ -5,6 +5,8 @@
 //! - `login_endpoints`: the hosted page and widget, attempts, long-polls, phone binding, the
 //!   ticket exchange, the Mini Program page's calls, the demo scan;
 //! - `sms_endpoints`: SMS login;
+//! - `oauth_endpoints`: sign-in through WeChat's own pages (`/wechat/oauth/start`,
+//!   `/wechat/oauth/callback`);
 //! - `callback`: the Official Account's server URL;
 //! - `session_endpoints`: `/me`, `/logout`;
 //! - `verify`: forward auth; `/jwks.json` is answered here.
@@ -14,6 +16,7 @@ use bytes::Bytes;
 use super::app::App;
 use super::endpoint::{Endpoint, ImageKind, Miss};
 use super::login_endpoints as login;
+use super::oauth_endpoints as oauth;
 use super::own_request::OwnRequest;
 use super::respond::{GatewayError, Reply};
 use super::{callback, session_endpoints, sms_endpoints as sms, verify};
@@ -87,6 +90,8 @@ pub async fn handle(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> 
         Endpoint::MpScanned => login::mp_scanned(parts, req).await,
         Endpoint::MpConfirm => Box::pin(login::mp_confirm(parts, req)).await,
         Endpoint::MpCancel => login::mp_cancel(parts, req).await,
+        Endpoint::OAuthStart => Ok(oauth::start(app, parts, req).await),
+        Endpoint::OAuthCallback => Ok(Box::pin(oauth::callback(app, parts, req)).await),
         // Endpoints that need no login parts were answered above.
         _ => Err(GatewayError::Internal),
     };

@@ -42,13 +42,19 @@ pub(super) fn sdk(req: &OwnRequest<'_>) -> Reply {
 
 /// `GET /login?rd=`: the hosted page. A visitor who is signed in already goes on to `rd` at
 /// once (pressing Back after a login lands here; it must not start a login, let alone end the
-/// session), unless they ask to switch account with `switch=1`.
+/// session), unless they ask to switch account with `switch=1`. Inside WeChat with web
+/// authorization on, the page sends the browser there instead (`oauth_endpoints`), unless it
+/// shows why a sign-in failed (`error=`) or takes a phone number (`attempt=`).
 pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
     let rd = checked_rd_or_root(app, req);
     let switch = req.query_param("switch").as_deref() == Some("1");
     if !switch && super::session_endpoints::valid_session(app, req).is_some() {
         return Reply::redirect(302, &rd);
     }
+    let oauth = match super::oauth_endpoints::on_login_page(app, req, &rd, switch) {
+        Ok(oauth) => oauth,
+        Err(to_wechat) => return to_wechat,
+    };
     let methods: Vec<&str> = app
         .config
         .login
@@ -67,6 +73,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         lang: lang_of(req),
         phone_countries: &countries,
         device: device.as_str(),
+        oauth: oauth.view(),
     };
     Reply::html(200, pages::render_login(&view))
         .header("content-security-policy", pages::page_csp())
@@ -93,7 +100,7 @@ fn device_of(app: &App, req: &OwnRequest<'_>) -> Device {
     })
 }
 
-fn checked_rd_or_root(app: &App, req: &OwnRequest<'_>) -> String {
+pub(super) fn checked_rd_or_root(app: &App, req: &OwnRequest<'_>) -> String {
     req.query_param("rd")
         .and_then(|rd| app.checked_rd(&rd))
         .unwrap_or_else(|| "/".to_string())
@@ -116,12 +123,7 @@ pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
     if super::session_endpoints::valid_session(app, req).is_some() {
         return Reply::redirect(302, &rd);
     }
-    let https = app.scheme == "https"
-        || req
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = is_https(app, req);
     let session = &app.config.session;
     let causes = cookie_check::diagnose(&cookie_check::CookieFacts {
         host: req.host,
@@ -148,6 +150,16 @@ pub(super) fn cookie_check(app: &App, req: &OwnRequest<'_>) -> Reply {
     let login = super::redirect::login_url(&app.config.auth_path, &rd);
     Reply::html(200, cookie_check::render_page(&causes, &login, lang))
         .header("content-security-policy", pages::page_csp())
+}
+
+/// Whether the browser reached us over HTTPS: our own TLS, or a proxy in front saying so.
+pub(super) fn is_https(app: &App, req: &OwnRequest<'_>) -> bool {
+    app.scheme == "https"
+        || req
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 fn phone_policy(app: &App) -> &'static str {
@@ -249,9 +261,12 @@ pub(super) async fn start(
     } else {
         parse_json(req)?
     };
-    // The methods with a code to show: SMS login starts at `/sms/code`.
+    // The methods with a code to show: SMS login starts at `/sms/code`, the website and
+    // in-WeChat sign-ins on WeChat's own page (`oauth_endpoints`).
     let methods = &app.config.login.methods;
-    let has_code = |m: &LoginMethod| *m != LoginMethod::Sms && methods.contains(m);
+    let has_code = |m: &LoginMethod| {
+        matches!(m, LoginMethod::OfficialAccount | LoginMethod::MiniProgram) && methods.contains(m)
+    };
     let method = match body.method.as_deref() {
         None => methods
             .iter()
@@ -261,9 +276,21 @@ pub(super) async fn start(
         Some(m) => {
             LoginMethod::parse(m)
                 .filter(has_code)
-                .ok_or_else(|| GatewayError::BadRequest {
-                    code: "bad_method",
-                    message: format!("Login method {m:?} is not offered here."),
+                .ok_or_else(|| match LoginMethod::parse(m) {
+                    // No code of ours: WeChat's own page (`oauth_endpoints`).
+                    Some(method @ (LoginMethod::Website | LoginMethod::InWechat)) => {
+                        GatewayError::BadRequest {
+                            code: "bad_method",
+                            message: format!(
+                                "Login method {method} signs in on WeChat's own page: open {}/wechat/oauth/start?method={method}.",
+                                app.config.auth_path
+                            ),
+                        }
+                    }
+                    _ => GatewayError::BadRequest {
+                        code: "bad_method",
+                        message: format!("Login method {m:?} is not offered here."),
+                    },
                 })?
         }
     };
@@ -588,10 +615,28 @@ pub(super) async fn exchange(
         }
     }
     let exchanged = outcome?;
-    // A fresh session id on every login. The session the browser had is replaced by the
-    // cookie below; it is also revoked when it was another person's, so it cannot be brought
-    // back (a planted session, or the previous user of a shared computer). The same person's
-    // older session stays valid: their other tabs and devices keep working.
+    let session_cookie = sign_in(app, req, &exchanged).await;
+    // Through the cookie check: if the cookie does not come back, the user sees why instead
+    // of the login page again.
+    let body = serde_json::json!({
+        "redirect": cookie_check::check_url(&app.config.auth_path, &exchanged.rd),
+        "user": UserView::of(&exchanged.identity),
+    });
+    Ok(Reply::json(200, &body)
+        .header("set-cookie", &session_cookie)
+        .header("set-cookie", &binding_cookie(app, used, "", 0)))
+}
+
+/// The session of a completed login, as the `Set-Cookie` value that carries it. A fresh
+/// session id on every login. The session the browser had is replaced by this cookie; it is
+/// also revoked when it was another person's, so it cannot be brought back (a planted
+/// session, or the previous user of a shared computer). The same person's older session
+/// stays valid: their other tabs and devices keep working.
+pub(super) async fn sign_in(
+    app: &App,
+    req: &OwnRequest<'_>,
+    exchanged: &crate::login::Exchanged,
+) -> String {
     let previous = super::session_endpoints::valid_session(app, req);
     let (token, _claims) = app.sessions.issue(&exchanged.identity, req.now);
     if let Some(previous) = previous {
@@ -601,15 +646,7 @@ pub(super) async fn exchange(
         }
     }
     crate::audit::login(&exchanged.identity, req.client);
-    // Through the cookie check: if the cookie does not come back, the user sees why instead
-    // of the login page again.
-    let body = serde_json::json!({
-        "redirect": cookie_check::check_url(&app.config.auth_path, &exchanged.rd),
-        "user": UserView::of(&exchanged.identity),
-    });
-    Ok(Reply::json(200, &body)
-        .header("set-cookie", &app.sessions.set_cookie(&token))
-        .header("set-cookie", &binding_cookie(app, used, "", 0)))
+    app.sessions.set_cookie(&token)
 }
 
 /// `POST /demo/scan`: answered by the demo when it runs (`wechat.simulate: true`), else 404.

@@ -23,8 +23,10 @@ pub mod gate;
 pub mod header_deadline;
 pub mod headers;
 pub mod host;
+pub mod in_wechat;
 pub mod log_bridge;
 mod login_endpoints;
+mod oauth_endpoints;
 pub mod own_request;
 pub mod path;
 mod pingora_answers;
@@ -341,8 +343,9 @@ impl ProxyHttp for Gateway {
         // Only a refusal is worded for a browser: a request that passes skips the check.
         let navigation = !matches!(decision, Decision::Public | Decision::Allow) && navigation();
         let refusal = respond::decision(&app.metrics, decision, navigation, navigation, || {
-            redirect::login_url(
-                &app.config.auth_path,
+            in_wechat::login_entry(
+                &app.config,
+                &req.headers,
                 &resolve::origin_form(&target.normal, req.uri.query()),
             )
         });

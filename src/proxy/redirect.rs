@@ -122,6 +122,15 @@ pub fn login_url(auth_path: &str, rd: &str) -> String {
     )
 }
 
+/// `{auth_path}/wechat/oauth/start?method=<method>&rd=<rd>`, with `rd` escaped for a query
+/// value: sign-in through WeChat's own pages (`official_account` inside WeChat, `website`).
+pub fn oauth_start_url(auth_path: &str, method: &str, rd: &str) -> String {
+    format!(
+        "{auth_path}/wechat/oauth/start?method={method}&rd={}",
+        utf8_percent_encode(rd, QUERY_VALUE)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +275,14 @@ mod tests {
         assert_eq!(p.check(&long), Some(long.as_str()));
         let longer = format!("/{}", "a".repeat(4096));
         assert_eq!(p.check(&longer), None);
+    }
+
+    #[test]
+    fn oauth_start_url_escapes_the_target() {
+        assert_eq!(
+            oauth_start_url("/.auth", "official_account", "/a b?x=1&y=2"),
+            "/.auth/wechat/oauth/start?method=official_account&rd=/a%20b%3Fx%3D1%26y%3D2"
+        );
     }
 
     #[test]

@@ -121,6 +121,8 @@ impl From<crate::login::LoginError> for GatewayError {
             // not our own rate limit (429 with Retry-After), whose end we would know.
             L::WrongState | L::PhoneTaken | L::SmsLimited { .. } => 409,
             L::Disabled | L::CookiesBlocked | L::NoAccount => 403,
+            L::OAuth(crate::login::OAuthRefusal::OtherBrowser) => 403,
+            L::OAuth(_) => 400,
             L::MethodUnavailable => 400,
             L::BadPhone(_) | L::SmsNumberRefused => 400,
             L::InvalidCode { .. } | L::CodeDead | L::CodeExpired => 400,

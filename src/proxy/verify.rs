@@ -5,8 +5,8 @@ use http::Method;
 use super::app::App;
 use super::forward_auth;
 use super::gate;
+use super::in_wechat::login_entry;
 use super::own_request::OwnRequest;
-use super::redirect::login_url;
 use super::respond::{self, GatewayError, Reply};
 use super::router::RouteLookup;
 use super::session_endpoints::with_refresh;
@@ -74,7 +74,7 @@ pub(super) fn verify(app: &App, req: &OwnRequest<'_>) -> Reply {
             format!(
                 "{}{}",
                 app.config.public_url.origin,
-                login_url(&app.config.auth_path, rd)
+                login_entry(&app.config, req.headers, rd)
             )
         },
     );

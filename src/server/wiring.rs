@@ -1,7 +1,7 @@
 //! Building the login side of the gateway from the config: the demo with its simulator (with
 //! `wechat.simulate`, `crate::demo`), the store, the user directory, the WeChat client and
 //! callback codec (with WeChat's callback addresses when `verify_source_ip` is on), the SMS
-//! provider and the login service.
+//! provider and the login service (with web authorization, `oauth.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::wechat::{ApiConfig, ApiObserver, CallbackCodec, CallbackConfig, Wecha
 /// WeChat API calls answer well inside the callback's 5 s, or not at all.
 const WECHAT_API_TIMEOUT: Duration = Duration::from_secs(3);
 
-fn observer(metrics: &Metrics) -> ApiObserver {
+pub(super) fn observer(metrics: &Metrics) -> ApiObserver {
     let metrics = metrics.clone();
     Arc::new(move |api, outcome| match outcome {
         Ok(()) => metrics.wechat_api(api.label(), "ok", "0"),
@@ -167,9 +167,11 @@ pub async fn build_login(
         login: config.login.clone(),
         metrics: metrics.clone(),
     });
+    let oauth = super::oauth::build(config, &service, metrics, WECHAT_API_TIMEOUT)?;
     let limits = &config.login.limits;
     Ok(LoginParts {
         service,
+        oauth,
         store,
         callback,
         #[cfg(feature = "demo")]

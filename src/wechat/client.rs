@@ -1,7 +1,8 @@
 //! The WeChat server API client (wechat-protocol.md §1–3, §8): `stable_token`,
 //! `qrcode/create` and `user/info`, with typed `errcode` errors. The Mini Program calls (§9)
-//! are in `client/miniprogram.rs`, the custom menu in `client/menu.rs` and the credential
-//! check in `client/check.rs`, all on the same client.
+//! are in `client/miniprogram.rs`, web authorization's code exchange in `client/oauth.rs`, the
+//! custom menu in `client/menu.rs` and the credential check in `client/check.rs`, all on the
+//! same client.
 //!
 //! Every API call takes a token from the token cache (`token.rs`); on 40001/40014/42001 the
 //! token is invalidated if it is still the one that failed, and the call is retried once with a
@@ -74,6 +75,10 @@ pub enum Api {
     MenuGet,
     /// `GET /cgi-bin/getcallbackip`.
     CallbackIp,
+    /// `GET /sns/oauth2/access_token` (web authorization, website login).
+    SnsAccessToken,
+    /// `GET /sns/userinfo` (web authorization, website login).
+    SnsUserInfo,
 }
 
 impl Api {
@@ -90,6 +95,8 @@ impl Api {
             Api::MenuCreate => "menu_create",
             Api::MenuGet => "menu_get",
             Api::CallbackIp => "getcallbackip",
+            Api::SnsAccessToken => "sns_oauth2_access_token",
+            Api::SnsUserInfo => "sns_userinfo",
         }
     }
 }
@@ -538,6 +545,7 @@ struct UserInfoResponse {
 mod check;
 mod menu;
 mod miniprogram;
+mod oauth;
 mod report;
 mod urllink;
 pub use check::{CheckOutcome, CheckReport};
@@ -548,6 +556,7 @@ pub use menu::{
 pub use miniprogram::{
     is_valid_wxacode_scene, MpPhone, MpSession, WxaCodeRequest, MAX_WXACODE_SCENE_LEN,
 };
+pub use oauth::{OAuthGrant, SnsUser};
 pub use urllink::{is_valid_url_link_query, UrlLinkRequest, MAX_URL_LINK_DAYS};
 
 #[cfg(test)]

@@ -66,6 +66,21 @@ fn for_api(api: Api, errcode: i64) -> Option<&'static str> {
             "generate_urllink's rate (100 a second) or daily total (URL Links and Schemes \
             together) is used up; links can be made again later."
         }
+        (Api::SnsAccessToken, 40029 | 40163) => {
+            "The code WeChat's authorization page handed the browser is invalid, expired or \
+            already used: a reloaded or shared callback link. Many of them mean the code was \
+            issued for another AppID than the one exchanging it (official_account.app_id inside \
+            WeChat, website.app_id for the website login)."
+        }
+        (Api::SnsAccessToken, 40013 | 40125) => {
+            "WeChat refused the AppID or AppSecret exchanging a web-authorization code: check \
+            official_account.app_id/app_secret (inside WeChat) or website.app_id/app_secret (the \
+            Open Platform website application)."
+        }
+        (Api::SnsUserInfo, 48001) => {
+            "sns/userinfo needs a grant of snsapi_userinfo or snsapi_login; a snsapi_base grant \
+            carries the openid only."
+        }
         (Api::GetUserPhoneNumber, 40013) => {
             "The phone-number code was issued by another Mini Program than \
             wechat.mini_program.app_id."

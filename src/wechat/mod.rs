@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `client.rs` | `stable_token`, `qrcode/create`, `user/info`, `getcallbackip` |
 //! | `client/miniprogram.rs` | `getwxacodeunlimit`, `jscode2session`, `getuserphonenumber` |
+//! | `client/oauth.rs` | web authorization and website login: `sns/oauth2/access_token`, `sns/userinfo` |
 //! | `client/menu.rs` | [`Menu`] and its local validation, `menu/create`, `get_current_selfmenu_info` |
 //! | `client/check.rs` | [`WechatClient::check`]: credentials and IP whitelist, in plain words |
 //! | `error.rs` | the typed API error, its classes, its [`Impact`] on a person, `rid` |
@@ -40,8 +41,8 @@ pub use callback::{
 };
 pub use client::{
     is_valid_wxacode_scene, Api, ApiConfig, ApiObserver, BusyRetry, Button, CheckOutcome,
-    CheckReport, Error, Menu, MpPhone, MpSession, QrTicket, UserInfo, WechatClient, WxaCodeRequest,
-    MAX_WXACODE_SCENE_LEN,
+    CheckReport, Error, Menu, MpPhone, MpSession, OAuthGrant, QrTicket, SnsUser, UserInfo,
+    WechatClient, WxaCodeRequest, MAX_WXACODE_SCENE_LEN,
 };
 pub use crypto::{CryptoError, MsgCrypt};
 pub use error::Impact;

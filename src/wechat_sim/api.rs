@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::state::{QrCode, Shared};
-use super::{menu_api, mp_api, urllink, SimApi};
+use super::{menu_api, mp_api, oauth_pages, urllink, SimApi};
 
 /// The stable token is rotated this long before it expires; until then normal-mode calls
 /// return the same token (§2.2).
@@ -51,6 +51,7 @@ pub(super) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route("/wxa/generate_urllink", post(urllink::generate_urllink))
         .route("/wxaurl/{ticket}", get(urllink::open_link))
         .route("/wxaurl/{ticket}/{action}", post(urllink::act_on_link))
+        .merge(oauth_pages::routes())
         .with_state(shared)
 }
 

@@ -24,6 +24,14 @@
 //! simulated Mini Program page, see `urllink.rs`); [`MpPage`] plays our Mini Program page on
 //! the phone.
 //!
+//! It is also `open.weixin.qq.com` (point `wechat.open_base` at [`SimHandle::api_base`]): the
+//! Official Account's web authorization page (`/connect/oauth2/authorize`, with "allow as a
+//! new / returning user" and "deny") and, after [`SimHandle::add_website_app`], the website
+//! application's `qrconnect` page (scan as a new / returning user), with the API behind them
+//! (`sns/oauth2/access_token`, `sns/userinfo`). Unlike WeChat, the authorize page is shown
+//! for `snsapi_base` too (WeChat redirects at once, silently): the simulator has no phone
+//! whose person it could know, so the page asks who it is.
+//!
 //! ```text
 //! sim.add_mini_program("wxmp", "mp-secret");
 //! // the gateway shows a code for scene S (wxacode_unlimited through a client for "wxmp"), then:
@@ -38,6 +46,8 @@ mod menu_api;
 mod miniprogram;
 mod mp_api;
 mod mp_page;
+mod oauth;
+mod oauth_pages;
 mod phone;
 mod png;
 mod state;
@@ -123,6 +133,10 @@ pub enum SimApi {
     CallbackIp,
     /// `POST /wxa/generate_urllink`.
     GenerateUrlLink,
+    /// `GET /sns/oauth2/access_token`.
+    OAuthAccessToken,
+    /// `GET /sns/userinfo`.
+    SnsUserInfo,
 }
 
 /// How often each endpoint was called; `tokens_issued` counts distinct tokens handed out.

@@ -31,6 +31,8 @@ pub(super) struct Counters {
     pub menu_gets: AtomicU64,
     pub callback_ip_calls: AtomicU64,
     pub urllink_calls: AtomicU64,
+    pub oauth_token_calls: AtomicU64,
+    pub sns_userinfo_calls: AtomicU64,
 }
 
 pub(super) struct Inner {
@@ -57,6 +59,8 @@ pub(super) struct Inner {
     pub callback_ips_failing: bool,
     /// The gateway the simulated Mini Program page calls when a URL Link opens it.
     pub page_target: Option<super::urllink::PageTarget>,
+    /// Web authorization and the website application (`oauth.rs`).
+    pub oauth: super::oauth::OAuthState,
 }
 
 pub(super) struct IssuedToken {
@@ -140,6 +144,7 @@ impl Inner {
             // The simulator pushes from loopback.
             callback_ips: vec!["127.0.0.1".to_string(), "::1".to_string()],
             callback_ips_failing: false,
+            oauth: super::oauth::OAuthState::default(),
         }
     }
 }
@@ -329,7 +334,8 @@ impl Shared {
         }
     }
 
-    /// The appid whose credentials these are: the Official Account's or the Mini Program's.
+    /// The appid whose credentials these are: the Official Account's, the Mini Program's or
+    /// the website application's.
     pub fn check_credentials(
         &self,
         appid: Option<&str>,
@@ -345,8 +351,10 @@ impl Shared {
         let expected = if appid == self.app_id {
             self.app_secret.clone()
         } else {
-            match &self.lock().mini_program {
-                Some(mp) if mp.app_id == appid => mp.app_secret.clone(),
+            let inner = self.lock();
+            match (&inner.mini_program, &inner.oauth.website) {
+                (Some(mp), _) if mp.app_id == appid => mp.app_secret.clone(),
+                (_, Some(site)) if site.app_id == appid => site.app_secret.clone(),
                 _ => return Err(40013),
             }
         };

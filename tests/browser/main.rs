@@ -20,3 +20,4 @@ mod errors;
 mod journeys;
 mod look;
 mod resilience;
+mod wechat_pages;

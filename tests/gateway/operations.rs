@@ -216,6 +216,7 @@ fn check_accepts_the_example_config() {
             "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
         )
         .env("WECHAT_MP_APP_SECRET", "mp-secret-value")
+        .env("WECHAT_WEB_APP_SECRET", "web-secret-value")
         .env("TENCENT_SMS_SECRET_ID", "sms-id")
         .env("TENCENT_SMS_SECRET_KEY", "sms-key")
         .env("ALIYUN_SMS_ACCESS_KEY_ID", "aliyun-id")

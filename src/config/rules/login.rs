@@ -16,6 +16,7 @@ pub(super) struct WechatSections {
     simulate: bool,
     official_account: bool,
     mini_program: bool,
+    website: bool,
 }
 
 impl WechatSections {
@@ -24,6 +25,7 @@ impl WechatSections {
             simulate: wechat.simulate,
             official_account: wechat.official_account.is_some(),
             mini_program: wechat.mini_program.is_some(),
+            website: wechat.website.is_some(),
         }
     }
 }
@@ -52,15 +54,28 @@ impl Validator<'_> {
         }
         for (i, text) in methods.iter().enumerate() {
             let path = format!("login.methods[{i}]");
-            let Some(method) = LoginMethod::parse(text) else {
-                ok = false;
-                self.issues.add(
-                    path,
-                    format!(
-                        "{text:?} is not a login method (official_account, mini_program or sms)"
-                    ),
-                );
-                continue;
+            let method = match LoginMethod::parse(text) {
+                Some(LoginMethod::InWechat) => {
+                    // Not a choice on the page: WeChat's own browser is sent to it directly.
+                    ok = false;
+                    self.issues.add(
+                        path,
+                        "in_wechat is not a method of the login page: set \
+                         wechat.official_account.oauth: true instead",
+                    );
+                    continue;
+                }
+                Some(method) => method,
+                None => {
+                    ok = false;
+                    self.issues.add(
+                        path,
+                        format!(
+                            "{text:?} is not a login method (official_account, mini_program, website or sms)"
+                        ),
+                    );
+                    continue;
+                }
             };
             if parsed.contains(&method) {
                 ok = false;
@@ -68,13 +83,14 @@ impl Validator<'_> {
                 continue;
             }
             let section = match method {
-                LoginMethod::OfficialAccount => wechat.official_account,
+                LoginMethod::OfficialAccount | LoginMethod::InWechat => wechat.official_account,
                 LoginMethod::MiniProgram => wechat.mini_program,
                 // Texted through `login.sms`, which always names a provider.
                 LoginMethod::Sms => {
                     parsed.push(method);
                     continue;
                 }
+                LoginMethod::Website => wechat.website,
             };
             let section_path = format!("wechat.{method}");
             if !section && !wechat.simulate && !self.issues.is_broken(&section_path) {

@@ -1,5 +1,6 @@
-//! `wechat`: the API base, the Official Account (credentials, callback keys, forwarding, its
-//! own replies and the callback source check) and the Mini Program.
+//! `wechat`: the API and page bases, the Official Account (credentials, callback keys,
+//! forwarding, its own replies, the callback source check and web authorization), the Mini
+//! Program and the website application.
 
 use base64::alphabet;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
@@ -7,12 +8,12 @@ use base64::Engine as _;
 
 use super::Validator;
 use crate::config::file::{
-    KeywordFile, KeywordMatchFile, MiniProgramFile, OfficialAccountFile, RepliesFile,
-    ScanRepliesFile, WechatFile,
+    KeywordFile, KeywordMatchFile, MiniProgramFile, OAuthScopeFile, OfficialAccountFile,
+    RepliesFile, ScanRepliesFile, WebsiteFile, WechatFile,
 };
 use crate::config::model::{
-    Keyword, KeywordMatch, MiniProgramConfig, OfficialAccountConfig, Replies, ScanReplies,
-    WechatConfig, DEFAULT_SCAN_REPLY_CONFIRMED,
+    Keyword, KeywordMatch, MiniProgramConfig, OAuthScope, OfficialAccountConfig, Replies,
+    ScanReplies, WebsiteConfig, WechatConfig, DEFAULT_SCAN_REPLY_CONFIRMED,
 };
 use crate::config::syntax::HttpUrl;
 
@@ -26,9 +27,11 @@ impl Validator<'_> {
     pub(super) fn wechat(&mut self, wechat: WechatFile) -> Option<WechatConfig> {
         let WechatFile {
             api_base,
+            open_base,
             simulate,
             official_account,
             mini_program,
+            website,
         } = wechat;
         if simulate && !cfg!(feature = "demo") {
             self.issues.add(
@@ -37,13 +40,12 @@ impl Validator<'_> {
                  (set it to false, or build with the default features)",
             );
         }
-        let api_base = match HttpUrl::parse(&api_base) {
-            Ok(url) if url.rest.contains(['?', '#']) => {
-                self.reject("wechat.api_base", "must not have a query or fragment")
-            }
-            Ok(_) => Some(api_base.trim_end_matches('/').to_string()),
-            Err(why) => self.reject("wechat.api_base", why),
-        };
+        let api_base = self.base_url("wechat.api_base", &api_base);
+        let open_base = self.base_url("wechat.open_base", &open_base);
+        let app_ids = [
+            official_account.as_ref().and_then(|oa| oa.app_id.clone()),
+            mini_program.as_ref().and_then(|mp| mp.app_id.clone()),
+        ];
         let official_account = match official_account {
             None => Some(None),
             Some(oa) => self.official_account(oa).map(Some),
@@ -52,11 +54,60 @@ impl Validator<'_> {
             None => Some(None),
             Some(mp) => self.mini_program(mp).map(Some),
         };
+        let website = match website {
+            None => Some(None),
+            Some(site) => self.website(site, &app_ids).map(Some),
+        };
         Some(WechatConfig {
             api_base: api_base?,
+            open_base: open_base?,
             simulate,
             official_account: official_account?,
             mini_program: mini_program?,
+            website: website?,
+        })
+    }
+
+    /// A base URL the client appends paths to: http(s), no query or fragment; a trailing `/`
+    /// is dropped.
+    fn base_url(&mut self, path: &str, text: &str) -> Option<String> {
+        match HttpUrl::parse(text) {
+            Ok(url) if url.rest.contains(['?', '#']) => {
+                self.reject(path, "must not have a query or fragment")
+            }
+            Ok(_) => Some(text.trim_end_matches('/').to_string()),
+            Err(why) => self.reject(path, why),
+        }
+    }
+
+    /// `wechat.website`. Its app id must be its own: openids are per app id, so sharing the
+    /// Official Account's or the Mini Program's would make two people one user.
+    fn website(
+        &mut self,
+        site: WebsiteFile,
+        other_app_ids: &[Option<String>],
+    ) -> Option<WebsiteConfig> {
+        const AT: &str = "wechat.website";
+        let WebsiteFile {
+            app_id,
+            app_secret,
+            app_secret_file,
+        } = site;
+        let app_id = match self.required_text(&format!("{AT}.app_id"), app_id) {
+            Some(id) if other_app_ids.iter().flatten().any(|other| *other == id) => self.reject(
+                format!("{AT}.app_id"),
+                format!(
+                    "{id:?} is the Official Account's or the Mini Program's AppID; the website \
+                     application (网站应用, on open.weixin.qq.com) has an AppID of its own"
+                ),
+            ),
+            other => other,
+        };
+        let app_secret =
+            self.required_secret(&format!("{AT}.app_secret"), app_secret, app_secret_file);
+        Some(WebsiteConfig {
+            app_id: app_id?,
+            app_secret: app_secret?,
         })
     }
 
@@ -78,6 +129,8 @@ impl Validator<'_> {
             forward_timeout_ms,
             replies,
             verify_source_ip,
+            oauth,
+            oauth_scope,
         } = oa;
         let app_id = self.required_text(&format!("{AT}.app_id"), app_id);
         let app_secret =
@@ -131,6 +184,18 @@ impl Validator<'_> {
         );
         let replies = self.replies(&format!("{AT}.replies"), replies);
         let scan_replies = self.scan_replies(AT, scan_reply, scan_replies);
+        let scope = match oauth_scope {
+            OAuthScopeFile::Base => OAuthScope::Base,
+            OAuthScopeFile::UserInfo => OAuthScope::UserInfo,
+        };
+        let oauth = match (oauth, scope) {
+            (true, scope) => Some(Some(scope)),
+            (false, OAuthScope::Base) => Some(None),
+            (false, OAuthScope::UserInfo) => self.reject(
+                format!("{AT}.oauth_scope"),
+                "has no effect without oauth: true",
+            ),
+        };
         Some(OfficialAccountConfig {
             app_id: app_id?,
             app_secret: app_secret?,
@@ -143,6 +208,7 @@ impl Validator<'_> {
             forward_timeout_ms: forward_timeout_ms?,
             replies: replies?,
             verify_source_ip,
+            oauth: oauth?,
         })
     }
 

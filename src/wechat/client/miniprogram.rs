@@ -223,7 +223,7 @@ impl WechatClient {
 }
 
 /// Codes come from the phone, so from anyone: refuse junk before it reaches WeChat.
-fn check_code(code: &str, problem: &'static str) -> Result<(), Error> {
+pub(super) fn check_code(code: &str, problem: &'static str) -> Result<(), Error> {
     if (1..=MAX_CODE_LEN).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(())
     } else {
@@ -232,7 +232,7 @@ fn check_code(code: &str, problem: &'static str) -> Result<(), Error> {
 }
 
 /// WeChat's `errmsg` does not echo credentials today; this keeps it so if it ever does.
-fn scrub(error: Error, values: &[&str]) -> Error {
+pub(super) fn scrub(error: Error, values: &[&str]) -> Error {
     match error {
         Error::Api {
             errcode,

@@ -11,7 +11,7 @@ fn login_methods_are_known_non_empty_and_distinct() {
     assert_eq!(
         errors("login: {methods: [official_account, qq, official_account]}"),
         [
-            "login.methods[1]: \"qq\" is not a login method (official_account, mini_program or sms)",
+            "login.methods[1]: \"qq\" is not a login method (official_account, mini_program, website or sms)",
             "login.methods[2]: official_account is listed twice",
         ]
     );
@@ -22,6 +22,24 @@ fn a_login_method_needs_its_wechat_section() {
     assert_eq!(
         errors("login: {methods: [official_account, mini_program]}"),
         ["login.methods[1]: mini_program needs a wechat.mini_program section (or wechat.simulate: true)"]
+    );
+}
+
+#[test]
+fn website_needs_its_wechat_section_and_in_wechat_is_not_a_page_method() {
+    assert_eq!(
+        errors("login: {methods: [official_account, website, in_wechat]}"),
+        [
+            "login.methods[1]: website needs a wechat.website section (or wechat.simulate: true)",
+            "login.methods[2]: in_wechat is not a method of the login page: set wechat.official_account.oauth: true instead",
+        ]
+    );
+    let c = ok("{wechat: {website: {app_id: wxweb, app_secret: s}}, login: {methods: [website]}}");
+    assert_eq!(c.login.methods, [LoginMethod::Website]);
+    // A website section with problems of its own is reported there, not again here.
+    assert_eq!(
+        errors("{wechat: {website: {app_id: wxweb}}, login: {methods: [website]}}"),
+        ["wechat.website.app_secret: is required (or app_secret_file)"]
     );
 }
 

@@ -1,5 +1,5 @@
 use crate::config::model::{
-    Keyword, KeywordMatch, OfficialAccountConfig, Replies, ScanReplies, Secret,
+    Keyword, KeywordMatch, OAuthScope, OfficialAccountConfig, Replies, ScanReplies, Secret,
 };
 use crate::config::testing::{errors, ok};
 
@@ -15,6 +15,73 @@ fn api_base_is_http_and_loses_its_trailing_slash() {
         errors("wechat: {api_base: 'api.weixin.qq.com'}"),
         ["wechat.api_base: is not an http:// or https:// URL"]
     );
+}
+
+#[test]
+fn open_base_defaults_to_wechats_pages_and_is_checked_like_api_base() {
+    assert_eq!(ok("{}").wechat.open_base, "https://open.weixin.qq.com");
+    assert_eq!(
+        ok("wechat: {open_base: 'http://127.0.0.1:9001/'}")
+            .wechat
+            .open_base,
+        "http://127.0.0.1:9001"
+    );
+    assert_eq!(
+        errors("wechat: {open_base: 'open.weixin.qq.com', api_base: 'http://x/?a'}"),
+        [
+            "wechat.api_base: must not have a query or fragment",
+            "wechat.open_base: is not an http:// or https:// URL",
+        ]
+    );
+}
+
+#[test]
+fn oauth_is_off_by_default_and_takes_either_scope() {
+    assert_eq!(official_account("{}").oauth, None);
+    assert_eq!(
+        official_account("{oauth: true}").oauth,
+        Some(OAuthScope::Base)
+    );
+    assert_eq!(
+        official_account("{oauth: true, oauth_scope: snsapi_userinfo}").oauth,
+        Some(OAuthScope::UserInfo)
+    );
+    // The default scope may be written out with oauth off; another one would do nothing.
+    assert_eq!(
+        official_account("{oauth: false, oauth_scope: snsapi_base}").oauth,
+        None
+    );
+    assert_eq!(
+        oa_errors("{oauth_scope: snsapi_userinfo}"),
+        ["wechat.official_account.oauth_scope: has no effect without oauth: true"]
+    );
+    let errors = oa_errors("{oauth: true, oauth_scope: snsapi_login}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("wechat.official_account.oauth_scope"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn website_needs_its_own_app_id_and_a_secret() {
+    let c = ok("wechat: {website: {app_id: wxweb, app_secret: s3cret}}");
+    let site = c.wechat.website.unwrap();
+    assert_eq!(site.app_id, "wxweb");
+    assert_eq!(site.app_secret.expose(), "s3cret");
+    assert_eq!(
+        errors("wechat: {website: {}}"),
+        [
+            "wechat.website.app_id: is required",
+            "wechat.website.app_secret: is required (or app_secret_file)",
+        ]
+    );
+    // BASE's Official Account is wx1.
+    assert_eq!(
+        errors("wechat: {website: {app_id: wx1, app_secret: s3cret}}"),
+        ["wechat.website.app_id: \"wx1\" is the Official Account's or the Mini Program's AppID; the website application (网站应用, on open.weixin.qq.com) has an AppID of its own"]
+    );
+    assert!(ok("{}").wechat.website.is_none());
 }
 
 #[test]
@@ -186,12 +253,13 @@ fn the_code_constructor_agrees_with_the_file_defaults() {
             forward_timeout_ms,
             replies,
             verify_source_ip,
+            oauth,
         } = oa;
         (
             (app_id, app_secret, token, encoding_aes_key),
             (qr_expire_seconds, scan_replies),
             (forward_url, forward_logins, forward_timeout_ms, replies),
-            verify_source_ip,
+            (verify_source_ip, oauth),
         )
     };
     let code = OfficialAccountConfig::new("wx1", Secret::new("s3cret"), Secret::new("tok123"));
