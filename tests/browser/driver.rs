@@ -163,26 +163,35 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start(tools: &Tools) -> Driver {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let child = Command::new(&tools.chromedriver)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                dir.path().join("chromedriver.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let driver = Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        wait_listening(format!("127.0.0.1:{port}").parse().expect("address")).await;
-        driver
+        // The port is free when picked, but another test may take it before chromedriver
+        // binds it; chromedriver then exits at once (and `wait_listening` may even see the
+        // other listener). Such a start is retried on a fresh port.
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let child = Command::new(&tools.chromedriver)
+                .arg(format!("--port={port}"))
+                .arg(format!(
+                    "--log-path={}",
+                    dir.path().join("chromedriver.log").display()
+                ))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts");
+            let mut driver = Driver {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                dir,
+            };
+            wait_listening(format!("127.0.0.1:{port}").parse().expect("address")).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if matches!(driver.child.try_wait(), Ok(None)) {
+                return driver;
+            }
+        }
+        panic!("chromedriver exited at start five times (ports taken?)");
     }
 
     fn log(&self) -> String {
