@@ -59,6 +59,9 @@ pub struct FileConfig {
     /// Seconds a client has for a request's head (request line and headers), from its first
     /// byte (nginx `client_header_timeout`). Default 10.
     pub client_header_timeout_seconds: u64,
+    /// Seconds an idle keep-alive client connection is kept open waiting for its next request
+    /// (nginx `keepalive_timeout`). Default 75.
+    pub client_keepalive_timeout_seconds: u64,
     /// Drop client request headers whose name contains `_`. Default true.
     pub drop_underscore_headers: bool,
     /// One `access` log line per request. Default true.
@@ -86,6 +89,7 @@ impl Default for FileConfig {
             threads: 1,
             shutdown_timeout_seconds: 5,
             client_header_timeout_seconds: 10,
+            client_keepalive_timeout_seconds: 75,
             drop_underscore_headers: true,
             access_log: true,
             store: StoreFile::default(),

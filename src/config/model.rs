@@ -39,6 +39,8 @@ pub struct Config {
     pub shutdown_timeout_seconds: u64,
     /// How long a client may take to send a request's head, from its first byte.
     pub client_header_timeout_seconds: u64,
+    /// Seconds an idle keep-alive client connection waits for its next request (HTTP/1).
+    pub client_keepalive_timeout_seconds: u64,
     /// Drop every client request header whose name contains `_` (nginx's default, and the
     /// reason `X_Auth_Phone` cannot become `X-Auth-Phone` behind a CGI-style app).
     pub drop_underscore_headers: bool,

@@ -20,6 +20,7 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         threads,
         shutdown_timeout_seconds,
         client_header_timeout_seconds,
+        client_keepalive_timeout_seconds,
         drop_underscore_headers,
         access_log,
         store,
@@ -49,6 +50,10 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         (
             "client_header_timeout_seconds",
             *client_header_timeout_seconds != new.client_header_timeout_seconds,
+        ),
+        (
+            "client_keepalive_timeout_seconds",
+            *client_keepalive_timeout_seconds != new.client_keepalive_timeout_seconds,
         ),
         (
             "drop_underscore_headers",

@@ -6,7 +6,8 @@
 //! holds its connection and a worker's attention forever. Here the head of every HTTP/1
 //! request, up to the empty line, must arrive within `client_header_timeout_seconds` of its
 //! first byte; a client that is too slow is answered 408 and disconnected. The wait for that
-//! first byte is pingora's keep-alive timeout; the body is not timed here.
+//! first byte is the keep-alive timeout (`client_keepalive_timeout_seconds`, `keepalive.rs`);
+//! the body is not timed here.
 //!
 //! Wired around pingora, without changing it:
 //! - [`HeadDeadline`] is the public service's `ServerApp`. It wraps each accepted connection

@@ -24,6 +24,7 @@ pub mod header_deadline;
 pub mod headers;
 pub mod host;
 pub mod in_wechat;
+mod keepalive;
 pub mod log_bridge;
 mod login_endpoints;
 mod oauth_endpoints;
@@ -284,6 +285,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> pingora::Result<bool> {
         let app = &*self.app;
+        keepalive::bound_idle(session, app.config.client_keepalive_timeout_seconds);
         let req = session.req_header();
         // Only answers of our own need it: computed when one is written, not per request.
         let navigation = || gate::is_browser_navigation(&req.method, &req.headers);

@@ -164,6 +164,44 @@ async fn each_keep_alive_request_gets_a_deadline_of_its_own() {
     assert_request_timeout(third, limit);
 }
 
+/// An idle keep-alive connection is closed after `client_keepalive_timeout_seconds` (pingora
+/// alone keeps it until shutdown), and is reused while it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_its_timeout() {
+    let e = Echo::start("app").await;
+    let gw = Gateway::start(&format!(
+        "client_keepalive_timeout_seconds: 1\n{}",
+        public_route(e.addr)
+    ))
+    .await;
+    let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+    for target in ["/1", "/2"] {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: gateway.test\r\n\r\n");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut conn).await.json()["target"], target);
+    }
+    // Left idle: closed by the gateway (the read ends), well before a generous bound.
+    let idle = Instant::now();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("the idle connection is closed, not kept");
+    assert_eq!(read.unwrap_or(0), 0, "nothing but the close");
+    assert!(
+        idle.elapsed() >= Duration::from_millis(500),
+        "kept for its timeout first: {:?}",
+        idle.elapsed()
+    );
+
+    // HTTP/1.0 without Keep-Alive stays one request per connection.
+    let mut old = TcpStream::connect(gw.addr).await.unwrap();
+    old.write_all(b"GET /3 HTTP/1.0\r\nHost: gateway.test\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = parse_raw(&read_to_close(&mut old).await);
+    assert_eq!(raw.json()["target"], "/3");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_slower_than_the_head_deadline_is_not_cut_off_by_it() {
     let (_e, gw) = gateway(1).await;

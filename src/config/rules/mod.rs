@@ -80,6 +80,7 @@ impl Validator<'_> {
             threads,
             shutdown_timeout_seconds,
             client_header_timeout_seconds,
+            client_keepalive_timeout_seconds,
             drop_underscore_headers,
             access_log,
             store,
@@ -111,6 +112,13 @@ impl Validator<'_> {
             3600,
             "seconds",
         );
+        let client_keepalive_timeout_seconds = self.within(
+            "client_keepalive_timeout_seconds",
+            client_keepalive_timeout_seconds,
+            1,
+            3600,
+            "seconds",
+        );
         let store = self.store(store);
         let session = self.session(session, public_url.as_ref());
         let identity_headers = self.identity_headers(identity_headers);
@@ -131,6 +139,7 @@ impl Validator<'_> {
             threads: threads?,
             shutdown_timeout_seconds: shutdown_timeout_seconds?,
             client_header_timeout_seconds: client_header_timeout_seconds?,
+            client_keepalive_timeout_seconds: client_keepalive_timeout_seconds?,
             drop_underscore_headers,
             access_log,
             store: store?,

@@ -13,6 +13,19 @@ async fn sms_code(f: &Fixture, number: &str, now: u64) -> String {
     f.last_code()
 }
 
+/// SMS login with `code` typed for `typed`, and its ticket exchanged by the same browser.
+async fn sms_signed_in(f: &Fixture, typed: &str, code: &str, rd: &str, now: u64) -> Exchanged {
+    let logged_in = f
+        .login
+        .sms_login(typed, code, rd.into(), now)
+        .await
+        .unwrap();
+    f.login
+        .exchange(&logged_in.ticket, &logged_in.browser_secret, now)
+        .await
+        .unwrap()
+}
+
 fn wrong(code: &str) -> &'static str {
     if code == "000000" {
         "111111"
@@ -89,16 +102,7 @@ async fn with_signup_a_new_number_becomes_a_user_who_logs_in_by_sms() {
     // A second login of the same number is the same user.
     let later = now + keys::RESEND_COOLDOWN_SECONDS;
     let code = sms_code(&f, "13700137001", later).await;
-    let second = f
-        .login
-        .sms_login("+8613700137001", &code, "/".into(), later)
-        .await
-        .unwrap();
-    let second = f
-        .login
-        .exchange(&second.ticket, &second.browser_secret, later)
-        .await
-        .unwrap();
+    let second = sms_signed_in(&f, "+8613700137001", &code, "/", later).await;
     assert_eq!(second.identity.user_id, identity.user_id);
     assert_eq!(f.funnel_of("sms", "confirmed"), 2);
     assert_eq!(f.funnel_of("sms", "exchanged"), 2);
@@ -203,16 +207,7 @@ async fn a_new_wechat_user_proving_an_sms_users_phone_becomes_that_user() {
     .await;
     let now = unix_now();
     let code = sms_code(&f, "13700137006", now).await;
-    let sms = f
-        .login
-        .sms_login("13700137006", &code, "/".into(), now)
-        .await
-        .unwrap();
-    let sms = f
-        .login
-        .exchange(&sms.ticket, &sms.browser_secret, now)
-        .await
-        .unwrap();
+    let sms = sms_signed_in(&f, "13700137006", &code, "/", now).await;
 
     // Later, the same person scans the Official Account's code and proves the same phone.
     let started = f.start().await;
