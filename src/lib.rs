@@ -9,6 +9,7 @@
 //! `wechat.simulate: true` adds to a gateway), which plugs into the login endpoints through
 //! one seam, [`proxy::app::DemoHooks`]. Without the feature neither exists, nor does axum.
 
+pub mod access_log;
 pub mod audit;
 pub mod cli;
 pub mod cli_users;
@@ -16,6 +17,7 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod identity;
+pub mod log_sink;
 pub mod login;
 pub mod metrics;
 pub mod pages;

@@ -27,7 +27,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -138,9 +138,28 @@ fn load_config(path: &std::path::Path) -> Result<scangate::config::Config, ExitC
     })
 }
 
-/// `to_stderr`: log lines (audit lines included) go to stderr, keeping stdout for the
-/// command's own output (`scangate users ... --json`).
-fn init_logging(format: LogFormat, to_stderr: bool) {
+/// Writes the buffered log lines when `main` returns.
+struct WriteLogAtExit;
+
+impl Drop for WriteLogAtExit {
+    fn drop(&mut self) {
+        scangate::log_sink::shutdown();
+    }
+}
+
+/// Where a command's log lines go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LogTo {
+    /// Written where they are made (short commands).
+    Stdout,
+    /// Kept off stdout, which carries the command's own output (`scangate users ... --json`).
+    Stderr,
+    /// Through a writer thread (`run`, `demo`): the access log never writes on a pingora
+    /// worker. What is pending is written at the end of `main` ([`WriteLogAtExit`]).
+    Buffered,
+}
+
+fn init_logging(format: LogFormat, to: LogTo) {
     use tracing_subscriber::EnvFilter;
     // pingora logs through `log`; bridge it into tracing, with the records of clients' own
     // faults lowered to DEBUG. Its debug and trace records are dropped where they are made:
@@ -148,20 +167,45 @@ fn init_logging(format: LogFormat, to_stderr: bool) {
     let _ = scangate::proxy::log_bridge::init(tracing_log::log::LevelFilter::Info);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour codes only for a terminal: in a file or a log collector they are noise, and
-    // writing them costs time on every access-log line.
+    // writing them costs time on every line.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi && !to_stderr);
-    let _ = match (format, to_stderr) {
-        (LogFormat::Text, false) => builder.try_init(),
-        (LogFormat::Json, false) => builder.json().flatten_event(true).try_init(),
-        (LogFormat::Text, true) => builder.with_writer(std::io::stderr).try_init(),
-        (LogFormat::Json, true) => builder
+        .with_ansi(ansi && to == LogTo::Stdout);
+    let json = format == LogFormat::Json;
+    let sink = match to {
+        LogTo::Buffered => match scangate::log_sink::start_global(std::io::stdout()) {
+            Ok(sink) => Some(sink),
+            Err(e) => {
+                eprintln!("scangate: no log writer thread ({e}); writing log lines directly");
+                None
+            }
+        },
+        _ => None,
+    };
+    let _ = match (&sink, to, json) {
+        (Some(sink), _, _) => {
+            scangate::access_log::set_shape(if json {
+                scangate::access_log::Shape::Json
+            } else {
+                scangate::access_log::Shape::Text
+            });
+            let writer = scangate::log_sink::MakeSinkWriter(sink.clone());
+            let builder = builder.with_ansi(false).with_writer(writer);
+            if json {
+                builder.json().flatten_event(true).try_init()
+            } else {
+                builder.try_init()
+            }
+        }
+        (None, LogTo::Stderr, false) => builder.with_writer(std::io::stderr).try_init(),
+        (None, LogTo::Stderr, true) => builder
             .with_writer(std::io::stderr)
             .json()
             .flatten_event(true)
             .try_init(),
+        (None, _, false) => builder.try_init(),
+        (None, _, true) => builder.json().flatten_event(true).try_init(),
     };
 }
 
@@ -178,7 +222,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.log_format, matches!(cli.command, Command::Users { .. }));
+    let log_to = match cli.command {
+        Command::Users { .. } => LogTo::Stderr,
+        Command::Run { .. } | Command::Demo { .. } => LogTo::Buffered,
+        _ => LogTo::Stdout,
+    };
+    init_logging(cli.log_format, log_to);
+    let _write_log_at_exit = WriteLogAtExit;
     match cli.command {
         Command::Check { config } => match load_config(&config) {
             Ok(cfg) => {

@@ -529,28 +529,29 @@ impl ProxyHttp for Gateway {
         if ctx.upstream_failed {
             metrics.upstream_error();
         }
-        let upstream_ms = match (ctx.upstream_start, ctx.upstream_header_at) {
-            (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64() * 1000.0,
-            _ => 0.0,
+        let upstream = match (ctx.upstream_start, ctx.upstream_header_at) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a),
+            _ => Duration::ZERO,
         };
         if !app.config.access_log {
             return;
         }
         let req = session.req_header();
-        let route = route_runtime.map_or("-", |r| r.route.name.as_str());
-        tracing::info!(
-            target: "access",
-            method = %req.method,
-            host = %ctx.host,
-            path = %req.uri.path(),
-            route,
+        crate::access_log::emit(&crate::access_log::AccessLine {
+            method: req.method.as_str(),
+            host: &ctx.host,
+            path: req.uri.path(),
+            route: route_runtime.map_or("-", |r| r.route.name.as_str()),
             status,
-            user_id = ctx.session.as_ref().map_or("-", |v| v.identity.user_id.as_str()),
-            client = %ctx.peer.map_or_else(|| "-".to_string(), |p| p.client.to_string()),
-            upstream_ms = format_args!("{upstream_ms:.1}"),
-            total_ms = format_args!("{:.1}", total.as_secs_f64() * 1000.0),
-            error = error.map(|e| e.etype().as_str()),
-        );
+            user_id: ctx
+                .session
+                .as_ref()
+                .map_or("-", |v| v.identity.user_id.as_str()),
+            client: ctx.peer.map(|p| p.client),
+            upstream,
+            total,
+            error: error.map(|e| e.etype().as_str()),
+        });
     }
 }
 

@@ -19,6 +19,14 @@ use crate::config::ConfigErrors;
 use crate::proxy::app::unix_now;
 use crate::proxy::App;
 
+/// Writes the log lines still buffered now rather than at the next interval: whoever sent the
+/// signal (an operator, an orchestrator about to stop the container) reads the log next.
+fn flush_log() {
+    if let Some(sink) = crate::log_sink::global() {
+        sink.flush_soon();
+    }
+}
+
 /// How often a drain looks whether requests are still in flight.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
 
@@ -70,6 +78,7 @@ impl ProcessSignals {
                 _ = hup.recv() => match &self.config_path {
                     Some(path) => {
                         let _ = reload(&self.app, path);
+                        flush_log();
                     }
                     None => tracing::warn!("SIGHUP ignored: no config file to re-read"),
                 },
@@ -89,6 +98,7 @@ impl ProcessSignals {
         );
         self.app.begin_drain();
         exit_when_drained(self.app.clone(), timeout);
+        flush_log();
         Stop::Drain
     }
 }
@@ -141,6 +151,8 @@ fn exit_when_drained(app: Arc<App>, timeout: Duration) {
                 std::thread::sleep(DRAIN_POLL);
             }
             tracing::info!(in_flight = app.in_flight(), "drained; scangate stopped");
+            // `exit` skips `main`'s end, where the buffered log lines are written.
+            crate::log_sink::shutdown();
             std::process::exit(0);
         });
     if let Err(e) = spawned {

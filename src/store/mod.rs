@@ -15,6 +15,7 @@ mod metered;
 mod redis;
 #[cfg(any(test, feature = "test-util"))]
 pub mod redis_server;
+mod split;
 mod sqlite;
 
 use std::sync::Arc;
@@ -28,7 +29,8 @@ use crate::config::model::StoreConfig;
 pub use self::redis::{RedisStore, COMMAND_TIMEOUT, OPEN_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use metered::MeteredStore;
-pub use sqlite::SqliteStore;
+pub use split::{is_ephemeral, SplitStore, EPHEMERAL_PREFIXES};
+pub use sqlite::{Durability, SqliteStore};
 
 /// A boxed error from a backend library, kept as the `source` of [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -209,7 +211,7 @@ pub async fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>> {
             let path = path.clone();
             // Opening runs SQLite's own file I/O (and possibly WAL recovery): keep it off the
             // async workers.
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+            let store = tokio::task::spawn_blocking(move || open_embedded(&path))
                 .await
                 .map_err(|e| Error::Backend(Box::new(e)))??;
             Ok(Arc::new(store))
@@ -218,6 +220,24 @@ pub async fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>> {
             Ok(Arc::new(RedisStore::open(url.expose(), key_prefix).await?))
         }
     }
+}
+
+/// The embedded store: the configured file for what must last, and [`ephemeral_path`] beside
+/// it, never fsynced, for login state (see [`SplitStore`]).
+pub fn open_embedded(path: &std::path::Path) -> Result<SplitStore> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let durable = SqliteStore::open_with(path, clock.clone(), Durability::Synced)?;
+    let ephemeral = SqliteStore::open_with(&ephemeral_path(path), clock, Durability::Unsynced)?;
+    Ok(SplitStore::new(Arc::new(durable), Arc::new(ephemeral)))
+}
+
+/// Where the embedded store keeps its ephemeral part: `scangate.db` → `scangate.ephemeral.db`
+/// in the same directory (so one volume holds both).
+pub fn ephemeral_path(path: &std::path::Path) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "scangate".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}.ephemeral.db"))
 }
 
 /// Whole milliseconds of a TTL, rounded up, checked against the contract of [`Store`].

@@ -9,6 +9,8 @@
 //! - **WAL with `synchronous=FULL`**: each commit is fsynced, so a user who was told "bound"
 //!   survives a power cut, not only a process crash (which `NORMAL` would already survive).
 //!   The cost falls on login, logout and callbacks only; the hot path never touches the store.
+//!   A file opened [`Durability::Unsynced`] (the ephemeral part of [`super::SplitStore`])
+//!   is `synchronous=OFF`: it survives a crash of the process, not of the machine.
 //! - **Group commit**: the thread takes every operation already queued (up to
 //!   [`MAX_BATCH`]) into one transaction, so one fsync covers them all, and answers their
 //!   callers only after the commit. Alone, an operation costs what it did before (one
@@ -65,6 +67,16 @@ type Answer = Box<dyn FnOnce(std::result::Result<(), &CommitFailed>) + Send>;
 #[derive(Debug, Clone)]
 struct CommitFailed(String);
 
+/// Whether a commit waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsynced before the caller is answered (`synchronous=FULL`).
+    Synced,
+    /// Handed to the operating system, never fsynced (`synchronous=OFF`): survives the
+    /// process's crash, not a power cut.
+    Unsynced,
+}
+
 /// The embedded [`Store`]: a SQLite file served by one background thread.
 ///
 /// Dropping the last handle lets the thread finish the queued operations and close the file.
@@ -83,11 +95,16 @@ impl SqliteStore {
     /// As [`SqliteStore::open`], with expiry measured on `clock` (tests pass a
     /// [`ManualClock`](super::ManualClock)).
     pub fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::open_with(path, clock, Durability::Synced)
+    }
+
+    /// As [`SqliteStore::open_with_clock`], with the commits' [`Durability`].
+    pub fn open_with(path: &Path, clock: Arc<dyn Clock>, durability: Durability) -> Result<Self> {
         let open_error = |source: BoxError| Error::Open {
             location: path.display().to_string(),
             source,
         };
-        let conn = open_connection(path).map_err(open_error)?;
+        let conn = open_connection(path, durability).map_err(open_error)?;
         let (jobs, queue) = mpsc::channel();
         let worker = Worker {
             conn,
@@ -109,6 +126,19 @@ impl SqliteStore {
     /// itself every minute; expired rows are invisible either way.
     pub async fn purge_expired(&self) -> Result<u64> {
         self.call(|w| w.purge(usize::MAX).map_err(db)).await
+    }
+
+    /// Keeps the worker busy until the returned sender is dropped (tests of what waits for
+    /// whom).
+    #[cfg(test)]
+    pub(crate) fn hold_worker_for_test(&self) -> mpsc::SyncSender<()> {
+        let (release, wait) = mpsc::sync_channel::<()>(0);
+        let job: Job = Box::new(move |_| {
+            let _ = wait.recv();
+            Box::new(|_| {})
+        });
+        let _ = self.jobs.send(job);
+        release
     }
 
     /// Runs `op` on the worker thread and waits for its answer.
@@ -155,7 +185,10 @@ fn checked_ttl(ttl: Option<Duration>) -> Result<Option<i64>> {
 
 // === opening ===
 
-fn open_connection(path: &Path) -> std::result::Result<Connection, BoxError> {
+fn open_connection(
+    path: &Path,
+    durability: Durability,
+) -> std::result::Result<Connection, BoxError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -170,7 +203,11 @@ fn open_connection(path: &Path) -> std::result::Result<Connection, BoxError> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("the file system refused WAL mode (journal_mode is {mode})").into());
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let synchronous = match durability {
+        Durability::Synced => "FULL",
+        Durability::Unsynced => "OFF",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     match version {
         0 => conn.execute_batch(&format!(

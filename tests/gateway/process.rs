@@ -289,8 +289,11 @@ async fn kill_9_in_the_middle_of_writes_leaves_a_sound_store() {
     }
     assert!(written > 0, "no write happened before the kill");
 
+    // Both parts of the embedded store: users and revocations (fsynced), login state (not).
     let db = p.dir.path().join("scangate.db");
     assert_eq!(integrity(&db), "ok");
+    let ephemeral = p.dir.path().join("scangate.ephemeral.db");
+    assert_eq!(integrity(&ephemeral), "ok");
     // The same store serves again.
     let dir = std::mem::replace(&mut p.dir, tempfile::tempdir().unwrap());
     drop(p);
@@ -306,4 +309,65 @@ async fn kill_9_in_the_middle_of_writes_leaves_a_sound_store() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+}
+
+/// The access log is written by a thread of its own, buffered: every line of every request
+/// answered must still be in the log when the process exits after SIGTERM, SIGHUP or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_access_line_is_lost_across_sighup_and_sigterm() {
+    let e = Echo::start("app").await;
+    let mut p = Process::start(&routes(e.addr, "/")).await;
+    let client = reqwest::Client::new();
+    const EACH: usize = 300;
+    let send = |from: usize| {
+        let client = client.clone();
+        let base = p.url("");
+        async move {
+            let mut tasks = Vec::new();
+            for worker in 0..6 {
+                let client = client.clone();
+                let base = base.clone();
+                tasks.push(tokio::spawn(async move {
+                    for n in (from + worker..from + EACH).step_by(6) {
+                        let r = client.get(format!("{base}/n/{n}")).send().await.unwrap();
+                        assert_eq!(r.status(), 200);
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+        }
+    };
+    send(0).await;
+    p.signal("HUP");
+    send(EACH).await;
+    p.signal("TERM");
+    let (exit, _) = p.exited(Duration::from_secs(10)).await;
+    assert!(exit.success(), "{exit:?}");
+    let log = std::fs::read_to_string(p.dir.path().join("scangate.log")).unwrap();
+    let mut seen = vec![0u32; 2 * EACH];
+    for line in log.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            panic!("a log line that is not JSON (torn or interleaved?): {line:?}");
+        };
+        if v["target"] != "access" {
+            continue;
+        }
+        let path = v["path"].as_str().unwrap();
+        if let Some(n) = path.strip_prefix("/n/") {
+            seen[n.parse::<usize>().unwrap()] += 1;
+        }
+    }
+    let missing: Vec<usize> = (0..2 * EACH).filter(|&n| seen[n] != 1).collect();
+    assert!(
+        missing.is_empty(),
+        "requests not logged exactly once: {missing:?}"
+    );
+    // The drain's last line is written a moment before the process exits: it is there too.
+    let last = log
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(last.contains("scangate stopped"), "last line: {last}");
 }
