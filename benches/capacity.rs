@@ -16,9 +16,13 @@
 //! `scangate_longpolls_waiting` gauge says so); the clients close; attempts created up to
 //! 100k; 10k long-polls again on top of the 100k. `login.limits` is lifted
 //! (`qr_per_ip_per_minute`, `long_polls_per_ip`, `long_polls_total` all 0) and
-//! `qr_expire_seconds: 3600` keeps every attempt pending.
+//! `qr_expire_seconds: 3600` keeps every attempt pending. Between the two: 10k keep-alive
+//! connections each answered once and then left idle by their clients, until the gateway
+//! closes them after `client_keepalive_timeout_seconds` (`CAPACITY_KEEPALIVE`, 5 s here), and
+//! the RSS once jemalloc has returned the memory (its decay, ~10 s).
 //!
-//! Environment: `CAPACITY_POLLS` (10000), `CAPACITY_ATTEMPTS` (100000), `SCANGATE_BIN`,
+//! Environment: `CAPACITY_POLLS` (10000), `CAPACITY_ATTEMPTS` (100000),
+//! `CAPACITY_KEEPALIVE` (5, seconds), `SCANGATE_BIN`,
 //! `BENCH_NO_WAIT=1`. The client needs `CAPACITY_POLLS` + ~100 file descriptors (the bench
 //! raises its soft limit to the hard one with `prlimit`; the gateway inherits it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -241,6 +245,18 @@ async fn open_idle(
     (tasks, answered.load(Ordering::Relaxed))
 }
 
+/// The sizes of both parts of the embedded store (login state lives in the ephemeral one).
+fn store_note(dir: &std::path::Path) -> String {
+    let mb = |name: &str| file_size(&dir.join(name)) as f64 / 1e6;
+    format!(
+        "store files: durable {:.1} MB + WAL {:.1} MB, ephemeral {:.1} MB + WAL {:.1} MB",
+        mb("scangate.db"),
+        mb("scangate.db-wal"),
+        mb("scangate.ephemeral.db"),
+        mb("scangate.ephemeral.db-wal")
+    )
+}
+
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
@@ -311,6 +327,7 @@ struct Row {
 fn main() {
     let polls = env_usize("CAPACITY_POLLS", 10_000);
     let attempts = env_usize("CAPACITY_ATTEMPTS", 100_000).max(polls);
+    let keepalive = Duration::from_secs(env_usize("CAPACITY_KEEPALIVE", 5) as u64);
     let bin = binary();
     if !bin.is_file() {
         eprintln!(
@@ -353,6 +370,7 @@ public_url: "http://{listen}"
 admin_listen: "{admin}"
 threads: 1
 shutdown_timeout_seconds: 1
+client_keepalive_timeout_seconds: {keepalive}
 store:
   backend: embedded
   path: "{db}"
@@ -378,6 +396,7 @@ routes:
 "#,
         db = db.display(),
         api = sim.api_base(),
+        keepalive = keepalive.as_secs(),
     );
     let config_path = dir.path().join("scangate.yaml");
     std::fs::write(&config_path, &config).unwrap();
@@ -430,8 +449,7 @@ routes:
             phase: format!("{} attempts", ids.len()),
             mem: mem(pid),
             fds: open_fds(pid),
-            note: format!("store file {:.1} MB + WAL {:.1} MB", file_size(&db) as f64 / 1e6,
-                file_size(&dir.path().join("scangate.db-wal")) as f64 / 1e6),
+            note: store_note(dir.path()),
         });
 
         let poll_ids = &ids[ids.len() - polls..];
@@ -447,23 +465,34 @@ routes:
             fds: open_fds(pid),
             note: "each answered one request (a poll without wait), then idle".into(),
         });
+        // The clients keep them open and say nothing: the gateway closes them after its
+        // keep-alive timeout (pingora alone would keep them until shutdown).
+        let idle_since = Instant::now();
+        while open_fds(pid) >= 200 && idle_since.elapsed() < keepalive * 4 + Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let closed_after = idle_since.elapsed();
+        rows.push(Row {
+            phase: format!("{} attempts, the idle connections closed by the gateway", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: format!(
+                "client_keepalive_timeout_seconds: {}; closed {:.1} s after the last answer",
+                keepalive.as_secs(),
+                closed_after.as_secs_f64() + 1.0
+            ),
+        });
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        rows.push(Row {
+            phase: format!("{} attempts, 12 s later", ids.len()),
+            mem: mem(pid),
+            fds: open_fds(pid),
+            note: "jemalloc has returned the freed pages (its decay is ~10 s)".into(),
+        });
         for t in &idle_tasks {
             t.abort();
         }
         drop(idle_tasks);
-        for _ in 0..100 {
-            if open_fds(pid) < 200 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        rows.push(Row {
-            phase: format!("{} attempts, those connections closed", ids.len()),
-            mem: mem(pid),
-            fds: open_fds(pid),
-            note: String::new(),
-        });
 
         let (row, tasks) = park_polls(listen, admin, &client, poll_ids, pid, ids.len()).await;
         rows.push(row);
@@ -505,11 +534,7 @@ routes:
             phase: format!("{} attempts", ids.len()),
             mem: mem(pid),
             fds: open_fds(pid),
-            note: format!(
-                "created at {rate:.0}/s; store file {:.1} MB + WAL {:.1} MB",
-                file_size(&db) as f64 / 1e6,
-                file_size(&dir.path().join("scangate.db-wal")) as f64 / 1e6
-            ),
+            note: format!("created at {rate:.0}/s; {}", store_note(dir.path())),
         });
 
         // 10k polls again, on the newest attempts.

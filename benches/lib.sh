@@ -51,7 +51,7 @@ EOF
 wait_http() {
     local url=$1 pid=$2 tenths=$((${3:-10} * 10)) i
     for ((i = 0; i < tenths; i++)); do
-        if curl -s -o /dev/null --max-time 2 "$url"; then
+        if curl -s -k -o /dev/null --max-time 2 "$url"; then
             return 0
         fi
         if ! kill -0 "$pid" 2>/dev/null; then

@@ -8,8 +8,12 @@
 #   - nginx as a reverse proxy to it (worker_processes 1, upstream keepalive 64);
 #   - scangate (release binary) with `threads: 1`, the built-in WeChat simulator, a public
 #     route /pub and a login route /, both to the same upstream;
+#   - the forward-auth deployment: nginx with `auth_request` to scangate's /.auth/verify
+#     (README's snippet), then proxying to the upstream;
+#   - TLS at the edge (TLS=on, the default): nginx with TLS and a second scangate with
+#     `tls:`, the same self-signed ECDSA P-256 certificate (openssl);
 # logs in through the simulator with curl to get a session cookie, then runs wrk rounds over
-# six cases, alternating them (round 1 in order, round 2 reversed, ...), and prints the
+# the cases, alternating them (round 1 in order, round 2 reversed, ...), and prints the
 # medians across rounds: throughput, p50/p99 latency and the CPU time per request of the
 # process under test (utime+stime from /proc/<pid>/stat, before and after each run).
 #
@@ -27,6 +31,7 @@
 #                      BENCHMARKS.md with the results
 #   SCANGATE_REV=...   the revision the binary was built from, for the report (default: the
 #                      work tree's HEAD, with any uncommitted changes in src/ named)
+#   TLS=on             off: leave out the TLS cases (and the need for openssl)
 #   KEEP_TMP=1         keep the temp dir (configs, logs, raw wrk output) for inspection
 set -euo pipefail
 
@@ -42,6 +47,7 @@ WRK_CONNS=${WRK_CONNS:-64}
 WARMUP=${WARMUP:-1}
 BODY_BYTES=${BODY_BYTES:-100}
 ACCESS_LOG=${ACCESS_LOG:-on}
+TLS=${TLS:-on}
 WRITE=${WRITE:-0}
 SCANGATE_BIN=${SCANGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/scangate}
 BARE_BIN=${BARE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_pingora}
@@ -56,7 +62,9 @@ done
 case $ACCESS_LOG in on | off) ;; *) echo "ACCESS_LOG must be on or off" >&2; exit 64 ;; esac
 
 missing=()
-for tool in wrk nginx curl python3; do
+tools=(wrk nginx curl python3)
+if [[ $TLS == on ]]; then tools+=(openssl); fi
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
@@ -95,8 +103,9 @@ family() {
     echo "$1 $children"
 }
 
-read -r UP_PORT NG_PORT SG_PORT ADMIN_PORT BARE_PORT <<<"$(free_ports 5)"
-mkdir -p "$TMP/up" "$TMP/proxy"
+read -r UP_PORT NG_PORT SG_PORT ADMIN_PORT BARE_PORT FA_PORT NGT_PORT SGT_PORT SGT_ADMIN_PORT \
+    <<<"$(free_ports 9)"
+mkdir -p "$TMP/up" "$TMP/proxy" "$TMP/fa" "$TMP/tls"
 BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
 USER_LINE=""
 if [[ $(id -u) == 0 ]]; then
@@ -169,6 +178,92 @@ fi
 EOF
 } >"$TMP/proxy/nginx.conf"
 
+# The forward-auth deployment, as README's "Forward auth" snippet writes it (the identity
+# headers taken from /.auth/verify's answer), with the same upstream settings as above and a
+# keep-alive pool to scangate.
+{
+    nginx_common "$TMP/fa"
+    echo "http {"
+    nginx_temp_paths "$TMP/fa"
+    cat <<EOF
+  ${NGINX_ACCESS//proxy\/access.log/fa\/access.log}
+  keepalive_requests 1000000;
+  upstream app {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  upstream scangate {
+    server 127.0.0.1:$SG_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$FA_PORT;
+    location = /_scangate {
+      internal;
+      proxy_pass http://scangate/.auth/verify;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL \$scheme://\$http_host\$request_uri;
+    }
+    location / {
+      auth_request /_scangate;
+      auth_request_set \$uid \$upstream_http_x_auth_user_id;
+      auth_request_set \$jwt \$upstream_http_x_auth_assertion;
+      proxy_set_header X-Auth-User-Id \$uid;
+      proxy_set_header X-Auth-Assertion \$jwt;
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+  }
+}
+EOF
+} >"$TMP/fa/nginx.conf"
+
+if [[ $TLS == on ]]; then
+    # One certificate for both TLS servers: ECDSA P-256, self-signed (wrk does not verify).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" >"$TMP/tls/openssl.log" 2>&1
+    {
+        nginx_common "$TMP/tls"
+        echo "http {"
+        nginx_temp_paths "$TMP/tls"
+        cat <<EOF
+  ${NGINX_ACCESS//proxy\/access.log/tls\/access.log}
+  keepalive_requests 1000000;
+  upstream app {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$NGT_PORT ssl;
+    ssl_certificate $TMP/tls/cert.pem;
+    ssl_certificate_key $TMP/tls/key.pem;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+  }
+}
+EOF
+    } >"$TMP/tls/nginx.conf"
+fi
+
 cat >"$TMP/scangate.yaml" <<EOF
 listen: "127.0.0.1:$SG_PORT"
 public_url: "http://127.0.0.1:$SG_PORT"
@@ -193,6 +288,13 @@ routes:
     upstreams: ["127.0.0.1:$UP_PORT"]
     auth: login
 EOF
+# The TLS instance: the same deployment (public_url, secret: the session cookie is valid on
+# both) with a store of its own and `tls:`.
+sed -e "s|^listen: .*|listen: \"127.0.0.1:$SGT_PORT\"|" \
+    -e "s|^admin_listen: .*|admin_listen: \"127.0.0.1:$SGT_ADMIN_PORT\"|" \
+    -e "s|scangate.db|scangate-tls.db|" "$TMP/scangate.yaml" >"$TMP/scangate-tls.yaml"
+printf 'tls:\n  cert_file: "%s"\n  key_file: "%s"\n' "$TMP/tls/cert.pem" "$TMP/tls/key.pem" \
+    >>"$TMP/scangate-tls.yaml"
 
 SCANGATE_BENCH_SESSION_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 export SCANGATE_BENCH_SESSION_SECRET
@@ -214,6 +316,20 @@ PIDS+=("$NG_PID")
 RUST_LOG=$SG_RUST_LOG "$SCANGATE_BIN" run --config "$TMP/scangate.yaml" >"$TMP/scangate.log" 2>&1 &
 SG_PID=$!
 PIDS+=("$SG_PID")
+nginx -p "$TMP/fa" -c "$TMP/fa/nginx.conf" -e "$TMP/fa/error.log" >"$TMP/nginx-fa.log" 2>&1 &
+FA_PID=$!
+PIDS+=("$FA_PID")
+NGT_PID=""
+SGT_PID=""
+if [[ $TLS == on ]]; then
+    nginx -p "$TMP/tls" -c "$TMP/tls/nginx.conf" -e "$TMP/tls/error.log" >"$TMP/nginx-tls.log" 2>&1 &
+    NGT_PID=$!
+    PIDS+=("$NGT_PID")
+    RUST_LOG=$SG_RUST_LOG "$SCANGATE_BIN" run --config "$TMP/scangate-tls.yaml" \
+        >"$TMP/scangate-tls.log" 2>&1 &
+    SGT_PID=$!
+    PIDS+=("$SGT_PID")
+fi
 
 BARE_PID=""
 if [[ -x $BARE_BIN ]]; then
@@ -229,6 +345,11 @@ wait_http "http://127.0.0.1:$UP_PORT/" "$UP_PID"
 wait_http "http://127.0.0.1:$NG_PORT/" "$NG_PID"
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" "$SG_PID"
 wait_http "http://127.0.0.1:$SG_PORT/pub" "$SG_PID"
+wait_http "http://127.0.0.1:$FA_PORT/pub" "$FA_PID"
+if [[ $TLS == on ]]; then
+    wait_http "https://127.0.0.1:$NGT_PORT/" "$NGT_PID"
+    wait_http "http://127.0.0.1:$SGT_ADMIN_PORT/readyz" "$SGT_PID"
+fi
 
 # --- a session cookie, through the simulator, as README's walk-through does -----------------
 SG="http://127.0.0.1:$SG_PORT"
@@ -241,25 +362,36 @@ if [[ -n $BARE_PID ]]; then
 fi
 
 # --- the cases ---------------------------------------------------------------------------
-# name | url | expected status | extra header | pid whose CPU is measured
+# name | url | expected status | extra headers (separated by ^) | pids whose CPU is measured
 CASES=(
     "direct upstream|http://127.0.0.1:$UP_PORT/app|200||up"
     "nginx proxy|http://127.0.0.1:$NG_PORT/app|200||ng"
     "scangate public route|$SG/pub/app|200||sg"
     "scangate authenticated route|$SG/app|200|Cookie: $COOKIE|sg"
     "scangate unauthenticated 302|$SG/app|302|Accept: text/html|sg"
-    "scangate /.auth/verify|$SG/.auth/verify|200|Cookie: $COOKIE|sg"
+    "scangate /.auth/verify|$SG/.auth/verify|200|Cookie: $COOKIE^X-Original-URL: $SG/app|sg"
+    "forward-auth deployment: nginx auth_request + scangate /.auth/verify|http://127.0.0.1:$FA_PORT/app|200|Cookie: $COOKIE|fa"
 )
 if [[ -n $BARE_PID ]]; then
     CASES+=("bare pingora + HS256 cookie (reference)|http://127.0.0.1:$BARE_PORT/app|200|Cookie: $BARE_COOKIE|bare")
+fi
+if [[ $TLS == on ]]; then
+    SGT="https://127.0.0.1:$SGT_PORT"
+    CASES+=(
+        "TLS: nginx proxy, keep-alive|https://127.0.0.1:$NGT_PORT/app|200||ngt"
+        "TLS: scangate authenticated, keep-alive|$SGT/app|200|Cookie: $COOKIE|sgt"
+        "TLS: nginx proxy, new connection per request|https://127.0.0.1:$NGT_PORT/app|200|Connection: close|ngt"
+        "TLS: scangate authenticated, new connection per request|$SGT/app|200|Cookie: $COOKIE^Connection: close|sgt"
+    )
 fi
 NGINX_CASE=1
 
 # Every case answers as expected before anything is measured.
 for c in "${CASES[@]}"; do
-    IFS='|' read -r name url want header _ <<<"$c"
-    args=(-s -o /dev/null -w '%{http_code}' "$url")
-    if [[ -n $header ]]; then args+=(-H "$header"); fi
+    IFS='|' read -r name url want headers _ <<<"$c"
+    args=(-s -k -o /dev/null -w '%{http_code}' "$url")
+    IFS='^' read -ra hs <<<"$headers"
+    for h in "${hs[@]}"; do args+=(-H "$h"); done
     got=$(curl "${args[@]}")
     if [[ $got != "$want" ]]; then
         log "$name: $url answered $got, expected $want"
@@ -282,15 +414,21 @@ pids_of() {
         ng) family "$NG_PID" ;;
         sg) echo "$SG_PID" ;;
         bare) echo "$BARE_PID" ;;
+        # The deployment as a whole: its nginx and the scangate it asks.
+        fa) echo "$(family "$FA_PID") $SG_PID" ;;
+        ngt) family "$NGT_PID" ;;
+        sgt) echo "$SGT_PID" ;;
     esac
 }
 
 # run_case <index> <seconds> <round or "warmup">: appends a line to $TMP/results.tsv.
 run_case() {
-    local i=$1 secs=$2 round=$3 name url want header who before after out
-    IFS='|' read -r name url want header who <<<"${CASES[$i]}"
+    local i=$1 secs=$2 round=$3 name url want headers who before after out h
+    IFS='|' read -r name url want headers who <<<"${CASES[$i]}"
     local -a args=(-t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" --latency -s "$TMP/report.lua")
-    if [[ -n $header ]]; then args+=(-H "$header"); fi
+    local -a hs
+    IFS='^' read -ra hs <<<"$headers"
+    for h in "${hs[@]}"; do args+=(-H "$h"); done
     local -a pids
     read -ra pids <<<"$(pids_of "$who")"
     before=$(cpu_ticks "${pids[@]}")
@@ -365,6 +503,43 @@ for c, name in enumerate(names):
 EOF
 )
 
+# The comparisons the targets are stated in: CPU per request of one case over another's, per
+# round, then the median (min–max) across rounds.
+TARGETS=$(python3 - "$TMP/results.tsv" "$NAMES_FILE" "$(getconf CLK_TCK)" <<'EOF'
+import statistics, sys
+from collections import defaultdict
+
+results, names_file, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = open(names_file).read().splitlines()
+cpu = defaultdict(dict)  # round -> case name -> cpu us/req
+for line in open(results):
+    rnd, case, requests, duration, p50, p99, errors, ticks = map(int, line.split("\t"))
+    cpu[rnd][names[case]] = ticks * 1e6 / hz / requests
+
+AUTH = "scangate authenticated route"
+FA = "forward-auth deployment: nginx auth_request + scangate /.auth/verify"
+REF = "bare pingora + HS256 cookie (reference)"
+PUB = "scangate public route"
+comparisons = [
+    ("inline (scangate authenticated) ÷ the forward-auth deployment", AUTH, FA, 0.5),
+    ("TLS keep-alive: scangate authenticated ÷ nginx proxy", "TLS: scangate authenticated, keep-alive", "TLS: nginx proxy, keep-alive", 2.5),
+    ("new TLS connection per request: scangate ÷ nginx", "TLS: scangate authenticated, new connection per request", "TLS: nginx proxy, new connection per request", None),
+    ("scangate authenticated ÷ bare pingora (by CPU time; the target is by instructions)", AUTH, REF, None),
+    ("scangate public route ÷ bare pingora (by CPU time)", PUB, REF, None),
+]
+print("| comparison (CPU per request) | median (min–max) | target | |")
+print("|---|---:|---:|---|")
+for label, a, b, target in comparisons:
+    ratios = [cpu[r][a] / cpu[r][b] for r in sorted(cpu) if a in cpu[r] and b in cpu[r]]
+    if not ratios:
+        continue
+    m = statistics.median(ratios)
+    verdict = "" if target is None else ("**met**" if m <= target else "**missed**")
+    goal = "–" if target is None else f"≤ {target}×"
+    print(f"| {label} | {m:.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) | {goal} | {verdict} |")
+EOF
+)
+
 LOAD_AFTER=$(cut -d" " -f1 /proc/loadavg)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 NGINX_V=$(nginx -v 2>&1 | sed 's/^nginx version: //')
@@ -397,10 +572,19 @@ the proxy alone: compare CPU per request first.
 
 $TABLE
 
+$TARGETS
+
 - Cases: **authenticated route** sends a valid session cookie (obtained through the
   simulator login), **unauthenticated 302** sends \`Accept: text/html\` without a cookie and
   gets the redirect to the login page (no upstream), **/.auth/verify** is forward auth with
-  the cookie (no upstream).${BARE_NOTE}
+  the cookie (no upstream). **The forward-auth deployment** is what people build with
+  oauth2-proxy or Authelia: nginx with \`auth_request\` to scangate's \`/.auth/verify\`
+  (README's snippet, identity headers copied from its answer, keep-alive to scangate), then
+  proxying to the upstream; its CPU is nginx's and scangate's together. **TLS** cases: nginx
+  (\`listen ... ssl\`) and a second scangate with \`tls:\`, the same self-signed ECDSA P-256
+  certificate, TLS 1.3 as wrk (OpenSSL) negotiates it; "new connection per request" sends
+  \`Connection: close\`, so every request pays a full handshake (wrk does not resume
+  sessions).${BARE_NOTE}
 - Machine: $(nproc) CPUs, $CPU_MODEL, Linux $(uname -r); 1-minute load average
   $LOAD_BEFORE before the rounds and $LOAD_AFTER after them.
 - Versions: $NGINX_V, wrk $WRK_V, scangate at $GIT_REV (binary built $(date -u -r "$SCANGATE_BIN" +%Y-%m-%dT%H:%MZ)),
