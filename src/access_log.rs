@@ -172,19 +172,10 @@ fn timestamp(buf: &mut Vec<u8>, now: Duration) {
     buf.push(b'Z');
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` of a Unix time (days to civil date: Howard Hinnant's algorithm).
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix time.
 fn date_time(secs: u64) -> [u8; 19] {
-    let days = (secs / 86_400) as i64;
+    let (year, month, day) = crate::utc::civil(secs);
     let of_day = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     let mut out = *b"0000-00-00T00:00:00";
     let mut put = |at: usize, width: usize, mut v: u64| {
         for i in (0..width).rev() {
@@ -192,9 +183,9 @@ fn date_time(secs: u64) -> [u8; 19] {
             v /= 10;
         }
     };
-    put(0, 4, year.clamp(0, 9999) as u64);
-    put(5, 2, month as u64);
-    put(8, 2, day as u64);
+    put(0, 4, year.min(9999));
+    put(5, 2, month);
+    put(8, 2, day);
     put(11, 2, of_day / 3600);
     put(14, 2, of_day % 3600 / 60);
     put(17, 2, of_day % 60);

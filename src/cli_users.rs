@@ -430,27 +430,7 @@ fn describe(u: &UserReport) -> String {
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, `-` for none.
 fn time(seconds: Option<u64>) -> String {
-    let Some(s) = seconds else {
-        return "-".to_string();
-    };
-    let days = i64::try_from(s / 86_400).unwrap_or(0);
-    let rem = s % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    seconds.map_or_else(|| "-".to_string(), crate::utc::utc_timestamp)
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod session;
 pub mod sms;
 pub mod store;
 pub mod users;
+pub mod utc;
 pub mod wechat;
 #[cfg(any(test, feature = "demo"))]
 pub mod wechat_sim;

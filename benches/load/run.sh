@@ -145,6 +145,28 @@ nginx_temp_paths() { # $1 = dir
 EOF
 } >"$TMP/up/nginx.conf"
 
+# What every proxying nginx here shares: the upstream pool and the proxying directives.
+upstream_app() {
+    cat <<EOF
+  upstream app {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+EOF
+}
+proxy_to_app() {
+    cat <<'EOF'
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+EOF
+}
+
 if [[ $ACCESS_LOG == on ]]; then
     NGINX_ACCESS="access_log $TMP/proxy/access.log combined;"
 else
@@ -157,21 +179,11 @@ fi
     cat <<EOF
   $NGINX_ACCESS
   keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
+$(upstream_app)
   server {
     listen 127.0.0.1:$NG_PORT;
     location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
+$(proxy_to_app)
     }
   }
 }
@@ -188,11 +200,7 @@ EOF
     cat <<EOF
   ${NGINX_ACCESS//proxy\/access.log/fa\/access.log}
   keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
+$(upstream_app)
   upstream scangate {
     server 127.0.0.1:$SG_PORT;
     keepalive 64;
@@ -215,13 +223,7 @@ EOF
       auth_request_set \$jwt \$upstream_http_x_auth_assertion;
       proxy_set_header X-Auth-User-Id \$uid;
       proxy_set_header X-Auth-Assertion \$jwt;
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
+$(proxy_to_app)
     }
   }
 }
@@ -240,23 +242,13 @@ if [[ $TLS == on ]]; then
         cat <<EOF
   ${NGINX_ACCESS//proxy\/access.log/tls\/access.log}
   keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
+$(upstream_app)
   server {
     listen 127.0.0.1:$NGT_PORT ssl;
     ssl_certificate $TMP/tls/cert.pem;
     ssl_certificate_key $TMP/tls/key.pem;
     location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
+$(proxy_to_app)
     }
   }
 }

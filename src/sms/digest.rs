@@ -1,6 +1,7 @@
 //! The hashing both providers' signatures are made of: SHA-256, HMAC-SHA256, lowercase hex,
 //! and the UTC dates they sign.
 
+pub(crate) use crate::utc::{utc_date, utc_timestamp};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -19,39 +20,6 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
-}
-
-/// Year, month, day of the UTC day `unix_seconds` falls in (proleptic Gregorian; H. Hinnant's
-/// `civil_from_days`).
-fn civil(unix_seconds: u64) -> (u64, u64, u64) {
-    let z = unix_seconds / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `2019-02-25`: the UTC date of `unix_seconds`.
-pub(crate) fn utc_date(unix_seconds: u64) -> String {
-    let (y, m, d) = civil(unix_seconds);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `2023-10-26T10:22:32Z`: ISO 8601 in UTC, to the second.
-pub(crate) fn utc_timestamp(unix_seconds: u64) -> String {
-    let secs = unix_seconds % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        utc_date(unix_seconds),
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 /// Seconds since the Unix epoch now (0 for a clock before 1970).
