@@ -303,6 +303,9 @@ pub(super) async fn start(
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
     // image WeChat made.
+    // The method the attempt got: a Mini Program one when the Official Account's quota is
+    // spent (the page shows whichever code it is given).
+    let method = started.method;
     let image = if method == LoginMethod::MiniProgram {
         "png"
     } else {

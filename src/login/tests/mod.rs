@@ -224,6 +224,7 @@ pub async fn fixture_with(options: Options) -> Fixture {
             phone: options.phone,
             phone_countries: countries(options.phone_countries),
             code_ttl_seconds: CODE_TTL,
+            quota_reserve: Default::default(),
             sms: SmsConfig::Log,
             limits: options.limits,
         },
