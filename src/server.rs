@@ -134,8 +134,7 @@ pub fn build_app(
 
 /// Starts the background work of a built gateway on `side`: the readiness probe, the
 /// revocation follower, the refresh of WeChat's callback addresses and the read of its
-/// quotas. Returns the check
-/// `/readyz` answers from.
+/// quotas. Returns the check `/readyz` answers from.
 fn start_background(
     app: &Arc<App>,
     side: &tokio::runtime::Runtime,

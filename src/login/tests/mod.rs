@@ -9,6 +9,7 @@ mod mini_program;
 mod mp_fake;
 mod phone;
 mod poll;
+mod quota;
 mod scan;
 mod sms_login;
 
