@@ -230,3 +230,42 @@ async fn the_per_minute_limit_pauses_until_the_next_minute() {
     assert!((1..=60).contains(&retry), "{retry}");
     assert!((at + retry) % 60 <= 1, "{at} + {retry} ends a minute");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn navigations_and_prefetches_get_no_code() {
+    let (_e, gw) = with_mini_program().await;
+    let s = sim(&gw);
+    let browser = Browser::new(&gw);
+    let body = json!({"method": "official_account", "rd": "/"}).to_string();
+    for (name, value) in [
+        ("sec-fetch-mode", "navigate"),
+        ("sec-purpose", "prefetch;prerender"),
+        ("purpose", "prefetch"),
+    ] {
+        let refused = browser
+            .send(
+                gw.client
+                    .post(gw.url("/.auth/qr"))
+                    .header("content-type", "application/json")
+                    .header(name, value)
+                    .body(body.clone()),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{name}: {}", refused.body);
+        assert_eq!(refused.body["error"], "not_a_script");
+    }
+    assert_eq!(s.counters().qrcode_creates, 0, "no code spent");
+    // The page's own script (fetch: mode cors) gets its code.
+    let ok = browser
+        .send(
+            gw.client
+                .post(gw.url("/.auth/qr"))
+                .header("content-type", "application/json")
+                .header("sec-fetch-mode", "cors")
+                .header("sec-fetch-site", "same-origin")
+                .body(body),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    assert_eq!(s.counters().qrcode_creates, 1);
+}
