@@ -105,6 +105,11 @@ pub fn next_minute(now: u64) -> u64 {
     (now / 60 + 1) * 60
 }
 
+/// The number of the day in Beijing at `at`: WeChat's quotas count per such day.
+fn beijing_day(at: u64) -> u64 {
+    (at + BEIJING_OFFSET_SECONDS) / DAY_SECONDS
+}
+
 /// `HH:MM` UTC of `at` (for logs and the person's text; the page shows its own local time).
 pub fn utc_hh_mm(at: u64) -> String {
     let day = at % DAY_SECONDS;
@@ -121,6 +126,8 @@ pub(super) struct QuotaBook {
 struct Reading {
     limit: u64,
     remain: u64,
+    /// The Beijing day it was read on ([`beijing_day`]): another day's says nothing of today.
+    day: u64,
     /// The highest of [`WARN_AT`] already warned about (0: none).
     warned: u8,
 }
@@ -132,23 +139,27 @@ impl QuotaBook {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Takes a reading; returns the limit, what is left and a warning level newly crossed.
-    fn record(&self, api: QuotaApi, quota: ApiQuota) -> (u64, u64, Option<u8>) {
+    /// Takes a reading made at `read_at`; returns the limit, what is left and a warning
+    /// level newly crossed.
+    fn record(&self, api: QuotaApi, quota: ApiQuota, read_at: u64) -> (u64, u64, Option<u8>) {
         let mut readings = self.lock();
         let remain = quota
             .remain
             .min(quota.daily_limit.saturating_sub(quota.used));
+        let day = beijing_day(read_at);
         let entry = readings.entry(api).or_insert(Reading {
             limit: quota.daily_limit,
             remain,
+            day,
             warned: 0,
         });
         // A new day (more left than before) starts the warnings again.
-        if remain > entry.remain {
+        if remain > entry.remain || day != entry.day {
             entry.warned = 0;
         }
         entry.limit = quota.daily_limit;
         entry.remain = remain;
+        entry.day = day;
         let crossed = crossed(entry);
         (entry.limit, entry.remain, crossed)
     }
@@ -170,9 +181,12 @@ impl QuotaBook {
         Some(entry.limit)
     }
 
-    /// `(limit, remain)` as known, if read.
-    pub(super) fn get(&self, api: QuotaApi) -> Option<(u64, u64)> {
-        self.lock().get(&api).map(|r| (r.limit, r.remain))
+    /// `(limit, remain)` as known, if read on the Beijing day of `now`.
+    pub(super) fn get(&self, api: QuotaApi, now: u64) -> Option<(u64, u64)> {
+        self.lock()
+            .get(&api)
+            .filter(|r| r.day == beijing_day(now))
+            .map(|r| (r.limit, r.remain))
     }
 }
 
@@ -252,7 +266,7 @@ impl LoginService {
                 true
             }
         };
-        let quota = if claimed {
+        let (quota, read_at) = if claimed {
             match ask().await {
                 Ok(quota) => {
                     let shared = SharedReading {
@@ -266,7 +280,7 @@ impl LoginService {
                             tracing::warn!(api = api.label(), error = %e, "cannot share the quota read");
                         }
                     }
-                    quota
+                    (quota, now)
                 }
                 Err(e) => {
                     tracing::warn!(api = api.label(), error = %e, "cannot read the WeChat quota; keeping the last reading");
@@ -276,13 +290,13 @@ impl LoginService {
         } else {
             match store.get(&reading_key(app_id, api)).await {
                 Ok(Some(bytes)) => match serde_json::from_slice::<SharedReading>(&bytes) {
-                    Ok(shared) => shared.quota,
+                    Ok(shared) => (shared.quota, shared.read_at),
                     Err(_) => return,
                 },
                 _ => return,
             }
         };
-        let (limit, remain, crossed) = self.inner.quota.record(api, quota);
+        let (limit, remain, crossed) = self.inner.quota.record(api, quota, read_at);
         self.after_count(api, limit, remain, crossed);
     }
 
@@ -320,7 +334,8 @@ impl LoginService {
                 }
             }
         }
-        if let Some((limit, remain)) = self.inner.quota.get(QuotaApi::QrCodeCreate) {
+        // Yesterday's reading (before the first read after midnight) holds nothing back.
+        if let Some((limit, remain)) = self.inner.quota.get(QuotaApi::QrCodeCreate, now) {
             if remain < self.inner.login.quota_reserve.of(limit) {
                 return Ok(Some(Pause {
                     reason: PauseReason::Reserve,
@@ -426,24 +441,35 @@ mod tests {
 
     #[test]
     fn warnings_come_once_per_level_and_again_on_a_new_day() {
+        const READ_AT: u64 = 1_796_472_000;
         let book = QuotaBook::default();
         let q = |used: u64| ApiQuota {
             daily_limit: 100,
             used,
             remain: 100 - used,
         };
-        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(10)).2, None);
-        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(79)).2, None);
+        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(10), READ_AT).2, None);
+        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(79), READ_AT).2, None);
         assert_eq!(
             book.spend(QuotaApi::QrCodeCreate).map(|s| s.2),
             Some(Some(80))
         );
         assert_eq!(book.spend(QuotaApi::QrCodeCreate).map(|s| s.2), Some(None));
-        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(96)).2, Some(95));
-        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(97)).2, None);
+        assert_eq!(
+            book.record(QuotaApi::QrCodeCreate, q(96), READ_AT).2,
+            Some(95)
+        );
+        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(97), READ_AT).2, None);
         // Midnight: the count starts over, and so do the warnings.
-        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(0)).2, None);
-        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(81)).2, Some(80));
+        assert_eq!(book.record(QuotaApi::QrCodeCreate, q(0), READ_AT).2, None);
+        assert_eq!(
+            book.record(QuotaApi::QrCodeCreate, q(81), READ_AT).2,
+            Some(80)
+        );
         assert_eq!(book.spend(QuotaApi::WxaCodeUnlimited), None, "never read");
+        // Yesterday's reading says nothing of today.
+        assert_eq!(book.get(QuotaApi::QrCodeCreate, READ_AT), Some((100, 19)));
+        let tomorrow = next_beijing_midnight(READ_AT);
+        assert_eq!(book.get(QuotaApi::QrCodeCreate, tomorrow), None);
     }
 }
