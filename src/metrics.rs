@@ -12,7 +12,8 @@ mod callback_ips;
 pub use callback_ips::{CallbackIpMetrics, ListSample};
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Route label for the gateway's own endpoints under `auth_path`.
@@ -98,6 +99,9 @@ pub struct Metrics {
     wechat_callbacks: IntCounterVec,
     config_reloads: IntCounterVec,
     config_last_reload: IntGauge,
+    quota_remaining: IntGaugeVec,
+    quota_limit: IntGaugeVec,
+    login_failovers: IntCounterVec,
 }
 
 impl Metrics {
@@ -184,6 +188,30 @@ impl Metrics {
         for outcome in ["success", "failure"] {
             config_reloads.with_label_values(&[outcome]);
         }
+        let quota_remaining = IntGaugeVec::new(
+            Opts::new(
+                "scangate_wechat_quota_remaining",
+                "Calls left today of the WeChat APIs logins spend (last read, minus the calls made since)",
+            ),
+            &["api"],
+        )?;
+        let quota_limit = IntGaugeVec::new(
+            Opts::new(
+                "scangate_wechat_quota_limit",
+                "Daily limit of the WeChat APIs logins spend, as WeChat last said",
+            ),
+            &["api"],
+        )?;
+        let login_failovers = IntCounterVec::new(
+            Opts::new(
+                "scangate_login_failovers_total",
+                "Login attempts that could not use the method asked for, by that method (from), what they got instead (to: a method, or none) and why",
+            ),
+            &["from", "to", "reason"],
+        )?;
+        registry.register(Box::new(quota_remaining.clone()))?;
+        registry.register(Box::new(quota_limit.clone()))?;
+        registry.register(Box::new(login_failovers.clone()))?;
         let decisions = AuthDecision::ALL.map(|d| decisions_vec.with_label_values(&[d.as_str()]));
         Ok(Metrics {
             requests,
@@ -196,7 +224,27 @@ impl Metrics {
             wechat_callbacks,
             config_reloads,
             config_last_reload,
+            quota_remaining,
+            quota_limit,
+            login_failovers,
         })
+    }
+
+    /// What is known of a WeChat API's daily quota: `api` like `qrcode_create`.
+    pub fn wechat_quota(&self, api: &'static str, limit: u64, remaining: u64) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.quota_limit.with_label_values(&[api]).set(gauge(limit));
+        self.quota_remaining
+            .with_label_values(&[api])
+            .set(gauge(remaining));
+    }
+
+    /// An attempt of method `from` became one of `to` (a method, or `none`) because of
+    /// `reason` (`daily_quota`, `minute_limit`, `reserve`).
+    pub fn login_failover(&self, from: &'static str, to: &'static str, reason: &'static str) {
+        self.login_failovers
+            .with_label_values(&[from, to, reason])
+            .inc();
     }
 
     /// A config load: the start (`reload: false`) or a reload, and whether it took effect.

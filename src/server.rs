@@ -28,6 +28,7 @@ use std::time::Duration;
 
 mod callback_ips;
 mod oauth;
+mod quota;
 mod signals;
 mod user_marks;
 mod wiring;
@@ -132,8 +133,8 @@ pub fn build_app(
 }
 
 /// Starts the background work of a built gateway on `side`: the readiness probe, the
-/// revocation follower and the refresh of WeChat's callback addresses. Returns the check
-/// `/readyz` answers from.
+/// revocation follower, the refresh of WeChat's callback addresses and the read of its
+/// quotas. Returns the check `/readyz` answers from.
 fn start_background(
     app: &Arc<App>,
     side: &tokio::runtime::Runtime,
@@ -142,6 +143,7 @@ fn start_background(
     follow_revocations(app, side);
     user_marks::follow(app, side, registry);
     callback_ips::start(app, side);
+    quota::start(app, side);
     readiness(app, side)
 }
 

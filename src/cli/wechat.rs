@@ -1,7 +1,9 @@
 //! The `scangate wechat ...` commands: operate the Official Account the gateway owns.
 //!
 //! - `wechat check`: asks WeChat for an access token with the configured app id and secret,
-//!   and says in plain words what is wrong (wrong AppID, wrong AppSecret, IP not whitelisted).
+//!   and says in plain words what is wrong (wrong AppID, wrong AppSecret, IP not whitelisted);
+//!   then prints what is left today of the quotas logins spend (`qrcode/create`, and the Mini
+//!   Program's `getwxacodeunlimit` when configured).
 //! - `wechat menu push`: the custom menu from a YAML file (the web console's menu stops
 //!   working once the server URL points at scangate), validated locally first.
 //! - `wechat menu show`: the menu WeChat currently serves.
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use super::{runtime, EXIT_CONFIG, EXIT_OK, EXIT_REFUSED};
 use crate::config::Config;
+use crate::wechat::client::{ApiQuota, QRCODE_CREATE_PATH, WXACODE_UNLIMITED_PATH};
 use crate::wechat::{ApiConfig, Menu, WechatClient};
 
 fn client(config: &Config) -> Result<WechatClient, String> {
@@ -30,16 +33,41 @@ fn client(config: &Config) -> Result<WechatClient, String> {
     .map_err(|e| e.to_string())
 }
 
-/// `scangate wechat check`.
+/// `scangate wechat check`: the credentials, then the quotas logins spend.
 pub fn check(config: &Config) -> u8 {
     let result = client(config).and_then(|c| {
-        runtime()?
+        let rt = runtime()?;
+        let report = rt
             .block_on(c.check())
-            .map_err(|e| format!("WeChat could not be reached: {e}"))
+            .map_err(|e| format!("WeChat could not be reached: {e}"))?;
+        let mut quotas = Vec::new();
+        if report.is_ok() {
+            quotas.push(quota_line(
+                "qrcode/create",
+                rt.block_on(c.api_quota(QRCODE_CREATE_PATH)),
+            ));
+            if let Some(mp) = &config.wechat.mini_program {
+                let mp_client = WechatClient::new(ApiConfig {
+                    api_base: config.wechat.api_base.clone(),
+                    app_id: mp.app_id.clone(),
+                    app_secret: mp.app_secret.expose().to_string(),
+                    timeout: Duration::from_secs(10),
+                })
+                .map_err(|e| e.to_string())?;
+                quotas.push(quota_line(
+                    "getwxacodeunlimit (Mini Program)",
+                    rt.block_on(mp_client.api_quota(WXACODE_UNLIMITED_PATH)),
+                ));
+            }
+        }
+        Ok((report, quotas))
     });
     match result {
-        Ok(report) => {
+        Ok((report, quotas)) => {
             println!("{report}");
+            for line in quotas {
+                println!("{line}");
+            }
             if report.is_ok() {
                 EXIT_OK
             } else {
@@ -50,6 +78,18 @@ pub fn check(config: &Config) -> u8 {
             eprintln!("{e}");
             EXIT_REFUSED
         }
+    }
+}
+
+/// One line of `wechat check` about an API's quota for today. A quota that cannot be read
+/// is said, not fatal: the credentials are what `check` decides on.
+fn quota_line(api: &str, quota: Result<ApiQuota, crate::wechat::Error>) -> String {
+    match quota {
+        Ok(q) => format!(
+            "quota:   {api}: {} of {} calls left today ({} used); they start again at midnight Beijing time (16:00 UTC)",
+            q.remain, q.daily_limit, q.used
+        ),
+        Err(e) => format!("quota:   {api}: cannot be read: {e}"),
     }
 }
 

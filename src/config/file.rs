@@ -478,8 +478,26 @@ pub struct LoginFile {
     pub phone_countries: Vec<CountryCodeText>,
     /// Lifetime of an SMS code in seconds. Default 300.
     pub code_ttl_seconds: u64,
+    /// Official Account codes stop (and Mini Program codes take over) when fewer calls of
+    /// `qrcode/create` are left today: `"1%"` of the daily limit, or a number of calls.
+    /// Default `"1%"`.
+    pub quota_reserve: QuotaReserveFile,
     pub sms: SmsFile,
     pub limits: LimitsFile,
+}
+
+/// `login.quota_reserve` as written: a share of the daily limit (`"1%"`) or a count (`500`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum QuotaReserveFile {
+    Calls(u64),
+    Text(String),
+}
+
+impl Default for QuotaReserveFile {
+    fn default() -> Self {
+        QuotaReserveFile::Text("1%".to_string())
+    }
 }
 
 impl Default for LoginFile {
@@ -490,6 +508,7 @@ impl Default for LoginFile {
             phone: PhonePolicyFile::Required,
             phone_countries: vec![CountryCodeText("86".to_string())],
             code_ttl_seconds: 300,
+            quota_reserve: QuotaReserveFile::default(),
             sms: SmsFile::default(),
             limits: LimitsFile::default(),
         }

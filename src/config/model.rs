@@ -370,8 +370,35 @@ pub struct LoginConfig {
     /// WeChat-verified numbers alike.
     pub phone_countries: PhoneCountries,
     pub code_ttl_seconds: u64,
+    /// `login.quota_reserve`: how much of `qrcode/create`'s daily quota is kept back.
+    pub quota_reserve: QuotaReserve,
     pub sms: SmsConfig,
     pub limits: Limits,
+}
+
+/// Calls of a daily quota kept back: below it, new Official Account attempts fail over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaReserve {
+    /// Hundredths of a percent of the daily limit (`"1%"` is 100).
+    BasisPoints(u64),
+    /// A number of calls.
+    Calls(u64),
+}
+
+impl Default for QuotaReserve {
+    fn default() -> Self {
+        QuotaReserve::BasisPoints(100)
+    }
+}
+
+impl QuotaReserve {
+    /// The calls kept back of a daily limit of `limit`.
+    pub fn of(self, limit: u64) -> u64 {
+        match self {
+            QuotaReserve::BasisPoints(bp) => limit.saturating_mul(bp) / 10_000,
+            QuotaReserve::Calls(n) => n,
+        }
+    }
 }
 
 /// Abuse limits (`login.limits`); `None` = off.

@@ -75,6 +75,13 @@ pub enum LoginError {
     /// refusal says why.
     #[error("{0}")]
     OAuth(OAuthRefusal),
+    /// The Official Account's quota of codes is spent (for the day, or the minute) and there
+    /// is no Mini Program to fail over to: logins start again at `until` (Unix seconds).
+    #[error("signing in with WeChat is briefly unavailable; it is back at {} UTC", crate::login::quota::utc_hh_mm(*until))]
+    Paused {
+        until: u64,
+        retry_after_seconds: u64,
+    },
     /// Too many changes to one attempt at once. Safe to retry.
     #[error("the login is busy; try again")]
     Busy,
@@ -125,6 +132,7 @@ impl LoginError {
             LoginError::NoAccount => "no_account",
             LoginError::Disabled => "account_disabled",
             LoginError::OAuth(refusal) => refusal.code(),
+            LoginError::Paused { .. } => "login_paused",
             LoginError::Busy => "busy",
             LoginError::Wechat(e) => match e.impact() {
                 wechat::Impact::Busy { .. } => "wechat_busy",
@@ -284,6 +292,10 @@ mod tests {
             LoginError::MpCodeInvalid,
             LoginError::NoAccount,
             LoginError::Disabled,
+            LoginError::Paused {
+                until: 57_600,
+                retry_after_seconds: 60,
+            },
             LoginError::Busy,
             LoginError::Wechat(wechat::Error::Timeout),
             LoginError::Wechat(wechat::Error::Api {

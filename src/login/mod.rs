@@ -21,6 +21,7 @@
 //! | `mp_link.rs` | the Mini Program URL Link of an attempt, for phone browsers |
 //! | `oauth.rs` | [`OAuthLogin`]: web authorization inside WeChat and the website login: state, code, who it is |
 //! | `limits.rs` | abuse limits: fixed windows counted in the store |
+//! | `quota.rs` | WeChat's daily quotas: read, counted, and the failover when one is spent |
 //! | `error.rs` | [`LoginError`] |
 //!
 //! Depends on `store`, `users`, `wechat`, `sms`, `metrics` and `config` (its own section); it
@@ -42,6 +43,7 @@ mod oauth;
 mod phone;
 mod poll;
 pub mod poll_slots;
+pub mod quota;
 mod scan;
 mod service;
 mod sms_login;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::wechat::client::{MpPhone, MpSession, UrlLinkRequest, WxaCodeRequest};
+use crate::wechat::client::{ApiQuota, MpPhone, MpSession, UrlLinkRequest, WxaCodeRequest};
 use crate::wechat::{Error, WechatClient};
 
 /// What the login flow needs of the Mini Program side of WeChat (wechat-protocol.md §9).
@@ -21,6 +21,13 @@ pub trait MiniProgramApi: Send + Sync {
     async fn phone_number(&self, phone_code: &str, openid: &str) -> Result<MpPhone, Error>;
     /// `generate_urllink`: a link that opens `req.path` with `req.query` from outside WeChat.
     async fn url_link(&self, req: &UrlLinkRequest) -> Result<String, Error>;
+    /// `openapi/quota/get`: today's quota of the Mini Program's API at `cgi_path`. A fake
+    /// without quotas answers [`Error::InvalidArgument`].
+    async fn api_quota(&self, _cgi_path: &str) -> Result<ApiQuota, Error> {
+        Err(Error::InvalidArgument(
+            "this Mini Program API has no quota to read",
+        ))
+    }
 }
 
 #[async_trait]
@@ -39,5 +46,9 @@ impl MiniProgramApi for WechatClient {
 
     async fn url_link(&self, req: &UrlLinkRequest) -> Result<String, Error> {
         WechatClient::url_link(self, req).await
+    }
+
+    async fn api_quota(&self, cgi_path: &str) -> Result<ApiQuota, Error> {
+        WechatClient::api_quota(self, cgi_path).await
     }
 }

@@ -20,6 +20,7 @@ use super::error::LoginError;
 use super::keys;
 use super::limits::{self, client_key, Limit, Subject};
 use super::mp_api::MiniProgramApi;
+use super::quota::{QuotaApi, QuotaBook};
 use super::state::{Attempt, NewAttempt, Status, TransitionError};
 use super::tokens;
 use super::watchers::Watchers;
@@ -81,12 +82,17 @@ pub(super) struct Inner {
     pub(super) metrics: Metrics,
     /// The waiting long-polls, by attempt.
     pub(super) watchers: Arc<Watchers>,
+    /// What is known of WeChat's daily quotas (`quota.rs`).
+    pub(super) quota: QuotaBook,
 }
 
 /// A new attempt, for `201` of `POST /.auth/qr`.
 #[derive(Clone)]
 pub struct Started {
     pub id: AttemptId,
+    /// How the attempt logs in: the method asked for, or the Mini Program when the Official
+    /// Account's quota failed over to it (`quota.rs`).
+    pub method: LoginMethod,
     /// The browser-binding secret for the cookie: the browser's own when it sent one, else a
     /// new one. Only its hash is stored.
     pub browser_secret: BrowserSecret,
@@ -101,6 +107,7 @@ impl std::fmt::Debug for Started {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Started")
             .field("id", &self.id)
+            .field("method", &self.method)
             .field("browser_secret", &self.browser_secret)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
@@ -148,6 +155,7 @@ impl LoginService {
                 login,
                 metrics,
                 watchers: Arc::default(),
+                quota: QuotaBook::default(),
             }),
         }
     }
@@ -158,8 +166,12 @@ impl LoginService {
     /// target (the caller checks it). Every attempt gets a secret of its own, so attempts of
     /// one browser (tabs, widgets) never share or overwrite a binding. `now` is Unix seconds.
     ///
+    /// An Official Account attempt becomes a Mini Program one while the Official Account's
+    /// quota is spent (`quota.rs`): [`Started::method`] says which it is.
+    ///
     /// Errors: [`LoginError::MethodUnavailable`] for a method not configured,
-    /// [`LoginError::Wechat`] when WeChat refuses the code.
+    /// [`LoginError::Wechat`] when WeChat refuses the code, [`LoginError::Paused`] when the
+    /// Official Account's quota is spent and there is no Mini Program to fail over to.
     pub async fn start(
         &self,
         method: LoginMethod,
@@ -182,9 +194,13 @@ impl LoginService {
         limits::charge(&*inner.store, &[(limit, Subject::Client(&client))], now).await?;
         let id = AttemptId::random();
         let scene = SceneId::of(&id);
-        let code = match method {
-            LoginMethod::OfficialAccount => self.official_account_code(&scene).await?,
-            LoginMethod::MiniProgram => self.mini_program_code(&scene).await?,
+        let (method, code) = match method {
+            LoginMethod::OfficialAccount => self.official_account_or_failover(&scene, now).await?,
+            LoginMethod::MiniProgram => {
+                let code = self.mini_program_code(&scene).await?;
+                self.spent(QuotaApi::WxaCodeUnlimited);
+                (method, code)
+            }
             LoginMethod::Sms => return Err(LoginError::MethodUnavailable),
             // No code of ours to show: they sign in on WeChat's own page (`oauth.rs`).
             LoginMethod::Website | LoginMethod::InWechat => {
@@ -218,6 +234,7 @@ impl LoginService {
             .login_attempt(method.as_str(), LoginOutcome::Started);
         Ok(Started {
             id,
+            method,
             browser_secret,
             qr_content: code.qr_content,
             expires_at,
@@ -225,7 +242,7 @@ impl LoginService {
     }
 
     /// An Official Account QR code whose scans push `scene` back.
-    async fn official_account_code(&self, scene: &SceneId) -> Result<NewCode> {
+    pub(super) async fn official_account_code(&self, scene: &SceneId) -> Result<NewCode> {
         let Some(OfficialAccountDeps {
             client,
             qr_expire_seconds,

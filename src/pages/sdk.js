@@ -96,6 +96,7 @@
         busy: "The server is busy. Try again.",
         wechat_unavailable: "WeChat did not answer. Try again in a moment.",
         wechat_busy: "WeChat is busy right now. Try again in a few minutes.",
+        login_paused: "Signing in with WeChat is briefly unavailable. It is back at {t}.",
         wechat_misconfigured: "Signing in with WeChat is not available on this site right now. Please contact the site's administrator.",
         sms_unavailable: "The code could not be sent. Try again in a moment.",
         sms_limited: "This number has received as many codes as the SMS service allows for now. Try again later (the limit lifts within a day at most), or use another number.",
@@ -184,6 +185,7 @@
         busy: "服务器繁忙，请重试。",
         wechat_unavailable: "微信暂时没有响应，请稍后重试。",
         wechat_busy: "微信当前繁忙，请几分钟后再试。",
+        login_paused: "微信登录暂时不可用，将于 {t} 恢复。",
         wechat_misconfigured: "本网站暂时无法使用微信登录，请联系网站管理员。",
         sms_unavailable: "验证码发送失败，请稍后重试。",
         sms_limited: "该手机号获取验证码的次数已达短信服务的上限，请稍后再试（最迟次日恢复），或更换手机号。",
@@ -252,6 +254,15 @@
     }
   }
 
+  // When a paused login (WeChat's quota of codes spent) is back, as HH:MM on the person's own
+  // clock: Retry-After, unlike retryAfter's, may be hours (midnight in Beijing).
+  function pausedUntil(r) {
+    const n = parseInt((r && r.headers && r.headers.get("Retry-After")) || "", 10);
+    if (!(n > 0)) return "";
+    const at = new Date(Date.now() + n * 1000);
+    return String(at.getHours()).padStart(2, "0") + ":" + String(at.getMinutes()).padStart(2, "0");
+  }
+
   function retryAfter(r) {
     const n = parseInt((r && r.headers.get("Retry-After")) || "", 10);
     return n > 0 && n < 3600 ? n : 0;
@@ -307,6 +318,9 @@
     let cooldown = 0, cooldownTimer = null, hiddenTimer = null, user = null;
     // A restart of the gateway can forget an attempt: one new code at once, not a loop.
     let renewedUnknown = false;
+    // Every code spends one of WeChat's daily quota: a widget in a hidden tab asks for its
+    // code when it is first shown, not before.
+    let startWhenShown = false;
     // A refusal with a wait ("try again in N s"), counted down live; 0 when none.
     let failWait = 0, failTimer = null;
     // The form's message: a function, so a countdown in it stays true each second.
@@ -477,18 +491,18 @@
       emit("onStatus", st);
     }
 
-    function fail(code, wait) {
+    function fail(code, wait, backAt) {
       // A failed exchange ends the finishing: the person may start again, or use the form.
       finishing = false;
       errorCode = code;
-      error = errText(code);
+      error = code === "login_paused" ? fmt(errText(code), { t: backAt || "" }) : errText(code);
       offline = false;
       status = "";
       startFailWait(wait || 0);
       setStatus("failed");
       emit("onError", { error: code, message: error });
     }
-    const failWith = (r) => fail(codeOf(r), r && r.status === 429 ? retryAfter(r) : 0);
+    const failWith = (r) => fail(codeOf(r), r && r.status === 429 ? retryAfter(r) : 0, pausedUntil(r));
 
     function startFailWait(n) {
       clearInterval(failTimer);
@@ -542,6 +556,8 @@
       if (method === "sms") return setStatus("sms");
       if (method === "website") return setStatus("website");
       setStatus("loading");
+      startWhenShown = document.visibilityState === "hidden";
+      if (startWhenShown) return;
       const r = await call("POST", api("/qr"), { method, rd: o.rd, link: linkMode }, ctl.signal);
       if (stale(g)) return;
       if (!r || !r.ok || !r.data.id || !r.data.poll || (linkMode && !r.data.url_link)) return failWith(r);
@@ -781,6 +797,8 @@
           paused = true;
           stopPolling();
         }, HIDDEN_PAUSE_MS);
+      } else if (startWhenShown) {
+        start();
       } else if (paused) {
         paused = false;
         renderCount();

@@ -252,6 +252,15 @@ pub(super) async fn start(
     login: &LoginParts,
     req: &OwnRequest<'_>,
 ) -> Result<Reply, GatewayError> {
+    // Each code spends one of WeChat's daily calls: only a page's script asks for one. A form
+    // or link navigation and a speculative prefetch are nobody looking at a code.
+    if !asked_by_a_script(req.headers) {
+        return Err(GatewayError::Refused {
+            status: 400,
+            code: "not_a_script",
+            message: "Login codes are made for the login page's script, not for a navigation or a prefetch.".into(),
+        });
+    }
     let body: StartBody = if req.body.is_empty() {
         StartBody {
             method: None,
@@ -303,6 +312,9 @@ pub(super) async fn start(
     let auth = &app.config.auth_path;
     // An Official Account code is drawn by us from its content; a Mini Program code is the
     // image WeChat made.
+    // The method the attempt got: a Mini Program one when the Official Account's quota is
+    // spent (the page shows whichever code it is given).
+    let method = started.method;
     let image = if method == LoginMethod::MiniProgram {
         "png"
     } else {
@@ -339,6 +351,21 @@ pub(super) async fn start(
         max_age,
     );
     Ok(Reply::json(201, &json).header("set-cookie", &cookie))
+}
+
+/// Whether `POST {auth_path}/qr` comes from a script (`fetch`), as browsers mark it: not a
+/// navigation (`Sec-Fetch-Mode: navigate`) and not a prefetch (`Sec-Purpose`, `Purpose`).
+/// Clients that send none of these headers (older browsers, API clients) are believed.
+fn asked_by_a_script(headers: &http::HeaderMap) -> bool {
+    let is = |name: &str, word: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(word))
+    };
+    !is("sec-fetch-mode", "navigate")
+        && !is("sec-purpose", "prefetch")
+        && !is("purpose", "prefetch")
 }
 
 /// The `rd` of a request body: a safe redirect target, `/` when absent. The page only ever

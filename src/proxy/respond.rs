@@ -133,6 +133,18 @@ impl From<crate::login::LoginError> for GatewayError {
                     retry_after_seconds: *retry_after_seconds,
                 }
             }
+            // The page tells the person when logins are back, from `Retry-After`.
+            L::Paused {
+                retry_after_seconds,
+                ..
+            } => {
+                return GatewayError::Dependency {
+                    status: 503,
+                    code: e.code(),
+                    message: capitalised(&e.to_string()),
+                    retry_after_seconds: Some(*retry_after_seconds),
+                };
+            }
             // The client logged WeChat's answer (errcode, rid, what to fix) already.
             L::Wechat(wechat) => {
                 let (status, retry_after_seconds) = match wechat.impact() {

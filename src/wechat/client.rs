@@ -79,6 +79,8 @@ pub enum Api {
     SnsAccessToken,
     /// `GET /sns/userinfo` (web authorization, website login).
     SnsUserInfo,
+    /// `POST /cgi-bin/openapi/quota/get` (an API's daily quota).
+    QuotaGet,
 }
 
 impl Api {
@@ -97,6 +99,7 @@ impl Api {
             Api::CallbackIp => "getcallbackip",
             Api::SnsAccessToken => "sns_oauth2_access_token",
             Api::SnsUserInfo => "sns_userinfo",
+            Api::QuotaGet => "quota_get",
         }
     }
 }
@@ -546,6 +549,7 @@ mod check;
 mod menu;
 mod miniprogram;
 mod oauth;
+mod quota;
 mod report;
 mod urllink;
 pub use check::{CheckOutcome, CheckReport};
@@ -557,6 +561,7 @@ pub use miniprogram::{
     is_valid_wxacode_scene, MpPhone, MpSession, WxaCodeRequest, MAX_WXACODE_SCENE_LEN,
 };
 pub use oauth::{OAuthGrant, SnsUser};
+pub use quota::{ApiQuota, QRCODE_CREATE_PATH, WXACODE_UNLIMITED_PATH};
 pub use urllink::{is_valid_url_link_query, UrlLinkRequest, MAX_URL_LINK_DAYS};
 
 #[cfg(test)]

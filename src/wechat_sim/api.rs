@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::state::{QrCode, Shared};
-use super::{menu_api, mp_api, oauth_pages, urllink, SimApi};
+use super::{menu_api, mp_api, oauth_pages, quota, urllink, SimApi};
 
 /// The stable token is rotated this long before it expires; until then normal-mode calls
 /// return the same token (§2.2).
@@ -37,6 +37,7 @@ pub(super) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route("/cgi-bin/qrcode/create", post(qrcode_create))
         .route("/cgi-bin/user/info", get(user_info))
         .route("/cgi-bin/getcallbackip", get(callback_ips))
+        .route("/cgi-bin/openapi/quota/get", post(quota::quota_get))
         .route("/cgi-bin/menu/create", post(menu_api::menu_create))
         .route(
             "/cgi-bin/get_current_selfmenu_info",
@@ -213,6 +214,9 @@ async fn qrcode_create(State(s): Shr, Query(q): Params, body: Bytes) -> Response
             None | Some(0) => DEFAULT_QR_EXPIRE_SECONDS,
             Some(n) => n.min(MAX_QR_EXPIRE_SECONDS),
         });
+    if let Err(code) = s.lock().quotas.spend("/cgi-bin/qrcode/create") {
+        return wx_error(code);
+    }
     let code = random_string(22);
     let url = format!("http://weixin.qq.com/q/{code}");
     let ticket = make_ticket(&url);

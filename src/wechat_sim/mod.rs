@@ -50,6 +50,7 @@ mod oauth;
 mod oauth_pages;
 mod phone;
 mod png;
+mod quota;
 mod state;
 mod urllink;
 pub mod wire;
@@ -137,6 +138,8 @@ pub enum SimApi {
     OAuthAccessToken,
     /// `GET /sns/userinfo`.
     SnsUserInfo,
+    /// `POST /cgi-bin/openapi/quota/get`.
+    QuotaGet,
 }
 
 /// How often each endpoint was called; `tokens_issued` counts distinct tokens handed out.
@@ -169,6 +172,8 @@ pub struct SimCounters {
     pub callback_ip_calls: u64,
     /// Calls of `POST /wxa/generate_urllink`, failed ones included.
     pub urllink_calls: u64,
+    /// Calls of `POST /cgi-bin/openapi/quota/get`, failed ones included.
+    pub quota_gets: u64,
 }
 
 /// What happened to one push.
@@ -309,6 +314,7 @@ impl SimHandle {
             menu_gets: c.menu_gets.load(Ordering::SeqCst),
             callback_ip_calls: c.callback_ip_calls.load(Ordering::SeqCst),
             urllink_calls: c.urllink_calls.load(Ordering::SeqCst),
+            quota_gets: c.quota_gets.load(Ordering::SeqCst),
         }
     }
 
@@ -320,6 +326,20 @@ impl SimHandle {
             .entry(api)
             .or_default()
             .push_back(errcode);
+    }
+
+    /// Sets the daily limit of the API at `cgi_path` (like `/cgi-bin/qrcode/create`) and how
+    /// many of today's calls are spent: once `used` reaches `daily_limit` the API answers
+    /// 45009, and `openapi/quota/get` reports both.
+    pub fn set_quota(&self, cgi_path: &str, daily_limit: u64, used: u64) {
+        let mut inner = self.shared.lock();
+        inner.quotas.set_limit(cgi_path, daily_limit);
+        inner.quotas.set_used(cgi_path, used);
+    }
+
+    /// Calls of the API at `cgi_path` served today (as `openapi/quota/get` reports them).
+    pub fn quota_used(&self, cgi_path: &str) -> u64 {
+        self.shared.lock().quotas.used(cgi_path)
     }
 
     /// Whether the caller's IP is in the accounts' API IP whitelist (default true). While

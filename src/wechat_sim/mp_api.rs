@@ -67,6 +67,12 @@ pub(super) async fn wxacode_unlimited(State(s): Shr, Query(q): Params, body: Byt
         if malformed || (check_path && mp.unpublished.contains(page)) {
             return wx_error(41030);
         }
+        if let Err(code) = inner.quotas.spend("/wxa/getwxacodeunlimit") {
+            return wx_error(code);
+        }
+        let Some(mp) = inner.mini_program.as_mut() else {
+            return wx_error(48001);
+        };
         mp.served(SimWxaCode {
             scene: scene.to_owned(),
             page: page.to_owned(),

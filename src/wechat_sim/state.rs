@@ -33,6 +33,7 @@ pub(super) struct Counters {
     pub urllink_calls: AtomicU64,
     pub oauth_token_calls: AtomicU64,
     pub sns_userinfo_calls: AtomicU64,
+    pub quota_gets: AtomicU64,
 }
 
 pub(super) struct Inner {
@@ -61,6 +62,8 @@ pub(super) struct Inner {
     pub page_target: Option<super::urllink::PageTarget>,
     /// Web authorization and the website application (`oauth.rs`).
     pub oauth: super::oauth::OAuthState,
+    /// The daily quotas of the APIs logins spend (`quota.rs`).
+    pub quotas: super::quota::Quotas,
 }
 
 pub(super) struct IssuedToken {
@@ -144,6 +147,7 @@ impl Inner {
             // The simulator pushes from loopback.
             callback_ips: vec!["127.0.0.1".to_string(), "::1".to_string()],
             callback_ips_failing: false,
+            quotas: super::quota::Quotas::default(),
             oauth: super::oauth::OAuthState::default(),
         }
     }

@@ -14,6 +14,7 @@ mod harness;
 mod driver;
 mod page;
 mod site;
+mod visibility;
 
 mod devices;
 mod errors;

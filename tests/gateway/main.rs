@@ -19,6 +19,7 @@ mod oauth;
 mod operations;
 mod owning;
 mod process;
+mod quota;
 mod redis;
 mod routing;
 mod scenes;

@@ -64,6 +64,14 @@ async fn check_says_ok_or_what_is_wrong_in_plain_words() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("result:  ok"), "{stdout}");
+    // The quota logins spend, as WeChat counts it.
+    sim.set_quota("/cgi-bin/qrcode/create", 10_000, 7_500);
+    let out = scangate(args(&["wechat", "check"], &good)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("quota:   qrcode/create: 2500 of 10000 calls left today (7500 used)"),
+        "{stdout}"
+    );
 
     let bad = config(dir.path(), &sim, "wrong-secret");
     let out = scangate(args(&["wechat", "check"], &bad)).await;

@@ -2,8 +2,10 @@
 //! (`login.sms` itself is `sms.rs`).
 
 use super::Validator;
-use crate::config::file::{CountryCodeText, LoginFile, PhonePolicyFile, WechatFile};
-use crate::config::model::{Limits, LoginConfig, PhonePolicy};
+use crate::config::file::{
+    CountryCodeText, LoginFile, PhonePolicyFile, QuotaReserveFile, WechatFile,
+};
+use crate::config::model::{Limits, LoginConfig, PhonePolicy, QuotaReserve};
 use crate::identity::{CountryCode, LoginMethod, PhoneCountries};
 
 #[cfg(test)]
@@ -42,6 +44,7 @@ impl Validator<'_> {
             phone,
             phone_countries,
             code_ttl_seconds,
+            quota_reserve,
             sms,
             limits,
         } = login;
@@ -109,6 +112,7 @@ impl Validator<'_> {
             3600,
             "seconds",
         );
+        let quota_reserve = self.quota_reserve(&quota_reserve);
         let sms = self.sms(sms);
         let phone_countries = self.phone_countries(&phone_countries);
         let phone = match phone {
@@ -122,9 +126,35 @@ impl Validator<'_> {
             phone,
             phone_countries: phone_countries?,
             code_ttl_seconds: code_ttl_seconds?,
+            quota_reserve: quota_reserve?,
             sms: sms?,
             limits: Limits::from(&limits),
         })
+    }
+
+    /// `login.quota_reserve`: `"N%"` with N from 0 to 50 (two decimals at most), or a count.
+    fn quota_reserve(&mut self, value: &QuotaReserveFile) -> Option<QuotaReserve> {
+        const AT: &str = "login.quota_reserve";
+        match value {
+            QuotaReserveFile::Calls(n) => Some(QuotaReserve::Calls(*n)),
+            QuotaReserveFile::Text(text) => {
+                let percent = text
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|n| n.trim().parse::<f64>().ok())
+                    .filter(|p| (0.0..=50.0).contains(p));
+                match percent {
+                    // In range 0..=5000, so the cast is exact after rounding.
+                    Some(p) => Some(QuotaReserve::BasisPoints((p * 100.0).round() as u64)),
+                    None => self.reject(
+                        AT,
+                        format!(
+                            "{text:?} is neither a share of the daily limit from \"0%\" to \"50%\" nor a number of calls"
+                        ),
+                    ),
+                }
+            }
+        }
     }
 
     /// `login.phone_countries`: distinct country calling codes, at least one.

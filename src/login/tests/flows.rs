@@ -361,7 +361,7 @@ async fn the_mini_program_method_is_unavailable_unless_configured() {
 async fn a_wechat_failure_at_start_is_a_wechat_error() {
     let f = fixture().await;
     f.sim
-        .fail_next(crate::wechat_sim::SimApi::QrCodeCreate, 45009);
+        .fail_next(crate::wechat_sim::SimApi::QrCodeCreate, 48001);
     let started = f
         .login
         .start(
@@ -374,7 +374,12 @@ async fn a_wechat_failure_at_start_is_a_wechat_error() {
     let Err(err) = started else {
         panic!("expected a WeChat error");
     };
-    assert_eq!(err.code(), "wechat_busy", "45009: a quota, not an outage");
+    // (A quota's refusals are `quota.rs`'s.)
+    assert_eq!(
+        err.code(),
+        "wechat_misconfigured",
+        "48001: a missing permission"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod mini_program;
 mod mp_fake;
 mod phone;
 mod poll;
+mod quota;
 mod scan;
 mod sms_login;
 
@@ -224,6 +225,7 @@ pub async fn fixture_with(options: Options) -> Fixture {
             phone: options.phone,
             phone_countries: countries(options.phone_countries),
             code_ttl_seconds: CODE_TTL,
+            quota_reserve: Default::default(),
             sms: SmsConfig::Log,
             limits: options.limits,
         },

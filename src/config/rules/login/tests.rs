@@ -129,3 +129,23 @@ fn a_phone_country_of_another_type_is_named_by_its_index() {
         "{found:?}"
     );
 }
+
+#[test]
+fn quota_reserve_is_a_share_or_a_count() {
+    use crate::config::model::QuotaReserve;
+    assert_eq!(ok("{}").login.quota_reserve, QuotaReserve::BasisPoints(100));
+    assert_eq!(
+        ok("login: {quota_reserve: \"2.5%\"}").login.quota_reserve,
+        QuotaReserve::BasisPoints(250)
+    );
+    assert_eq!(
+        ok("login: {quota_reserve: 500}").login.quota_reserve,
+        QuotaReserve::Calls(500)
+    );
+    assert_eq!(QuotaReserve::BasisPoints(100).of(100_000), 1_000);
+    assert_eq!(
+        errors("login: {quota_reserve: \"80%\"}"),
+        ["login.quota_reserve: \"80%\" is neither a share of the daily limit from \"0%\" to \"50%\" nor a number of calls"]
+    );
+    assert_eq!(errors("login: {quota_reserve: lots}").len(), 1);
+}
