@@ -29,6 +29,7 @@ mod sms_cli;
 mod sms_login;
 mod sms_providers;
 mod source_ip;
+mod tokens;
 mod url_link;
 mod users_admin;
 mod wechat_cli;

@@ -4,6 +4,8 @@
 use super::Validator;
 use crate::config::file::{CountryCodeText, LoginFile, PhonePolicyFile, WechatFile};
 use crate::config::model::{Limits, LoginConfig, PhonePolicy};
+
+mod branding;
 use crate::identity::{CountryCode, LoginMethod, PhoneCountries};
 
 #[cfg(test)]
@@ -44,6 +46,8 @@ impl Validator<'_> {
             code_ttl_seconds,
             sms,
             limits,
+            site_name,
+            qr_logo,
         } = login;
         let mut parsed = Vec::with_capacity(methods.len());
         let mut ok = true;
@@ -110,6 +114,8 @@ impl Validator<'_> {
             "seconds",
         );
         let sms = self.sms(sms);
+        let site_name = self.site_name(site_name);
+        let qr_logo = self.qr_logo(qr_logo);
         let phone_countries = self.phone_countries(&phone_countries);
         let phone = match phone {
             PhonePolicyFile::Required => PhonePolicy::Required,
@@ -124,6 +130,8 @@ impl Validator<'_> {
             code_ttl_seconds: code_ttl_seconds?,
             sms: sms?,
             limits: Limits::from(&limits),
+            site_name: site_name?,
+            qr_logo: qr_logo?,
         })
     }
 

@@ -226,6 +226,8 @@ pub async fn fixture_with(options: Options) -> Fixture {
             code_ttl_seconds: CODE_TTL,
             sms: SmsConfig::Log,
             limits: options.limits,
+            site_name: None,
+            qr_logo: None,
         },
         metrics: metrics.clone(),
     });
