@@ -30,6 +30,7 @@ mod sms_login;
 mod sms_providers;
 mod source_ip;
 mod tokens;
+mod tokens_interop;
 mod url_link;
 mod users_admin;
 mod wechat_cli;
