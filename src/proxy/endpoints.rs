@@ -37,7 +37,7 @@ pub fn miss(miss: Miss) -> Reply {
 async fn without_login(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> Reply {
     match endpoint {
         Endpoint::LoginPage => login::login_page(app, req),
-        Endpoint::Sdk => login::sdk(req),
+        Endpoint::Sdk => login::sdk(app, req),
         Endpoint::CookieCheck => login::cookie_check(app, req),
         Endpoint::WechatCallback => Box::pin(callback::handle(app, req)).await,
         Endpoint::Me => session_endpoints::me(app, req),

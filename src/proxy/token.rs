@@ -191,6 +191,24 @@ mod tests {
     }
 
     #[test]
+    fn the_widget_words_every_refusal_a_page_can_receive_in_both_languages() {
+        for code in [
+            "origin_not_allowed",
+            "bad_audience",
+            "unknown_audience",
+            "unauthenticated",
+            "blocked",
+            "not_found",
+        ] {
+            let worded = crate::pages::sdk_js()
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("{code}:")))
+                .count();
+            assert!(worded >= 2, "{code}: the widget's texts in en and zh");
+        }
+    }
+
+    #[test]
     fn only_exactly_listed_origins_pass() {
         let a = api();
         for (pairs, want) in [
