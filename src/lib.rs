@@ -10,6 +10,7 @@
 //! one seam, [`proxy::app::DemoHooks`]. Without the feature neither exists, nor does axum.
 
 pub mod audit;
+pub mod branding;
 pub mod cli;
 pub mod cli_users;
 pub mod config;

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use html::escape_html;
 pub use lang::Lang;
 pub use oauth::OAuthView;
-pub use qr::{qr_svg, QrError};
+pub use qr::{qr_svg, qr_svg_with_logo, QrError};
 
 use html::{fill, json_for_script, Slot};
 

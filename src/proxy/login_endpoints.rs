@@ -416,7 +416,8 @@ pub(super) async fn qr_image(
 ) -> Result<Reply, GatewayError> {
     let (id, browser) = attempt_of(login, req, id).await?;
     let content = login.service.qr_content(&id, &browser, req.now).await?;
-    let svg = pages::qr_svg(&content).map_err(|_| GatewayError::Internal)?;
+    let svg = pages::qr_svg_with_logo(&content, login.service.logo())
+        .map_err(|_| GatewayError::Internal)?;
     Ok(Reply::text(200, "image/svg+xml", svg))
 }
 
