@@ -2,6 +2,7 @@
 //! in-process server), each test on its own ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod branding;
 mod browser;
 mod harness;
 
