@@ -149,7 +149,7 @@ fn svg_aspect(bytes: &[u8]) -> Option<f64> {
     };
     if let Some(view_box) = attr("viewBox") {
         let n: Vec<f64> = view_box
-            .split(|c: char| c == ' ' || c == ',')
+            .split([' ', ','])
             .filter_map(|p| p.parse().ok())
             .collect();
         if let [_, _, w, h] = n[..] {

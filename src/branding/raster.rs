@@ -123,9 +123,9 @@ impl Image {
         }
         let i = ((y as usize) * (self.width as usize) + x as usize) * 4;
         let a = a.min(1.0);
-        for c in 0..3 {
-            let old = f64::from(self.rgba[i + c]);
-            self.rgba[i + c] = (old + (f64::from(rgb[c]) - old) * a).round() as u8;
+        for (slot, new) in self.rgba[i..i + 3].iter_mut().zip(rgb) {
+            let old = f64::from(*slot);
+            *slot = (old + (f64::from(new) - old) * a).round() as u8;
         }
         let old_a = f64::from(self.rgba[i + 3]);
         self.rgba[i + 3] = (old_a + (255.0 - old_a) * a).round() as u8;

@@ -93,7 +93,7 @@ pub fn sample_png_logo(width: u32, height: u32) -> Vec<u8> {
         for x in 0..width {
             let corner = (x < width / 6 || x >= width - width / 6)
                 && (y < height / 6 || y >= height - height / 6);
-            let dark = ((x * 8 / width.max(1)) + (y * 8 / height.max(1))) % 2 == 0;
+            let dark = ((x * 8 / width.max(1)) + (y * 8 / height.max(1))).is_multiple_of(2);
             let (r, g, b) = if dark { (20, 60, 200) } else { (240, 120, 30) };
             rgba.extend_from_slice(&[r, g, b, if corner { 0 } else { 255 }]);
         }

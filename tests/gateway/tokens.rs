@@ -184,13 +184,22 @@ async fn a_listed_origin_is_allowed_its_preflight_and_no_other() {
     }
 }
 
+/// A request (method, query, headers) and the status and error code it must get.
+type Refusal = (
+    Method,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    u16,
+    &'static str,
+);
+
 /// The spellings an attacker's page (or a careless config) would try: none gets a token,
 /// none gets CORS headers that let a foreign page read the answer.
 #[tokio::test]
 async fn every_refusal_gets_no_token() {
     let (_e, gw) = token_gateway().await;
     let cookie = gw.cookie(&alice());
-    let cases: &[(Method, &str, &[(&str, &str)], u16, &str)] = &[
+    let cases: &[Refusal] = &[
         // Origins that are not exactly listed.
         (
             Method::GET,
