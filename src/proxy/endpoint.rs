@@ -89,7 +89,8 @@ enum Verbs {
     Get,
     Post,
     GetOrPost,
-    /// GET, and OPTIONS for a cross-origin page's preflight.
+    /// GET (not HEAD: an answer without its body would mint a token for nothing), and
+    /// OPTIONS for a cross-origin page's preflight.
     GetOrPreflight,
 }
 
@@ -101,7 +102,7 @@ impl Verbs {
             Verbs::Get => get,
             Verbs::Post => post,
             Verbs::GetOrPost => get || post,
-            Verbs::GetOrPreflight => get || method == Method::OPTIONS,
+            Verbs::GetOrPreflight => method == Method::GET || method == Method::OPTIONS,
         }
     }
 }
@@ -293,6 +294,7 @@ mod tests {
             (&get, "/token", Ok(Endpoint::Token)),
             (&Method::OPTIONS, "/token", Ok(Endpoint::Token)),
             (&post, "/token", Err(Miss::MethodNotAllowed)),
+            (&head, "/token", Err(Miss::MethodNotAllowed)),
             (&Method::OPTIONS, "/me", Err(Miss::MethodNotAllowed)),
             // 405: a known path, another method.
             (&get, "/qr", Err(Miss::MethodNotAllowed)),
