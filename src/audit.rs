@@ -42,6 +42,18 @@ pub fn logout(user_id: &UserId, client: IpAddr) {
     tracing::info!(target: TARGET, event = "logout", user_id = %user_id, client = %client);
 }
 
+/// A bearer token for backend `audience` was handed to the user's page (the token itself is
+/// never logged).
+pub fn token(user_id: &UserId, audience: &str, client: IpAddr) {
+    tracing::info!(
+        target: TARGET,
+        event = "token",
+        user_id = %user_id,
+        audience,
+        client = %client,
+    );
+}
+
 /// A session was revoked for `reason` (other than the user's logout).
 pub fn revoke(user_id: &UserId, reason: &'static str, client: IpAddr) {
     tracing::info!(

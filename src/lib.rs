@@ -11,6 +11,7 @@
 
 pub mod access_log;
 pub mod audit;
+pub mod branding;
 pub mod cli;
 pub mod cli_users;
 pub mod config;

@@ -14,6 +14,10 @@ pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
     /// The whole content of the file at `path` (relative paths: from the working directory).
     fn read_file(&self, path: &Path) -> io::Result<String>;
+    /// The file at `path` as bytes (images); by default [`Env::read_file`]'s text.
+    fn read_bytes(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read_file(path).map(String::into_bytes)
+    }
 }
 
 /// The real process environment and file system.
@@ -27,6 +31,10 @@ impl Env for ProcessEnv {
 
     fn read_file(&self, path: &Path) -> io::Result<String> {
         std::fs::read_to_string(path)
+    }
+
+    fn read_bytes(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
     }
 }
 

@@ -71,6 +71,8 @@ pub struct FileConfig {
     pub identity_headers: IdentityHeadersFile,
     pub wechat: WechatFile,
     pub login: LoginFile,
+    /// Bearer tokens for backends beyond the gateway (`{auth_path}/token`). Default: off.
+    pub tokens: TokensFile,
     /// First match in file order wins. At least one.
     pub routes: Vec<RouteFile>,
 }
@@ -97,6 +99,7 @@ impl Default for FileConfig {
             identity_headers: IdentityHeadersFile::default(),
             wechat: WechatFile::default(),
             login: LoginFile::default(),
+            tokens: TokensFile::default(),
             routes: Vec::new(),
         }
     }
@@ -484,6 +487,11 @@ pub struct LoginFile {
     pub quota_reserve: QuotaReserveFile,
     pub sms: SmsFile,
     pub limits: LimitsFile,
+    /// The site's name in the login page's and the widget's heading. Default: the host.
+    pub site_name: Option<String>,
+    /// A PNG or SVG logo (at most 256 KB) drawn in the middle of the login QR codes.
+    /// Default: none.
+    pub qr_logo: Option<String>,
 }
 
 /// `login.quota_reserve` as written: a share of the daily limit (`"1%"`) or a count (`500`).
@@ -511,6 +519,8 @@ impl Default for LoginFile {
             quota_reserve: QuotaReserveFile::default(),
             sms: SmsFile::default(),
             limits: LimitsFile::default(),
+            site_name: None,
+            qr_logo: None,
         }
     }
 }
@@ -758,5 +768,34 @@ mod tests {
         let file: FileConfig = yaml_serde::from_str("session: {secret: hunter2hunter2}").unwrap();
         assert!(!format!("{file:?}").contains("hunter2"));
         assert!(!yaml_serde::to_string(&file).unwrap().contains("hunter2"));
+    }
+}
+
+/// `tokens`: the `{auth_path}/token` endpoint, on only when an audience is listed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensFile {
+    pub audiences: Vec<TokenAudienceFile>,
+}
+
+/// One `tokens.audiences[]` entry: who may ask for a token for backend `name`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenAudienceFile {
+    /// The token's `aud`, and what `?aud=` names. Required.
+    pub name: Option<String>,
+    /// Page origins (`https://spa.example.com`) allowed to fetch tokens cross-origin.
+    pub origins: Vec<String>,
+    /// Lifetime of a token, 60 to 3600. Default 300.
+    pub ttl_seconds: u64,
+}
+
+impl Default for TokenAudienceFile {
+    fn default() -> Self {
+        TokenAudienceFile {
+            name: None,
+            origins: Vec::new(),
+            ttl_seconds: 300,
+        }
     }
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub identity_headers: IdentityHeaders,
     pub wechat: WechatConfig,
     pub login: LoginConfig,
+    /// Audiences of `{auth_path}/token`; empty = the endpoint is off.
+    pub tokens: TokensConfig,
     /// In file order: the first match wins.
     pub routes: Vec<Route>,
 }
@@ -374,6 +376,55 @@ pub struct LoginConfig {
     pub quota_reserve: QuotaReserve,
     pub sms: SmsConfig,
     pub limits: Limits,
+    /// Shown in the page's and the widget's heading; `None`: the request's host.
+    pub site_name: Option<String>,
+    /// Drawn in the middle of the login codes, read at start.
+    pub qr_logo: Option<QrLogo>,
+}
+
+/// The site's logo for the login codes (`login.qr_logo`), as read when the config loaded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QrLogo {
+    pub path: PathBuf,
+    pub format: LogoFormat,
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
+impl fmt::Debug for QrLogo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QrLogo")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogoFormat {
+    Png,
+    Svg,
+}
+
+/// `tokens`: who may fetch a bearer token for which backend.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokensConfig {
+    pub audiences: Vec<TokenAudience>,
+}
+
+impl TokensConfig {
+    pub fn audience(&self, name: &str) -> Option<&TokenAudience> {
+        self.audiences.iter().find(|a| a.name == name)
+    }
+}
+
+/// One audience: its name (the token's `aud`), the page origins allowed to fetch its
+/// tokens cross-origin (exact `scheme://host[:port]`, lower-case), and the tokens' lifetime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenAudience {
+    pub name: String,
+    pub origins: Vec<String>,
+    pub ttl_seconds: u64,
 }
 
 /// Calls of a daily quota kept back: below it, new Official Account attempts fail over.

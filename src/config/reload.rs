@@ -28,6 +28,7 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         identity_headers,
         wechat,
         login,
+        tokens,
         routes: _,
     } = old;
     let sections = [
@@ -68,6 +69,7 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("wechat", *wechat != new.wechat),
         ("login", *login != new.login),
+        ("tokens", *tokens != new.tokens),
     ];
     sections
         .into_iter()

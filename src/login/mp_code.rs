@@ -73,6 +73,16 @@ impl LoginService {
                 "getwxacodeunlimit answered something that is neither PNG nor JPEG".into(),
             )));
         }
+        // Branded once here, then kept with the attempt like WeChat's own image.
+        let image = match &self.inner.logo {
+            Some(logo) if logo.format() == crate::config::LogoFormat::Png => {
+                logo.composite(&image).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "the Mini Program code could not be branded; served as WeChat drew it");
+                    image
+                })
+            }
+            _ => image,
+        };
         Ok(NewCode {
             wechat_ticket: None,
             qr_content: String::new(),

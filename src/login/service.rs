@@ -79,6 +79,8 @@ pub(super) struct Inner {
     pub(super) mini_program: Option<MiniProgramDeps>,
     pub(super) sms: Arc<dyn SmsSender>,
     pub(super) login: LoginConfig,
+    /// `login.qr_logo`, decoded once: drawn on every code.
+    pub(super) logo: Option<crate::branding::Logo>,
     pub(super) metrics: Metrics,
     /// The waiting long-polls, by attempt.
     pub(super) watchers: Arc<Watchers>,
@@ -145,6 +147,13 @@ impl LoginService {
             login,
             metrics,
         } = deps;
+        // `check` read the file and its header; a PNG broken further in is told here, and the
+        // codes stay unbranded rather than the gateway down.
+        let logo = login.qr_logo.as_ref().and_then(|logo| {
+            crate::branding::Logo::new(logo)
+                .map_err(|e| tracing::error!(path = %logo.path.display(), error = %e, "login.qr_logo cannot be drawn; the login codes carry no logo"))
+                .ok()
+        });
         LoginService {
             inner: Arc::new(Inner {
                 store,
@@ -153,11 +162,17 @@ impl LoginService {
                 mini_program,
                 sms,
                 login,
+                logo,
                 metrics,
                 watchers: Arc::default(),
                 quota: QuotaBook::default(),
             }),
         }
+    }
+
+    /// The site's logo for the login codes, when configured.
+    pub fn logo(&self) -> Option<&crate::branding::Logo> {
+        self.inner.logo.as_ref()
     }
 
     /// Starts an attempt: a fresh id, a WeChat code whose scene is that id (an Official

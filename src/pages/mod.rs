@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use html::escape_html;
 pub use lang::Lang;
 pub use oauth::OAuthView;
-pub use qr::{qr_svg, QrError};
+pub use qr::{qr_svg, qr_svg_with_logo, QrError};
 
 use html::{fill, json_for_script, Slot};
 
@@ -39,6 +39,8 @@ const PAGE_CSS: &str = concat!(include_str!("widget.css"), include_str!("style.c
 const ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%23067a3c'/%3E%3Cpath d='M4 8.5l2.5 2.5L12 5.5' stroke='%23fff' stroke-width='2' fill='none'/%3E%3C/svg%3E";
 /// Where `sdk.js` expects the gateway to put [`WIDGET_CSS`], as a JS string literal.
 const CSS_MARKER: &str = "\"__SCANGATE_CSS__\"";
+/// Where `sdk.js` expects `login.site_name`, as a JS string literal (`""`: the page's host).
+const SITE_MARKER: &str = "\"__SCANGATE_SITE__\"";
 
 /// Everything the hosted login page shows. The proxy builds it per request.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +64,8 @@ pub struct LoginView<'a> {
     pub device: &'a str,
     /// Sign-in through WeChat's own pages: a reason to show, an attempt to resume.
     pub oauth: OAuthView<'a>,
+    /// The site's name in the heading: `login.site_name`, else the request's host.
+    pub site: &'a str,
 }
 
 /// The options the widget reads, as `ScanGate.mount` takes them.
@@ -77,6 +81,8 @@ struct WidgetOptions<'a> {
     lang: &'static str,
     phone_countries: &'a [&'a str],
     device: &'a str,
+    /// The hosted page has its own heading naming the site: the widget shows none.
+    heading: bool,
     /// The hosted page is only shown to a visitor without a session (or one switching
     /// account): no need to ask who is signed in.
     check_session: bool,
@@ -87,6 +93,8 @@ struct WidgetOptions<'a> {
 /// The words the pages themselves say (the widget has its own, in `sdk.js`).
 struct PageText {
     title: &'static str,
+    /// The heading: `{site}` is the site's name.
+    site_title: &'static str,
     noscript: &'static str,
     return_to: &'static str,
     demo: &'static str,
@@ -100,6 +108,7 @@ fn page_text(lang: Lang) -> &'static PageText {
     match lang {
         Lang::Zh => &PageText {
             title: "登录",
+            site_title: "登录 {site}",
             noscript: "显示登录二维码需要启用 JavaScript。",
             return_to: "登录后将返回",
             demo: "演示模式",
@@ -113,6 +122,7 @@ fn page_text(lang: Lang) -> &'static PageText {
         },
         Lang::En => &PageText {
             title: "Sign in",
+            site_title: "Sign in to {site}",
             noscript: "Please enable JavaScript to show the sign-in QR code.",
             return_to: "You will return to",
             demo: "Demo mode",
@@ -142,10 +152,16 @@ pub fn render_login(view: &LoginView<'_>) -> String {
         lang: view.lang.code(),
         phone_countries: view.phone_countries,
         device: view.device,
+        heading: false,
         check_session: false,
         oauth: view.oauth.into(),
     };
     let config = json_for_script(&options);
+    let title = if view.site.is_empty() {
+        text.title.to_string()
+    } else {
+        text.site_title.replace("{site}", view.site)
+    };
     let sdk_src = format!("{}/sdk.js?v={}", view.auth_path, sdk_version());
     let badge = if view.demo {
         format!(
@@ -160,7 +176,7 @@ pub fn render_login(view: &LoginView<'_>) -> String {
         LOGIN_HTML,
         &[
             ("html_lang", Slot::Text(view.lang.html_lang())),
-            ("title", Slot::Text(text.title)),
+            ("title", Slot::Text(&title)),
             ("icon", Slot::Text(ICON)),
             ("css", Slot::Raw(PAGE_CSS)),
             ("demo_badge", Slot::Raw(&badge)),
@@ -256,6 +272,25 @@ fn render_card(
 /// page's stylesheet it adds its own.
 pub fn sdk_js() -> &'static str {
     static JS: OnceLock<String> = OnceLock::new();
+    JS.get_or_init(|| sdk_template().replacen(SITE_MARKER, "\"\"", 1))
+}
+
+/// [`sdk_js`] naming `site` (`login.site_name`) in the widget's heading; without one, the
+/// widget names the page's host.
+pub fn sdk_js_for(site: Option<&str>) -> std::borrow::Cow<'static, str> {
+    match site {
+        None => sdk_js().into(),
+        Some(site) => {
+            // A JSON string is a valid JS string literal.
+            let site = serde_json::to_string(site).unwrap_or_else(|_| String::from("\"\""));
+            sdk_template().replacen(SITE_MARKER, &site, 1).into()
+        }
+    }
+}
+
+/// `sdk.js` with its stylesheet in, the site's name still to fill.
+fn sdk_template() -> &'static str {
+    static JS: OnceLock<String> = OnceLock::new();
     JS.get_or_init(|| {
         // A JSON string is a valid JS string literal.
         let css = serde_json::to_string(WIDGET_CSS).unwrap_or_else(|_| String::from("\"\""));
@@ -315,7 +350,25 @@ mod tests {
             phone_countries: &["86"],
             device: "desktop",
             oauth: OAuthView::default(),
+            site: "app.example.com",
         }
+    }
+
+    #[test]
+    fn the_site_is_named_in_both_languages_and_escaped() {
+        let en = render_login(&view("/", Lang::En));
+        assert!(en.contains("<h1>Sign in to app.example.com</h1>"), "{en}");
+        assert!(en.contains("<title>Sign in to app.example.com</title>"));
+        let zh = render_login(&LoginView {
+            site: "Acme <商城>",
+            ..view("/", Lang::Zh)
+        });
+        assert!(zh.contains("<h1>登录 Acme &lt;商城&gt;</h1>"), "{zh}");
+        // The widget, embedded elsewhere, names the configured site itself.
+        let js = sdk_js_for(Some("Acme \"商城\""));
+        assert!(js.contains(r#"const SITE = "Acme \"商城\"";"#));
+        assert!(sdk_js().contains(r#"const SITE = "";"#));
+        assert!(!sdk_js().contains("__SCANGATE_SITE__"));
     }
 
     /// The text between `open` (exclusive) and the next `close`.
@@ -476,9 +529,15 @@ mod tests {
     #[test]
     fn language_shows_in_page_text() {
         let zh = render_login(&view("/", Lang::Zh));
-        assert!(zh.contains("<html lang=\"zh-CN\">") && zh.contains("<title>登录</title>"));
+        assert!(
+            zh.contains("<html lang=\"zh-CN\">")
+                && zh.contains("<title>登录 app.example.com</title>")
+        );
         let en = render_login(&view("/", Lang::En));
-        assert!(en.contains("<html lang=\"en\">") && en.contains("<title>Sign in</title>"));
+        assert!(
+            en.contains("<html lang=\"en\">")
+                && en.contains("<title>Sign in to app.example.com</title>")
+        );
         assert!(en.contains("You will return to <span>/</span>"));
     }
 
@@ -562,8 +621,9 @@ mod tests {
         let total = PAGE_CSS.len() + SDK_JS.len() + LOGIN_HTML.len();
         // Both languages' words for every error code are most of the widget (SMS login, the
         // phone browser's link and the sign-in methods through WeChat's pages brought their
-        // own); sdk.js is cached for a year (versioned URL), the page itself is a few KB more.
-        assert!(total < 48 * 1024, "page assets grew to {total} bytes");
+        // own, and tokens for other backends theirs); sdk.js is cached for a year (versioned
+        // URL), the page itself is a few KB more.
+        assert!(total < 52 * 1024, "page assets grew to {total} bytes");
         assert!(
             !PAGE_CSS.contains("</"),
             "CSS must not close its <style> element"

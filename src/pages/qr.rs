@@ -3,6 +3,8 @@
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
+use crate::branding::Logo;
+
 /// Why a QR code could not be drawn. Carries no part of the content.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QrError {
@@ -20,19 +22,50 @@ const MIN_SIZE_PX: u32 = 264;
 /// on white, and a `viewBox` so it scales to any box. Fails cleanly when `content` does not fit
 /// (beyond about 2.3 KB).
 pub fn qr_svg(content: &str) -> Result<String, QrError> {
-    let code = QrCode::with_error_correction_level(content.as_bytes(), EcLevel::M).map_err(
-        |e| match e {
+    qr_svg_with_logo(content, None)
+}
+
+/// [`qr_svg`], with `logo` (the site's, `login.qr_logo`) on a white square in the middle:
+/// error correction is then raised to H, which restores the modules the logo hides.
+pub fn qr_svg_with_logo(content: &str, logo: Option<&Logo>) -> Result<String, QrError> {
+    let level = if logo.is_some() {
+        EcLevel::H
+    } else {
+        EcLevel::M
+    };
+    let code =
+        QrCode::with_error_correction_level(content.as_bytes(), level).map_err(|e| match e {
             qrcode::types::QrError::DataTooLong => QrError::TooLong { len: content.len() },
             other => QrError::Encode(other.to_string()),
-        },
-    )?;
-    Ok(code
+        })?;
+    let svg = code
         .render::<svg::Color<'_>>()
         .quiet_zone(true)
         .min_dimensions(MIN_SIZE_PX, MIN_SIZE_PX)
         .dark_color(svg::Color("#000"))
         .light_color(svg::Color("#fff"))
-        .build())
+        .build();
+    let Some(logo) = logo else {
+        return Ok(svg);
+    };
+    // The drawing is (modules + 2 x 4 quiet modules) x unit square.
+    let size = svg_width(&svg).ok_or_else(|| QrError::Encode("no width".into()))?;
+    let unit = size / (code.width() as f64 + 2.0 * QUIET_MODULES);
+    let overlay = logo.svg_overlay(size, unit * QUIET_MODULES);
+    let end = svg.rfind("</svg>").unwrap_or(svg.len());
+    Ok(format!("{}{overlay}{}", &svg[..end], &svg[end..]))
+}
+
+/// Modules of quiet zone the renderer draws on each side (the QR specification's 4).
+const QUIET_MODULES: f64 = 4.0;
+
+fn svg_width(svg: &str) -> Option<f64> {
+    svg.split(" width=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

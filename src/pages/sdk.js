@@ -10,12 +10,19 @@
  * onStatus("loading"|"signed_in"|"sms"|"waiting"|"scanned"|"need_phone"|"confirmed"|
  * "cancelled"|"expired"|"failed"|"website"), onError({error, message}), onSuccess({redirect,
  * user}) (default: go to redirect). The method "website" is a link to WeChat's own QR page.
- * The root element carries data-status, data-device and data-error (the last error's code). */
+ * The root element carries data-status, data-device and data-error (the last error's code).
+ * Branding: site (the name in the widget's heading; default login.site_name, else the host),
+ * heading (false: no heading, as on the hosted page, which has its own).
+ * Tokens for other backends: ScanGate.token(aud, {authPath}) -> Promise<token> (fresh, cached
+ * until shortly before it expires; rejects with {error, message}); with the mount option
+ * tokenAudience, onSuccess also receives {token} (or {tokenError} when none could be had). */
 (function (root) {
   "use strict";
 
   // The gateway replaces this marker with the widget's stylesheet (a JSON string).
   const CSS = "__SCANGATE_CSS__";
+  // ...and this one with login.site_name (a JSON string; "" when unset: the page's host).
+  const SITE = "__SCANGATE_SITE__";
   const WAIT = 25; // long-poll seconds; the server answers earlier on any change
   const HIDDEN_PAUSE_MS = 60000; // stop polling after a minute in a hidden tab
   const MAX_RETRY_MS = 3000; // a gateway back from a restart is noticed within this
@@ -102,6 +109,11 @@
         sms_limited: "This number has received as many codes as the SMS service allows for now. Try again later (the limit lifts within a day at most), or use another number.",
         unavailable: "Sign-in is unavailable right now. Try again in a moment.",
         cross_site: "This request came from another site and was refused.",
+        origin_not_allowed: "This page may not ask for a sign-in token.",
+        bad_audience: "This page asked for a sign-in token the wrong way.",
+        unknown_audience: "This page asked for a sign-in token this site does not issue.",
+        unauthenticated: "You are not signed in. Sign in again.",
+        blocked: "This account is blocked.",
         request_timeout: "The request took too long. Try again.",
         oauth_declined: "You did not allow signing in with WeChat.",
         oauth_state_invalid: "This sign-in link is not valid or was already used. Try again.",
@@ -111,6 +123,7 @@
         oauth_snapshot: "WeChat opened a preview of this page. Tap “Use full service” at the bottom, then try again."
       },
       demoInWechat: "Simulate: open inside WeChat",
+      siteTitle: "Sign in to {site}",
       demoTitle: "Demo mode",
       demoNew: "Simulate scan: new user",
       demoReturning: "Simulate scan: returning user"
@@ -191,6 +204,11 @@
         sms_limited: "该手机号获取验证码的次数已达短信服务的上限，请稍后再试（最迟次日恢复），或更换手机号。",
         unavailable: "登录服务暂不可用，请稍后重试。",
         cross_site: "该请求来自其他网站，已被拒绝。",
+        origin_not_allowed: "此页面无权获取登录令牌。",
+        bad_audience: "此页面获取登录令牌的方式有误。",
+        unknown_audience: "本站不签发此页面所要的登录令牌。",
+        unauthenticated: "您尚未登录，请重新登录。",
+        blocked: "此账号已被停用。",
         request_timeout: "请求超时，请重试。",
         oauth_declined: "您未同意微信授权登录。",
         oauth_state_invalid: "登录链接无效或已使用，请重试。",
@@ -200,6 +218,7 @@
         oauth_snapshot: "微信打开的是页面预览，请点击底部“使用完整服务”后重试。"
       },
       demoInWechat: "模拟：在微信中打开",
+      siteTitle: "登录 {site}",
       demoTitle: "演示模式",
       demoNew: "模拟扫码：新用户",
       demoReturning: "模拟扫码：老用户"
@@ -386,8 +405,12 @@
     if (o.inWechat) demoBtns.push(h("a", { class: "sg-btn sg-demo-wechat", href: startUrl("official_account"), text: t.demoInWechat }));
     const demo = o.demo ? h("div", { class: "sg-demo" }, [h("p", { class: "sg-demo-title", text: t.demoTitle })].concat(demoBtns, [demoMsg])) : null;
 
+    // The site's name heads the widget (the hosted page has its own heading: heading: false).
+    const siteName = String(o.site || SITE || root.location.hostname || "");
+    const siteHead = o.heading === false || !siteName ? null
+      : h("p", { class: "sg-site", role: "heading", "aria-level": "2", text: fmt(t.siteTitle, { site: siteName }) });
     const box = h("div", { class: "sg", lang: lang === "zh" ? "zh-CN" : "en", "data-device": device },
-      [tabs, signedIn, qrBox, websiteBox, live, linkBox, countEl, orSms, form, hint, demo]);
+      [siteHead, tabs, signedIn, qrBox, websiteBox, live, linkBox, countEl, orSms, form, hint, demo]);
     el.textContent = "";
     el.appendChild(box);
 
@@ -634,7 +657,14 @@
       }
     }
 
-    function goOn(result) {
+    async function goOn(result) {
+      if (typeof o.onSuccess === "function" && o.tokenAudience) {
+        try {
+          result = Object.assign({}, result, { token: await token(o.tokenAudience, { authPath: o.authPath, fresh: true }) });
+        } catch (e) {
+          result = Object.assign({}, result, { tokenError: e });
+        }
+      }
       if (typeof o.onSuccess === "function") emit("onSuccess", result);
       else if (result.redirect) root.location.assign(result.redirect);
     }
@@ -828,7 +858,39 @@
     return { restart: () => start(), unmount };
   }
 
-  root.ScanGate = { mount, version: 2 };
+  // === tokens for other backends ===
+  // GET {authPath}/token?aud= with the session cookie; the answer lives in memory only (never
+  // in storage or a URL) and is reused until TOKEN_EARLY_S before it expires.
+  const TOKEN_EARLY_S = 30;
+  const tokens = {};
+  function token(aud, opts) {
+    const authPath = String((opts && opts.authPath) || "/.auth").replace(/\/+$/, "");
+    const key = authPath + " " + aud;
+    const now = Date.now() / 1000;
+    const held = tokens[key];
+    if (held && !(opts && opts.fresh) && (held.pending || held.until > now)) return held.pending || Promise.resolve(held.token);
+    const pending = (async () => {
+      let r = null;
+      try {
+        r = await fetch(authPath + "/token?aud=" + encodeURIComponent(aud), { credentials: "include", headers: { Accept: "application/json" } });
+      } catch (_) {
+        r = null;
+      }
+      const data = r ? await r.json().catch(() => ({})) : {};
+      if (!r || !r.ok || !data.token) {
+        delete tokens[key];
+        const error = !r ? "network" : String(data.error || "failed");
+        throw { error, message: String(data.message || error) };
+      }
+      const life = Number(data.expires_in) || 0;
+      tokens[key] = { token: data.token, until: now + Math.max(0, life - Math.min(TOKEN_EARLY_S, life / 2)) };
+      return data.token;
+    })();
+    tokens[key] = { pending };
+    return pending;
+  }
+
+  root.ScanGate = { mount, token, version: 2 };
 
   // The hosted login page carries its options in <script type="application/json" id="scangate-config">.
   function boot() {

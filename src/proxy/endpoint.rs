@@ -53,6 +53,9 @@ pub enum Endpoint<'a> {
     MpScanned,
     MpConfirm,
     MpCancel,
+    /// `GET|OPTIONS /token?aud=`: a bearer token for another backend (and its CORS
+    /// preflight).
+    Token,
     /// `GET /me`, `POST /logout`, `GET /verify`, `GET /jwks.json`.
     Me,
     Logout,
@@ -86,6 +89,9 @@ enum Verbs {
     Get,
     Post,
     GetOrPost,
+    /// GET (not HEAD: an answer without its body would mint a token for nothing), and
+    /// OPTIONS for a cross-origin page's preflight.
+    GetOrPreflight,
 }
 
 impl Verbs {
@@ -96,6 +102,7 @@ impl Verbs {
             Verbs::Get => get,
             Verbs::Post => post,
             Verbs::GetOrPost => get || post,
+            Verbs::GetOrPreflight => method == Method::GET || method == Method::OPTIONS,
         }
     }
 }
@@ -131,6 +138,7 @@ const FIXED: &[(&str, Verbs, Endpoint<'static>)] = &[
     ("/logout", Verbs::Post, Endpoint::Logout),
     ("/verify", Verbs::Get, Endpoint::Verify),
     ("/jwks.json", Verbs::Get, Endpoint::Jwks),
+    ("/token", Verbs::GetOrPreflight, Endpoint::Token),
 ];
 
 impl<'a> Endpoint<'a> {
@@ -184,7 +192,8 @@ impl<'a> Endpoint<'a> {
             | Endpoint::OAuthStart
             | Endpoint::OAuthCallback
             | Endpoint::Me => Caller::Browser,
-            Endpoint::Sdk | Endpoint::Verify | Endpoint::Jwks => Caller::Any,
+            // Pages of other origins call `/token`: it checks their origin itself.
+            Endpoint::Sdk | Endpoint::Verify | Endpoint::Jwks | Endpoint::Token => Caller::Any,
         }
     }
 
@@ -213,6 +222,7 @@ impl<'a> Endpoint<'a> {
                 | Endpoint::Logout
                 | Endpoint::Verify
                 | Endpoint::Jwks
+                | Endpoint::Token
         )
     }
 
@@ -281,6 +291,11 @@ mod tests {
             (&post, "/logout", Ok(Endpoint::Logout)),
             (&get, "/verify", Ok(Endpoint::Verify)),
             (&get, "/jwks.json", Ok(Endpoint::Jwks)),
+            (&get, "/token", Ok(Endpoint::Token)),
+            (&Method::OPTIONS, "/token", Ok(Endpoint::Token)),
+            (&post, "/token", Err(Miss::MethodNotAllowed)),
+            (&head, "/token", Err(Miss::MethodNotAllowed)),
+            (&Method::OPTIONS, "/me", Err(Miss::MethodNotAllowed)),
             // 405: a known path, another method.
             (&get, "/qr", Err(Miss::MethodNotAllowed)),
             (&post, "/qr/abc", Err(Miss::MethodNotAllowed)),

@@ -9,7 +9,8 @@
 //!   `/wechat/oauth/callback`);
 //! - `callback`: the Official Account's server URL;
 //! - `session_endpoints`: `/me`, `/logout`;
-//! - `verify`: forward auth; `/jwks.json` is answered here.
+//! - `verify`: forward auth; `/jwks.json` is answered here;
+//! - `token`: bearer tokens for other backends (`/token`), with their CORS.
 
 use bytes::Bytes;
 
@@ -19,7 +20,7 @@ use super::login_endpoints as login;
 use super::oauth_endpoints as oauth;
 use super::own_request::OwnRequest;
 use super::respond::{GatewayError, Reply};
-use super::{callback, session_endpoints, sms_endpoints as sms, verify};
+use super::{callback, session_endpoints, sms_endpoints as sms, token, verify};
 
 pub use super::own_request::{UserView, MAX_BODY_BYTES};
 
@@ -36,12 +37,13 @@ pub fn miss(miss: Miss) -> Reply {
 async fn without_login(app: &App, endpoint: Endpoint<'_>, req: &OwnRequest<'_>) -> Reply {
     match endpoint {
         Endpoint::LoginPage => login::login_page(app, req),
-        Endpoint::Sdk => login::sdk(req),
+        Endpoint::Sdk => login::sdk(app, req),
         Endpoint::CookieCheck => login::cookie_check(app, req),
         Endpoint::WechatCallback => Box::pin(callback::handle(app, req)).await,
         Endpoint::Me => session_endpoints::me(app, req),
         Endpoint::Logout => session_endpoints::logout(app, req).await,
         Endpoint::Verify => verify::verify(app, req),
+        Endpoint::Token => token::token(app, req),
         Endpoint::Jwks => Reply::text(
             200,
             "application/json",

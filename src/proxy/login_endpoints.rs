@@ -27,14 +27,13 @@ use crate::login::MAX_WAIT;
 /// live, late enough that a flood does not turn into a busy loop.
 const POLL_RETRY_SECONDS: u64 = 3;
 
-pub(super) fn sdk(req: &OwnRequest<'_>) -> Reply {
+pub(super) fn sdk(app: &App, req: &OwnRequest<'_>) -> Reply {
     let version = req.query_param("v");
-    Reply::text(
-        200,
-        "application/javascript; charset=utf-8",
-        pages::sdk_js(),
-    )
-    .header(
+    let js = match pages::sdk_js_for(app.config.login.site_name.as_deref()) {
+        std::borrow::Cow::Borrowed(js) => bytes::Bytes::from_static(js.as_bytes()),
+        std::borrow::Cow::Owned(js) => bytes::Bytes::from(js),
+    };
+    Reply::text(200, "application/javascript; charset=utf-8", js).header(
         "cache-control",
         pages::sdk_cache_control(version.as_deref()),
     )
@@ -74,6 +73,7 @@ pub(super) fn login_page(app: &App, req: &OwnRequest<'_>) -> Reply {
         phone_countries: &countries,
         device: device.as_str(),
         oauth: oauth.view(),
+        site: app.config.login.site_name.as_deref().unwrap_or(req.host),
     };
     Reply::html(200, pages::render_login(&view))
         .header("content-security-policy", pages::page_csp())
@@ -443,7 +443,8 @@ pub(super) async fn qr_image(
 ) -> Result<Reply, GatewayError> {
     let (id, browser) = attempt_of(login, req, id).await?;
     let content = login.service.qr_content(&id, &browser, req.now).await?;
-    let svg = pages::qr_svg(&content).map_err(|_| GatewayError::Internal)?;
+    let svg = pages::qr_svg_with_logo(&content, login.service.logo())
+        .map_err(|_| GatewayError::Internal)?;
     Ok(Reply::text(200, "image/svg+xml", svg))
 }
 

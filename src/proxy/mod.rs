@@ -39,6 +39,7 @@ mod session_endpoints;
 mod sms_endpoints;
 #[cfg(test)]
 mod test_headers;
+mod token;
 mod verify;
 
 use std::sync::Arc;

@@ -196,6 +196,20 @@ impl AssertionSigner {
         self.minted(claims, audience, now).1
     }
 
+    /// A bearer token for the backend `audience` (`{auth_path}/token`): the assertion's
+    /// claims, living `ttl_seconds` (capped by the session's own expiry), never cached (each
+    /// is handed to a page, which keeps it). Returns the token and its `exp`.
+    pub fn bearer_token(
+        &self,
+        claims: &Claims,
+        audience: &str,
+        ttl_seconds: u64,
+        now: u64,
+    ) -> (String, u64) {
+        let exp = now.saturating_add(ttl_seconds).min(claims.exp);
+        (self.mint(claims, audience, now, exp), exp)
+    }
+
     fn minted(&self, claims: &Claims, audience: &str, now: u64) -> (Arc<str>, http::HeaderValue) {
         let exp = now.saturating_add(LIFETIME_SECONDS).min(claims.exp);
         let hash = self.hasher.hash_one((claims.sid.as_str(), audience));

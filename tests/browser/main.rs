@@ -21,4 +21,5 @@ mod errors;
 mod journeys;
 mod look;
 mod resilience;
+mod tokens;
 mod wechat_pages;

@@ -2,6 +2,7 @@
 //! in-process server), each test on its own ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod branding;
 mod browser;
 mod harness;
 
@@ -30,6 +31,8 @@ mod sms_cli;
 mod sms_login;
 mod sms_providers;
 mod source_ip;
+mod tokens;
+mod tokens_interop;
 mod url_link;
 mod users_admin;
 mod wechat_cli;

@@ -6,6 +6,8 @@ use crate::config::file::{
     CountryCodeText, LoginFile, PhonePolicyFile, QuotaReserveFile, WechatFile,
 };
 use crate::config::model::{Limits, LoginConfig, PhonePolicy, QuotaReserve};
+
+mod branding;
 use crate::identity::{CountryCode, LoginMethod, PhoneCountries};
 
 #[cfg(test)]
@@ -47,6 +49,8 @@ impl Validator<'_> {
             quota_reserve,
             sms,
             limits,
+            site_name,
+            qr_logo,
         } = login;
         let mut parsed = Vec::with_capacity(methods.len());
         let mut ok = true;
@@ -114,6 +118,8 @@ impl Validator<'_> {
         );
         let quota_reserve = self.quota_reserve(&quota_reserve);
         let sms = self.sms(sms);
+        let site_name = self.site_name(site_name);
+        let qr_logo = self.qr_logo(qr_logo);
         let phone_countries = self.phone_countries(&phone_countries);
         let phone = match phone {
             PhonePolicyFile::Required => PhonePolicy::Required,
@@ -129,6 +135,8 @@ impl Validator<'_> {
             quota_reserve: quota_reserve?,
             sms: sms?,
             limits: Limits::from(&limits),
+            site_name: site_name?,
+            qr_logo: qr_logo?,
         })
     }
 

@@ -12,6 +12,7 @@
 //! - `wechat.rs`: `wechat` (the Official Account with its replies, the Mini Program);
 //! - `login.rs`: `login` but `login.sms`;
 //! - `sms.rs`: `login.sms`, the SMS provider and its keys;
+//! - `tokens.rs`: `tokens` (audiences of `{auth_path}/token`);
 //! - `routes.rs`: `routes`.
 //!
 //! This file holds the [`Validator`] and what every section uses: rejecting, checking each
@@ -32,6 +33,7 @@ mod server;
 mod session;
 mod sms;
 mod store;
+mod tokens;
 mod wechat;
 
 #[cfg(test)]
@@ -88,6 +90,7 @@ impl Validator<'_> {
             identity_headers,
             wechat,
             login,
+            tokens,
             routes,
         } = file;
 
@@ -125,6 +128,7 @@ impl Validator<'_> {
         let sections = WechatSections::of(&wechat);
         let wechat = self.wechat(wechat);
         let login = self.login(login, sections);
+        let tokens = self.tokens(tokens);
         let routes = self.routes(routes, auth_path.as_deref());
 
         Some(Config {
@@ -147,6 +151,7 @@ impl Validator<'_> {
             identity_headers: identity_headers?,
             wechat: wechat?,
             login: login?,
+            tokens: tokens?,
             routes: routes?,
         })
     }

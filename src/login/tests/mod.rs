@@ -228,6 +228,8 @@ pub async fn fixture_with(options: Options) -> Fixture {
             quota_reserve: Default::default(),
             sms: SmsConfig::Log,
             limits: options.limits,
+            site_name: None,
+            qr_logo: None,
         },
         metrics: metrics.clone(),
     });

@@ -149,3 +149,51 @@ fn quota_reserve_is_a_share_or_a_count() {
     );
     assert_eq!(errors("login: {quota_reserve: lots}").len(), 1);
 }
+
+#[test]
+fn site_name_and_logo_are_optional_and_checked() {
+    use crate::config::env::MapEnv;
+    use crate::config::model::LogoFormat;
+    use crate::config::testing::load_with;
+    let c = ok("{}");
+    assert_eq!((c.login.site_name, c.login.qr_logo), (None, None));
+    let svg = "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+    let env = MapEnv::new()
+        .file("/logo.svg", svg)
+        .file("/big.svg", format!("<svg>{}</svg>", " ".repeat(256 * 1024)))
+        .file("/logo.txt", "hello");
+    let c = load_with(
+        "login: {site_name: ' Acme 商城 ', qr_logo: /logo.svg}",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.login.site_name.as_deref(), Some("Acme 商城"));
+    let logo = c.login.qr_logo.unwrap();
+    assert_eq!(logo.format, LogoFormat::Svg);
+    assert_eq!(&*logo.bytes, svg.as_bytes());
+    for (yaml, want) in [
+        (
+            "{qr_logo: /missing.png}",
+            "login.qr_logo: cannot read \"/missing.png\": no such file",
+        ),
+        (
+            "{qr_logo: /big.svg}",
+            "login.qr_logo: \"/big.svg\" is 257 KB; a logo may be at most 256 KB",
+        ),
+        (
+            "{qr_logo: /logo.txt}",
+            "login.qr_logo: \"/logo.txt\" is neither a PNG nor an SVG image",
+        ),
+        (
+            "{site_name: ''}",
+            "login.site_name: is empty (leave it out to show the host)",
+        ),
+        (
+            "{site_name: \"a\\nb\"}",
+            "login.site_name: must be one line of at most 60 characters",
+        ),
+    ] {
+        let got = crate::config::testing::messages(load_with(&format!("login: {yaml}"), &env));
+        assert_eq!(got, [want], "{yaml}");
+    }
+}
