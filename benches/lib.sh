@@ -134,7 +134,9 @@ import re, sys
 path, heading, section_file = sys.argv[1], sys.argv[2], sys.argv[3]
 section = open(section_file, encoding="utf-8").read().rstrip("\n") + "\n"
 text = open(path, encoding="utf-8").read()
-pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+# Up to the next heading of its level or the level below: the subsections written by hand
+# after a generated section stay.
+pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^##+ |\Z)", re.S | re.M)
 if pattern.search(text):
     text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
 else:
