@@ -278,7 +278,7 @@ fn e2e_part() {
     let mut results = Vec::new();
     let disk = tempfile::tempdir().unwrap();
     results.push(run_e2e(
-        "embedded store on disk (ext4, fsync per commit)",
+        "embedded store on disk (users fsynced, login state not)",
         &format!(
             "store:\n  backend: embedded\n  path: \"{}/scangate.db\"",
             disk.path().display()

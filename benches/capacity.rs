@@ -363,6 +363,8 @@ fn main() {
             callback_url: format!("http://{listen}/.auth/wechat/callback"),
         }))
         .unwrap();
+    // More codes than one account's day allows (100,000): lift the simulator's quota.
+    sim.set_quota("/cgi-bin/qrcode/create", 10_000_000, 0);
     let db = dir.path().join("scangate.db");
     let config = format!(
         r#"listen: "{listen}"
@@ -385,6 +387,8 @@ wechat:
     encoding_aes_key: "{AES_KEY}"
     qr_expire_seconds: 3600
 login:
+  # The simulator's daily quota is WeChat's 100,000; this bench makes more codes than that.
+  quota_reserve: 0
   limits:
     qr_per_ip_per_minute: 0
     long_polls_per_ip: 0
