@@ -600,3 +600,24 @@ impl Nginx {
         panic!("nginx does not listen on {addr}");
     }
 }
+
+/// The Python of `SCANGATE_TEST_PYTHON` (default `python3`) when it can `import {modules}`;
+/// otherwise a one-line skip, or a failure where CI requires it
+/// (`SCANGATE_TEST_REQUIRE_WECHATPY=1`, which installs `tests/interop/requirements.txt`).
+pub fn python_with(modules: &str, what: &str) -> Option<String> {
+    let python = std::env::var("SCANGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let found = std::process::Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("SCANGATE_TEST_REQUIRE_WECHATPY").is_none(),
+        "{what} is required (SCANGATE_TEST_REQUIRE_WECHATPY is set) but `{python} -c 'import {modules}'` fails"
+    );
+    eprintln!("skipped: no Python with {what} (set SCANGATE_TEST_PYTHON)");
+    None
+}

@@ -17,21 +17,7 @@ use crate::harness::*;
 use crate::owning::{gateway, AES_KEY, APP_ID, TOKEN};
 
 fn python() -> Option<String> {
-    let python = std::env::var("SCANGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let found = Command::new(&python)
-        .args(["-c", "import wechatpy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("SCANGATE_TEST_REQUIRE_WECHATPY").is_none(),
-        "wechatpy is required (SCANGATE_TEST_REQUIRE_WECHATPY is set) but `{python} -c 'import wechatpy'` fails"
-    );
-    eprintln!("skipped: no Python with wechatpy (set SCANGATE_TEST_PYTHON)");
-    None
+    python_with("wechatpy", "wechatpy")
 }
 
 fn script() -> PathBuf {

@@ -7,7 +7,7 @@
 //! which installs `tests/interop/requirements.txt`).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -15,21 +15,7 @@ use crate::harness::*;
 use crate::tokens::{token_gateway, SPA};
 
 fn python() -> Option<String> {
-    let python = std::env::var("SCANGATE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let found = Command::new(&python)
-        .args(["-c", "import jwt, cryptography"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("SCANGATE_TEST_REQUIRE_WECHATPY").is_none(),
-        "PyJWT is required (SCANGATE_TEST_REQUIRE_WECHATPY is set) but `{python} -c 'import jwt, cryptography'` fails"
-    );
-    eprintln!("skipped: no Python with PyJWT and cryptography (set SCANGATE_TEST_PYTHON)");
-    None
+    python_with("jwt, cryptography", "PyJWT and cryptography")
 }
 
 fn example(python: &str, args: &[&str]) -> Output {
